@@ -1,0 +1,103 @@
+"""cffi (API mode) build of the C engine core and the simulator.
+
+One extension, ``engine._wirecap``, holds the parts that need no system
+library: the ring-buffer pool (driver/csrc), the work-queue pairs and buddy
+groups (engine/csrc), and the discrete-event simulator (driver/csrc/sim,
+engine/csrc/sim). The real backend builds its own extension from the same
+core sources plus AF_XDP code (see driver/build_xdp.py).
+"""
+
+
+from cffi import FFI
+
+
+
+CORE_SOURCES = [
+    "driver/csrc/wc_pool.c",
+    "engine/csrc/wc_workq.c",
+    "engine/csrc/wc_buddy.c",
+]
+SIM_SOURCES: list[str] = []
+INCLUDE_DIRS = ["driver/csrc", "engine/csrc", "driver/csrc/sim", "engine/csrc/sim"]
+
+CORE_CDEF = """
+#define WC_CELL_SIZE 2048
+#define WC_RING_SIZE_DEFAULT 1024
+#define WC_SEGMENT_CELLS_DEFAULT 256
+#define WC_POOL_CHUNKS_DEFAULT 500
+#define WC_RING_SIZE_MAX 65536
+#define WC_META_COPIED 1
+#define WC_GROUP_MAX 64
+#define WC_THRESHOLD_PCT_DEFAULT 60
+
+enum wc_chunk_state { WC_CHUNK_FREE = 0, WC_CHUNK_ATTACHED = 1, WC_CHUNK_CAPTURED = 2 };
+
+struct wc_chunk_meta {
+    uint16_t nic_id; uint16_t ring_id; uint32_t chunk_id;
+    uint32_t first_cell; uint32_t pkt_count; uint64_t seq;
+    uint32_t gen; uint32_t flags; uint32_t src_chunk; uint32_t src_cell;
+};
+struct wc_pool_opts {
+    size_t sz; uint32_t ring_size; uint32_t segment_cells; uint32_t chunks;
+    uint16_t nic_id; uint16_t ring_id;
+};
+struct wc_pool_stats {
+    uint64_t rx_packets; uint64_t chunks_captured; uint64_t chunks_copied;
+    uint64_t packets_copied; uint64_t chunks_recycled; uint64_t recycle_errors;
+    uint64_t attach_failures;
+};
+struct wc_pool;
+int wc_pool__create(struct wc_pool **pool, const struct wc_pool_opts *opts);
+void wc_pool__destroy(struct wc_pool *pool);
+int wc_pool__open(struct wc_pool *pool);
+int wc_pool__close(struct wc_pool *pool);
+uint32_t wc_pool__ready(const struct wc_pool *pool);
+int wc_pool__rx(struct wc_pool *pool, uint32_t n);
+int wc_pool__head(const struct wc_pool *pool, uint32_t *chunk_id, uint32_t *cell);
+uint32_t wc_pool__full(const struct wc_pool *pool);
+uint32_t wc_pool__partial(const struct wc_pool *pool);
+int wc_pool__capture(struct wc_pool *pool, struct wc_chunk_meta *out, uint32_t max, int flush);
+int wc_pool__attach(struct wc_pool *pool, uint32_t *out, uint32_t max);
+int wc_pool__recycle(struct wc_pool *pool, const struct wc_chunk_meta *meta);
+int wc_pool__chunk_state(const struct wc_pool *pool, uint32_t chunk_id);
+uint32_t wc_pool__free_chunks(const struct wc_pool *pool);
+uint32_t wc_pool__captured_chunks(const struct wc_pool *pool);
+uint32_t wc_pool__bare_segments(const struct wc_pool *pool);
+void wc_pool__stats(const struct wc_pool *pool, struct wc_pool_stats *out);
+int wc_pool__check(const struct wc_pool *pool);
+uint32_t wc_pool__ring_size(const struct wc_pool *pool);
+uint32_t wc_pool__segment_cells(const struct wc_pool *pool);
+uint32_t wc_pool__chunks(const struct wc_pool *pool);
+
+struct wc_workq;
+int wc_workq__create(struct wc_workq **q, uint32_t capacity);
+void wc_workq__destroy(struct wc_workq *q);
+int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m);
+int wc_workq__pop(struct wc_workq *q, struct wc_chunk_meta *m);
+uint32_t wc_workq__len(const struct wc_workq *q);
+uint32_t wc_workq__capacity(const struct wc_workq *q);
+
+struct wc_group_opts { size_t sz; uint32_t threshold_pct; };
+struct wc_group;
+int wc_group__create(struct wc_group **g, const struct wc_group_opts *opts);
+void wc_group__destroy(struct wc_group *g);
+int wc_group__add(struct wc_group *g, struct wc_workq *capture_q, uint32_t capacity_chunks);
+int wc_group__place(const struct wc_group *g, uint32_t self);
+uint32_t wc_group__size(const struct wc_group *g);
+uint32_t wc_group__threshold_pct(const struct wc_group *g);
+"""
+
+SIM_CDEF = ""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CORE_CDEF + SIM_CDEF)
+ffibuilder.set_source(
+    "engine._wirecap",
+    '#include "wc_pool.h"\n#include "wc_workq.h"\n#include "wc_buddy.h"\n',
+    sources=CORE_SOURCES + SIM_SOURCES,  # relative: setuptools refuses absolute paths
+    include_dirs=INCLUDE_DIRS,
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

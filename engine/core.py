@@ -1,0 +1,226 @@
+"""Python view of the C engine core (ring-buffer pool, work queues, buddy
+groups), for tests, tools and the real backend's control path.
+
+The hot paths never go through this module: the simulator and the AF_XDP
+capture threads call the C functions directly. Here every C error code is
+turned into an exception that names the operation and the reason.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+
+from engine._wirecap import ffi, lib
+
+CELL_SIZE = lib.WC_CELL_SIZE
+
+STATES = {lib.WC_CHUNK_FREE: "free", lib.WC_CHUNK_ATTACHED: "attached", lib.WC_CHUNK_CAPTURED: "captured"}
+
+_RECYCLE_REASONS = {
+    errno.EXDEV: "foreign chunk (nic_id/ring_id name another pool)",
+    errno.ERANGE: "chunk_id out of range",
+    errno.EALREADY: "chunk is already free (double recycle)",
+    errno.EBUSY: "chunk is still attached to the receive ring",
+    errno.EINVAL: "metadata do not match what capture handed out",
+}
+
+
+class CoreError(OSError):
+    """A C core call failed; ``errno`` holds the positive error number."""
+
+
+def _check(rc: int, what: str, reasons: dict[int, str] | None = None) -> int:
+    if rc < 0:
+        reason = (reasons or {}).get(-rc, os.strerror(-rc))
+        raise CoreError(-rc, f"{what}: {reason}")
+    return rc
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What capture hands to user space (paper §3.2.1): metadata, not data."""
+
+    nic_id: int
+    ring_id: int
+    chunk_id: int
+    first_cell: int
+    pkt_count: int
+    seq: int
+    gen: int
+    flags: int = 0
+    src_chunk: int = 0
+    src_cell: int = 0
+
+    @property
+    def copied(self) -> bool:
+        return bool(self.flags & lib.WC_META_COPIED)
+
+    @classmethod
+    def from_c(cls, m) -> "ChunkMeta":
+        return cls(m.nic_id, m.ring_id, m.chunk_id, m.first_cell, m.pkt_count, m.seq, m.gen,
+                   m.flags, m.src_chunk, m.src_cell)
+
+    def to_c(self):
+        m = ffi.new("struct wc_chunk_meta *")
+        for field in ("nic_id", "ring_id", "chunk_id", "first_cell", "pkt_count", "seq", "gen",
+                      "flags", "src_chunk", "src_cell"):
+            setattr(m, field, getattr(self, field))
+        return m
+
+
+class Pool:
+    """One receive queue's ring-buffer pool: R chunks of M cells, ring of N."""
+
+    def __init__(self, ring_size: int = lib.WC_RING_SIZE_DEFAULT, segment_cells: int = 256,
+                 chunks: int = 500, nic_id: int = 0, ring_id: int = 0):
+        if segment_cells <= 0 or ring_size <= 0 or chunks <= 0:
+            raise ValueError("ring_size, segment_cells (M) and chunks (R) must be positive")
+        opts = ffi.new("struct wc_pool_opts *")
+        opts.sz = ffi.sizeof("struct wc_pool_opts")
+        opts.ring_size, opts.segment_cells, opts.chunks = ring_size, segment_cells, chunks
+        opts.nic_id, opts.ring_id = nic_id, ring_id
+        pp = ffi.new("struct wc_pool **")
+        rc = lib.wc_pool__create(pp, opts)
+        if rc == -errno.EINVAL:
+            raise ValueError(
+                f"invalid pool geometry N={ring_size}, M={segment_cells}, R={chunks}: "
+                f"M must divide N, R must exceed N/M, N <= {lib.WC_RING_SIZE_MAX}")
+        _check(rc, "wc_pool__create")
+        self._p = ffi.gc(pp[0], lib.wc_pool__destroy)
+        self.nic_id, self.ring_id = nic_id, ring_id
+
+    # the four operations of §3.2.1
+    def open(self) -> int:
+        return _check(lib.wc_pool__open(self._p), "open")
+
+    def close(self) -> int:
+        return _check(lib.wc_pool__close(self._p), "close")
+
+    def capture(self, max_chunks: int = 64, flush: bool = False) -> list[ChunkMeta]:
+        out = ffi.new("struct wc_chunk_meta[]", max(1, max_chunks))
+        n = _check(lib.wc_pool__capture(self._p, out, max_chunks, int(flush)), "capture")
+        return [ChunkMeta.from_c(out[i]) for i in range(n)]
+
+    def recycle(self, meta: ChunkMeta) -> None:
+        _check(lib.wc_pool__recycle(self._p, meta.to_c()), f"recycle of chunk {meta.chunk_id}",
+               _RECYCLE_REASONS)
+
+    def attach(self) -> list[int]:
+        out = ffi.new("uint32_t[]", self.chunks)
+        n = _check(lib.wc_pool__attach(self._p, out, self.chunks), "attach")
+        return list(out[0:n])
+
+    # what the NIC does
+    def rx(self, n: int = 1) -> int:
+        return _check(lib.wc_pool__rx(self._p, n), f"rx of {n} frames")
+
+    @property
+    def ready(self) -> int:
+        return lib.wc_pool__ready(self._p)
+
+    @property
+    def full(self) -> int:
+        return lib.wc_pool__full(self._p)
+
+    @property
+    def partial(self) -> int:
+        return lib.wc_pool__partial(self._p)
+
+    # introspection
+    def state(self, chunk_id: int) -> str:
+        return STATES[_check(lib.wc_pool__chunk_state(self._p, chunk_id), "chunk_state")]
+
+    @property
+    def free_chunks(self) -> int:
+        return lib.wc_pool__free_chunks(self._p)
+
+    @property
+    def captured_chunks(self) -> int:
+        return lib.wc_pool__captured_chunks(self._p)
+
+    @property
+    def bare_segments(self) -> int:
+        return lib.wc_pool__bare_segments(self._p)
+
+    @property
+    def chunks(self) -> int:
+        return lib.wc_pool__chunks(self._p)
+
+    @property
+    def segment_cells(self) -> int:
+        return lib.wc_pool__segment_cells(self._p)
+
+    @property
+    def ring_size(self) -> int:
+        return lib.wc_pool__ring_size(self._p)
+
+    def stats(self) -> dict[str, int]:
+        st = ffi.new("struct wc_pool_stats *")
+        lib.wc_pool__stats(self._p, st)
+        return {f: getattr(st, f) for f in ("rx_packets", "chunks_captured", "chunks_copied",
+                                            "packets_copied", "chunks_recycled", "recycle_errors",
+                                            "attach_failures")}
+
+    def check(self) -> None:
+        _check(lib.wc_pool__check(self._p), "pool consistency")
+
+    def snapshot(self) -> tuple:
+        """Every chunk's state plus the counters: equal snapshots, same pool."""
+        return (tuple(self.state(c) for c in range(self.chunks)), self.ready, self.full,
+                self.partial, self.free_chunks)
+
+
+class WorkQueue:
+    """A capture or recycle queue of chunk metadata (bounded, MPMC)."""
+
+    def __init__(self, capacity: int):
+        pq = ffi.new("struct wc_workq **")
+        _check(lib.wc_workq__create(pq, capacity), "wc_workq__create")
+        self._q = ffi.gc(pq[0], lib.wc_workq__destroy)
+
+    def push(self, meta: ChunkMeta) -> bool:
+        rc = lib.wc_workq__push(self._q, meta.to_c())
+        if rc == -errno.ENOSPC:
+            return False
+        _check(rc, "push")
+        return True
+
+    def pop(self) -> ChunkMeta | None:
+        m = ffi.new("struct wc_chunk_meta *")
+        if lib.wc_workq__pop(self._q, m) == -errno.EAGAIN:
+            return None
+        return ChunkMeta.from_c(m)
+
+    def __len__(self) -> int:
+        return lib.wc_workq__len(self._q)
+
+    @property
+    def capacity(self) -> int:
+        return lib.wc_workq__capacity(self._q)
+
+
+class BuddyGroup:
+    """The capture queues of one application; offloading stays inside."""
+
+    def __init__(self, threshold_pct: int = lib.WC_THRESHOLD_PCT_DEFAULT):
+        if not 0 < threshold_pct <= 100:
+            raise ValueError(f"T={threshold_pct}: the offloading threshold must be in (0, 100] percent")
+        opts = ffi.new("struct wc_group_opts *")
+        opts.sz = ffi.sizeof("struct wc_group_opts")
+        opts.threshold_pct = threshold_pct
+        pg = ffi.new("struct wc_group **")
+        _check(lib.wc_group__create(pg, opts), "wc_group__create")
+        self._g = ffi.gc(pg[0], lib.wc_group__destroy)
+        self._members: list[WorkQueue] = []  # keep the queues alive
+
+    def add(self, capture_q: WorkQueue, capacity_chunks: int) -> int:
+        idx = _check(lib.wc_group__add(self._g, capture_q._q, capacity_chunks), "group add")
+        self._members.append(capture_q)
+        return idx
+
+    def place(self, member: int) -> int:
+        return _check(lib.wc_group__place(self._g, member), f"place for member {member}")
+
+    def __len__(self) -> int:
+        return lib.wc_group__size(self._g)

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Bounded MPMC queue of chunk metadata; contract in wc_workq.h. */
+#include "wc_workq.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+struct wc_workq_slot {
+	_Atomic uint64_t seq;
+	struct wc_chunk_meta meta;
+};
+
+struct wc_workq {
+	uint32_t mask;
+	/* producers and the consumer own one index each; keep them on
+	 * separate cache lines so capture and application threads do not
+	 * false-share */
+	_Alignas(64) _Atomic uint64_t tail; /* (producers) next slot to fill */
+	_Alignas(64) _Atomic uint64_t head; /* (consumers) next slot to drain */
+	_Alignas(64) struct wc_workq_slot *slots;
+};
+
+int wc_workq__create(struct wc_workq **out, uint32_t capacity)
+{
+	struct wc_workq *q;
+	uint32_t cap = 1, i;
+
+	if (!out || !capacity || capacity > (1u << 30))
+		return -EINVAL;
+	while (cap < capacity)
+		cap <<= 1;
+	q = aligned_alloc(64, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->slots = calloc(cap, sizeof(*q->slots));
+	if (!q->slots) {
+		free(q);
+		return -ENOMEM;
+	}
+	q->mask = cap - 1;
+	atomic_init(&q->tail, 0);
+	atomic_init(&q->head, 0);
+	for (i = 0; i < cap; i++)
+		atomic_init(&q->slots[i].seq, i);
+	*out = q;
+	return 0;
+}
+
+void wc_workq__destroy(struct wc_workq *q)
+{
+	if (!q)
+		return;
+	free(q->slots);
+	free(q);
+}
+
+int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m)
+{
+	uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	for (;;) {
+		struct wc_workq_slot *s = &q->slots[pos & q->mask];
+		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - pos);
+
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
+								  memory_order_relaxed,
+								  memory_order_relaxed)) {
+				s->meta = *m;
+				atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+				return 0;
+			}
+		} else if (dif < 0) {
+			return -ENOSPC;
+		} else {
+			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+		}
+	}
+}
+
+int wc_workq__pop(struct wc_workq *q, struct wc_chunk_meta *m)
+{
+	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+
+	for (;;) {
+		struct wc_workq_slot *s = &q->slots[pos & q->mask];
+		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - (pos + 1));
+
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
+								  memory_order_relaxed,
+								  memory_order_relaxed)) {
+				*m = s->meta;
+				atomic_store_explicit(&s->seq, pos + q->mask + 1,
+						      memory_order_release);
+				return 0;
+			}
+		} else if (dif < 0) {
+			return -EAGAIN;
+		} else {
+			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+		}
+	}
+}
+
+uint32_t wc_workq__len(const struct wc_workq *q)
+{
+	uint64_t t = atomic_load_explicit(&((struct wc_workq *)q)->tail, memory_order_acquire);
+	uint64_t h = atomic_load_explicit(&((struct wc_workq *)q)->head, memory_order_acquire);
+
+	return t > h ? (uint32_t)(t - h) : 0;
+}
+
+uint32_t wc_workq__capacity(const struct wc_workq *q)
+{
+	return q->mask + 1;
+}

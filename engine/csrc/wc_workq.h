@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * wc_workq: one queue of a WireCAP work-queue pair (paper §3.2.2a): a
+ * bounded FIFO of chunk metadata.
+ *
+ *   capture queue  producers: the capture threads of the buddy group (a
+ *                  chunk may be offloaded into a buddy's queue);
+ *                  consumer:  the application thread of this receive queue.
+ *   recycle queue  producers: the application threads of the buddy group
+ *                  (whoever processed a chunk returns it to its owner);
+ *                  consumer:  the capture thread that owns the pool.
+ *
+ * Hence multi-producer; the implementation (a bounded array with a
+ * sequence number per slot, after D. Vyukov's MPMC queue) is lock-free for
+ * any number of producers and consumers, and costs the single-threaded
+ * simulator nothing beyond two relaxed atomics per operation.
+ *
+ * _push/_pop are all-or-nothing (DPDK's "_bulk" sense, one element).
+ */
+#ifndef WC_WORKQ_H
+#define WC_WORKQ_H
+
+#include <stdint.h>
+
+#include "wc_pool.h"
+
+struct wc_workq;
+
+/* capacity is rounded up to a power of two; -EINVAL for 0, -ENOMEM. */
+int wc_workq__create(struct wc_workq **q, uint32_t capacity);
+void wc_workq__destroy(struct wc_workq *q);
+/* 0, or -ENOSPC when full (nothing is written). */
+int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m);
+/* 0, or -EAGAIN when empty. */
+int wc_workq__pop(struct wc_workq *q, struct wc_chunk_meta *m);
+/* Elements queued (exact when no push/pop runs concurrently; otherwise a
+ * snapshot, which is all the offloading decision needs). */
+uint32_t wc_workq__len(const struct wc_workq *q);
+uint32_t wc_workq__capacity(const struct wc_workq *q);
+
+#endif /* WC_WORKQ_H */

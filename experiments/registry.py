@@ -1,0 +1,45 @@
+"""The one table of experiments.
+
+Every experiment is a module exposing:
+
+    NAME, TITLE        identifiers
+    DEFAULT_CONFIG     dict: the paper's parameters (full published scale)
+    QUICK_CONFIG       dict: overrides for ``--quick`` (seconds, same claims)
+    run(cfg, progress=None) -> pandas.DataFrame   one row per measured point
+    plot(df, path)     writes the figure
+    claims(df) -> list[experiments.claims.Claim]
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+EXPERIMENTS: dict[str, str] = {
+    "fig8": "experiments.fig8",
+    "fig9": "experiments.fig9",
+    "fig10": "experiments.fig10",
+}
+
+
+def names() -> list[str]:
+    return list(EXPERIMENTS)
+
+
+def get(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(EXPERIMENTS[name])
+    except KeyError:
+        raise KeyError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}") from None
+
+
+def config(name: str, quick: bool = False, overrides: dict | None = None) -> dict:
+    mod = get(name)
+    cfg = dict(mod.DEFAULT_CONFIG)
+    if quick:
+        cfg.update(mod.QUICK_CONFIG)
+    for key, value in (overrides or {}).items():
+        if key not in cfg:
+            raise KeyError(f"experiment {name} has no parameter {key!r}; parameters: {', '.join(cfg)}")
+        cfg[key] = value
+    cfg["quick"] = bool(quick)
+    return cfg

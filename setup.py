@@ -1,0 +1,12 @@
+"""Build hook: cffi compiles the C parts (API mode) at install time.
+
+Everything else about the package lives in pyproject.toml.
+"""
+from setuptools import setup
+
+setup(
+    cffi_modules=[
+        # ring-buffer pool, work-queue pairs, buddy groups, and the simulator
+        "engine/build_wirecap.py:ffibuilder",
+    ],
+)

@@ -1,0 +1,65 @@
+"""Work-queue pairs and buddy-group placement (paper §3.2.1, §3.2.2)."""
+import pytest
+
+from engine.core import BuddyGroup, ChunkMeta, WorkQueue
+
+
+def meta(i):
+    return ChunkMeta(0, 0, i, 0, 1, i, 1)
+
+
+def test_workq_fifo_and_bounds():
+    q = WorkQueue(3)
+    assert q.capacity == 4
+    assert [q.push(meta(i)) for i in range(5)] == [True] * 4 + [False]
+    assert len(q) == 4
+    assert [q.pop().chunk_id for _ in range(4)] == [0, 1, 2, 3]
+    assert q.pop() is None and len(q) == 0
+
+
+def fill(q, n):
+    for i in range(n):
+        q.push(meta(i))
+
+
+def group(threshold, lens, capacity=10):
+    g = BuddyGroup(threshold)
+    qs = [WorkQueue(64) for _ in lens]
+    for q, n in zip(qs, lens):
+        g.add(q, capacity)
+        fill(q, n)
+    return g
+
+
+def test_place_stays_home_at_or_below_threshold():
+    assert group(60, [6, 0, 0]).place(0) == 0      # 6 <= 60% of 10
+    assert group(60, [7, 0, 3]).place(0) == 1      # above: shortest buddy
+    assert group(60, [7, 5, 2]).place(0) == 2
+
+
+def test_place_ties_go_home_then_lowest_index():
+    assert group(10, [2, 2, 2]).place(0) == 0
+    assert group(10, [3, 2, 2]).place(0) == 1
+    assert group(10, [2, 3, 1, 1]).place(1) == 2
+
+
+def test_threshold_100_never_offloads():
+    g = group(100, [10, 0])
+    assert g.place(0) == 0
+
+
+@pytest.mark.parametrize("t", [0, 101, -5])
+def test_threshold_range(t):
+    with pytest.raises(ValueError, match=r"T=.*\(0, 100\]"):
+        BuddyGroup(t)
+
+
+def test_groups_are_separate():
+    # Figure 5: RQ1+RQ2 form one group, RQ3+RQ4 another; RQ3 is idle but
+    # a chunk of RQ1 can only go to RQ1 or RQ2.
+    g1, g2 = BuddyGroup(50), BuddyGroup(50)
+    rq = [WorkQueue(64) for _ in range(4)]
+    g1.add(rq[0], 4), g1.add(rq[1], 4)
+    g2.add(rq[2], 4), g2.add(rq[3], 4)
+    fill(rq[0], 4), fill(rq[1], 3)
+    assert g1.place(0) == 1 and len(g1) == 2
