@@ -8,6 +8,10 @@ Every experiment is a module exposing:
     run(cfg, progress=None) -> pandas.DataFrame   one row per measured point
     plot(df, path)     writes the figure
     claims(df) -> list[experiments.claims.Claim]
+
+and optionally BACKENDS (default ("sim",)) and ACCOUNTING (default True:
+rows carry sent/delivered/capture_drops/delivery_drops and must balance;
+False for experiments that only profile traffic, such as fig3).
 """
 from __future__ import annotations
 

@@ -118,9 +118,10 @@ def new_run_dir(experiment: str, when: datetime | None = None) -> Path:
 
 
 def save_run(experiment: str, cfg: dict, df: pd.DataFrame, run_dir: Path | None = None,
-             extra: dict | None = None) -> Path:
-    """Check the invariant, then write data.parquet and config.json."""
-    check_accounting(df)
+             extra: dict | None = None, accounting: bool = True) -> Path:
+    """Check the invariant (for capture experiments), then write data.parquet and config.json."""
+    if accounting:
+        check_accounting(df)
     run_dir = run_dir or new_run_dir(experiment)
     write_parquet(run_dir / "data.parquet", df)
     write_json(run_dir / "config.json", {"experiment": experiment, "config": cfg,

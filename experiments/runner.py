@@ -22,7 +22,7 @@ def run_experiment(name: str, quick: bool = False, backend: str = "sim", overrid
     cfg = registry.config(name, quick=quick, overrides=overrides)
     cfg["backend"] = backend
     df = mod.run(cfg)
-    run_dir = results.save_run(name, cfg, df)
+    run_dir = results.save_run(name, cfg, df, accounting=getattr(mod, "ACCOUNTING", True))
     claims = [c.as_row() for c in mod.claims(df)]
     results.write_json(run_dir / "claims.json", claims)
     mod.plot(df, run_dir / f"{name}.png")
