@@ -17,7 +17,13 @@ CORE_SOURCES = [
     "engine/csrc/wc_workq.c",
     "engine/csrc/wc_buddy.c",
 ]
-SIM_SOURCES: list[str] = []
+SIM_SOURCES = [
+    "driver/csrc/sim/des.c",
+    "driver/csrc/sim/nic.c",
+    "engine/csrc/sim/eng_wirecap.c",
+    "engine/csrc/sim/eng_typeii.c",
+    "engine/csrc/sim/eng_pfring.c",
+]
 INCLUDE_DIRS = ["driver/csrc", "engine/csrc", "driver/csrc/sim", "engine/csrc/sim"]
 
 CORE_CDEF = """
@@ -87,16 +93,45 @@ uint32_t wc_group__size(const struct wc_group *g);
 uint32_t wc_group__threshold_pct(const struct wc_group *g);
 """
 
-SIM_CDEF = ""
+SIM_CDEF = """
+enum sim_engine { SIM_ENGINE_WIRECAP = 0, SIM_ENGINE_DNA = 1, SIM_ENGINE_NETMAP = 2, SIM_ENGINE_PFRING = 3 };
+struct sim_params {
+    uint32_t n_queues; uint64_t n_packets;
+    int64_t gen_gap_ps; uint32_t gen_size; uint32_t gen_len;
+    const uint8_t *gen_queue; const int32_t *gen_flow;
+    const int64_t *ts_ps; const uint8_t *queue; const int32_t *flow; const uint32_t *size;
+    uint32_t n_flows; uint8_t track_flows;
+    uint32_t ring_size; uint32_t fifo_bytes; uint32_t fifo_frame_overhead; uint32_t fifo_unit;
+    uint8_t drop_en;
+    int64_t app_cost_ps;
+    uint32_t engine;
+    uint32_t wc_m; uint32_t wc_r; uint32_t wc_t_pct; uint8_t wc_advanced; const uint8_t *wc_group;
+    int64_t wc_capture_ps; int64_t wc_recycle_ps; int64_t wc_chunk_ps; int64_t wc_copy_ps;
+    int64_t wc_timeout_ps;
+    uint32_t ring_usable; int64_t nm_sync_ps; int64_t nm_wakeup_ps;
+    uint32_t pf_slots; int64_t pf_copy_ps; int64_t pf_copy_byte_ps; int64_t pf_irq_ps;
+    int64_t pf_itr_ps; uint32_t pf_napi_weight; uint32_t pf_softirq_pkts; int64_t pf_softirq_ps;
+    int64_t pf_slice_ps;
+};
+struct sim_queue_stats {
+    uint64_t sent; uint64_t delivered; uint64_t capture_drops; uint64_t drops_fifo;
+    uint64_t drops_nodesc; uint64_t delivery_drops; uint64_t processed; uint64_t offloaded_out;
+    uint64_t offloaded_in; uint64_t chunks_copied; uint64_t max_buffered; int64_t last_done_ps;
+};
+struct sim_result {
+    uint64_t events; uint64_t arrivals; int64_t end_ps; uint64_t flows_split; int32_t error;
+};
+int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res);
+"""
 
 ffibuilder = FFI()
 ffibuilder.cdef(CORE_CDEF + SIM_CDEF)
 ffibuilder.set_source(
     "engine._wirecap",
-    '#include "wc_pool.h"\n#include "wc_workq.h"\n#include "wc_buddy.h"\n',
+    '#include "wc_pool.h"\n#include "wc_workq.h"\n#include "wc_buddy.h"\n#include "sim.h"\n',
     sources=CORE_SOURCES + SIM_SOURCES,  # relative: setuptools refuses absolute paths
     include_dirs=INCLUDE_DIRS,
-    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    extra_compile_args=["-O3", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )
 
 if __name__ == "__main__":

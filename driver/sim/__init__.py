@@ -1,0 +1,209 @@
+"""The simulated testbed (backend ``sim``): Python configures, C runs.
+
+    from driver.sim import Burst, simulate
+    from engine.models import EngineConfig
+    run = simulate(EngineConfig.make("wirecap-b", 256, 100), Burst(100_000), x=300)
+    run.total["drop_rate"]
+
+One call is one experiment point: a workload (a line-rate burst or a trace
+already steered into queues) through one engine on one NIC. The model is
+deterministic: the same inputs give the same numbers on every machine.
+"""
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from driver.sim.params import (LINK_10GBE_BPS, PS_PER_NS, HostModel, NicModel, drop_en,
+                               wire_time_ps)
+from engine._wirecap import ffi, lib
+from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
+
+STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc", "delivery_drops",
+               "processed", "offloaded_out", "offloaded_in", "chunks_copied", "max_buffered")
+ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
+                "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
+
+
+class SimulationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Burst:
+    """P frames of `size` bytes back to back at line rate (paper §4, Figures 8-10).
+
+    Frame i goes to queue pattern_queue[i % len] and belongs to flow
+    pattern_flow[i % len]; the default pins every frame to queue 0.
+    """
+
+    packets: int
+    size: int = 64
+    link_bps: int = LINK_10GBE_BPS
+    n_queues: int = 1
+    pattern_queue: tuple[int, ...] = (0,)
+    pattern_flow: tuple[int, ...] = (0,)
+
+    def __post_init__(self):
+        if self.packets < 1:
+            raise ValueError(f"--burst {self.packets}: P must be at least 1 packet")
+        if not 60 <= self.size <= 1514:
+            raise ValueError(f"--size {self.size}: frame size must be 60..1514 bytes")
+        if len(self.pattern_queue) != len(self.pattern_flow) or not self.pattern_queue:
+            raise ValueError("pattern_queue and pattern_flow must have the same, non-zero length")
+
+
+@dataclass(frozen=True)
+class TraceInput:
+    """A trace already steered into queues: arrays of equal length."""
+
+    ts_ns: np.ndarray
+    queue: np.ndarray
+    flow: np.ndarray
+    size: np.ndarray
+    n_queues: int
+    n_flows: int
+
+
+@dataclass
+class SimRun:
+    engine: EngineConfig
+    queues: list[dict]
+    total: dict
+    events: int
+    arrivals: int
+    sim_time_s: float
+    flows_split: int
+    params: dict = field(default_factory=dict)
+
+
+def _ps(ns: float) -> int:
+    return int(round(ns * PS_PER_NS))
+
+
+def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel()) -> float:
+    """pkt_handler's time per packet: engine overhead + x BPF filter runs (paper §2.2)."""
+    if x < 0:
+        raise ValueError(f"--x {x}: the number of filter runs per packet must be >= 0")
+    filt = x * host.filter_ns()
+    if engine.kind == "wirecap":
+        return WireCapCosts().app_base_ns * host.cpu_scale + filt
+    if engine.kind == "dna":
+        return DnaCosts().app_base_ns * host.cpu_scale + filt
+    if engine.kind == "netmap":
+        c = NetmapCosts()
+        return c.app_base_ns * host.cpu_scale + filt / c.app_speedup
+    return PfRingCosts().app_base_ns * host.cpu_scale + filt
+
+
+def _fill_params(p, engine: EngineConfig, x: int, host: HostModel, nic: NicModel, nic_buffer: bool,
+                 n_queues: int, wirecap: WireCapCosts, netmap: NetmapCosts, pfring: PfRingCosts):
+    cpu = host.cpu_scale
+    p.n_queues = n_queues
+    p.ring_size = nic.ring_size
+    p.ring_usable = nic.ring_usable
+    p.fifo_bytes = nic.rx_buffer_bytes if nic_buffer else 0
+    p.fifo_frame_overhead = nic.rx_buffer_frame_overhead
+    p.fifo_unit = nic.rx_buffer_unit
+    p.drop_en = drop_en(engine.kind, n_queues)
+    p.engine = ENGINE_CODES[engine.kind]
+    p.app_cost_ps = _ps(app_cost_ns(engine, x, host))
+    if engine.kind == "wirecap":
+        p.wc_m, p.wc_r = engine.M, engine.R
+        p.wc_t_pct = engine.T if engine.advanced else 100
+        p.wc_advanced = engine.advanced
+        p.wc_capture_ps = _ps(wirecap.capture_us * 1000 * cpu)
+        p.wc_recycle_ps = _ps(wirecap.recycle_us * 1000 * cpu)
+        p.wc_chunk_ps = _ps(wirecap.chunk_us * 1000 * cpu)
+        p.wc_copy_ps = _ps(wirecap.copy_ns * cpu)
+        p.wc_timeout_ps = _ps(wirecap.timeout_ms * 1e6)
+    p.nm_sync_ps = _ps(netmap.sync_us * 1000 * cpu)
+    p.nm_wakeup_ps = _ps(netmap.wakeup_us * 1000 * cpu)
+    p.pf_slots = pfring.slots
+    p.pf_copy_ps = _ps(pfring.copy_ns * cpu)
+    p.pf_copy_byte_ps = _ps(pfring.copy_ns_per_byte * cpu)
+    p.pf_irq_ps = _ps(pfring.irq_us * 1000 * cpu)
+    p.pf_itr_ps = _ps(pfring.itr_us * 1000)
+    p.pf_napi_weight = pfring.napi_weight
+    p.pf_softirq_pkts = pfring.softirq_packets
+    p.pf_softirq_ps = _ps(pfring.softirq_ms * 1e6)
+    p.pf_slice_ps = _ps(pfring.slice_ms * 1e6)
+
+
+def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
+             host: HostModel = HostModel(), nic: NicModel = NicModel(), nic_buffer: bool = True,
+             groups: list[int] | None = None, track_flows: bool | None = None,
+             wirecap: WireCapCosts = WireCapCosts(), netmap: NetmapCosts = NetmapCosts(),
+             pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None) -> SimRun:
+    """Run one point. `groups[q]` is queue q's buddy group (advanced mode;
+    default: all queues form one group, as in the paper's §4). `app_cost`
+    (ns per packet) replaces pkt_handler's x-derived cost."""
+    p = ffi.new("struct sim_params *")
+    keep = []  # numpy buffers must outlive the call
+    n_queues = workload.n_queues
+    if isinstance(workload, Burst):
+        p.n_packets = workload.packets
+        p.gen_gap_ps = wire_time_ps(workload.size, workload.link_bps)
+        p.gen_size = workload.size
+        gq = np.ascontiguousarray(workload.pattern_queue, dtype=np.uint8)
+        gf = np.ascontiguousarray(workload.pattern_flow, dtype=np.int32)
+        keep += [gq, gf]
+        p.gen_len = len(gq)
+        p.gen_queue = ffi.from_buffer("uint8_t[]", gq)
+        p.gen_flow = ffi.from_buffer("int32_t[]", gf)
+        p.n_flows = int(gf.max()) + 1
+        flows_default = False
+    else:
+        ts = np.ascontiguousarray(workload.ts_ns, dtype=np.int64) * PS_PER_NS
+        q = np.ascontiguousarray(workload.queue, dtype=np.uint8)
+        fl = np.ascontiguousarray(workload.flow, dtype=np.int32)
+        sz = np.ascontiguousarray(workload.size, dtype=np.uint32)
+        if not (len(ts) == len(q) == len(fl) == len(sz)):
+            raise ValueError("trace arrays differ in length")
+        keep += [ts, q, fl, sz]
+        p.n_packets = len(ts)
+        p.ts_ps = ffi.from_buffer("int64_t[]", ts)
+        p.queue = ffi.from_buffer("uint8_t[]", q)
+        p.flow = ffi.from_buffer("int32_t[]", fl)
+        p.size = ffi.from_buffer("uint32_t[]", sz)
+        p.n_flows = workload.n_flows
+        flows_default = engine.advanced
+    p.track_flows = flows_default if track_flows is None else bool(track_flows)
+    _fill_params(p, engine, x, host, nic, nic_buffer, n_queues, wirecap, netmap, pfring)
+    if app_cost is not None:
+        if app_cost < 0:
+            raise ValueError(f"app_cost {app_cost}: must be >= 0 ns per packet")
+        p.app_cost_ps = _ps(app_cost)
+    if engine.advanced:
+        g = np.ascontiguousarray(groups if groups is not None else [0] * n_queues, dtype=np.uint8)
+        if len(g) != n_queues:
+            raise ValueError(f"groups: one buddy group per queue expected, got {len(g)} for {n_queues}")
+        keep.append(g)
+        p.wc_group = ffi.from_buffer("uint8_t[]", g)
+
+    qs = ffi.new("struct sim_queue_stats[]", n_queues)
+    res = ffi.new("struct sim_result *")
+    rc = lib.sim_run(p, qs, res)
+    del keep
+    if rc < 0:
+        if rc == -errno.EINVAL:
+            raise ValueError("simulator rejected the parameters (queue index out of range, "
+                             "timestamps not sorted, or a missing array)")
+        raise SimulationError(f"simulation failed: {os.strerror(-rc)} (errno {-rc})")
+    queues = []
+    for i in range(n_queues):
+        row = {"queue": i, **{f: int(getattr(qs[i], f)) for f in STAT_FIELDS}}
+        row["last_done_s"] = qs[i].last_done_ps / 1e12
+        queues.append(row)
+    total = {f: sum(r[f] for r in queues) for f in STAT_FIELDS}
+    for row in queues + [total]:
+        row["filtered"] = 0
+        row["drop_rate"] = ((row["capture_drops"] + row["delivery_drops"]) / row["sent"]) if row["sent"] else 0.0
+        lost = row["sent"] - row["delivered"] - row["capture_drops"] - row["delivery_drops"]
+        if lost:
+            raise SimulationError(f"accounting invariant broken ({lost} packets unaccounted): {row}")
+    return SimRun(engine, queues, total, int(res.events), int(res.arrivals), res.end_ps / 1e12,
+                  int(res.flows_split))

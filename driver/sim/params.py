@@ -1,0 +1,85 @@
+"""Constants of the simulated testbed: the wire, the 82599-class NIC and the
+host. Every value names its source; "calibrated" ones were fitted to a
+published number, which ACCEPTANCE.md §1 records. The engines' own costs are
+in engine/models.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PS_PER_S = 10**12
+PS_PER_NS = 1000
+
+# IEEE 802.3: every frame also occupies 8 bytes of preamble + start-of-frame
+# delimiter and a 12-byte inter-frame gap on the wire.
+ETHERNET_OVERHEAD_BYTES = 20
+LINK_10GBE_BPS = 10 * 10**9
+
+
+def wire_time_ps(size: int, link_bps: int = LINK_10GBE_BPS) -> int:
+    """Time one frame of `size` bytes takes on the wire, in picoseconds.
+
+    Exact for 10/40/100 GbE (64 B at 10 GbE: 67,200 ps, i.e. 14,880,952 p/s).
+    """
+    bits = 8 * (size + ETHERNET_OVERHEAD_BYTES)
+    ps, rest = divmod(bits * PS_PER_S, int(link_bps))
+    if rest:
+        raise ValueError(f"link rate {link_bps} b/s does not give a whole number of picoseconds per frame")
+    return ps
+
+
+def line_rate_pps(size: int, link_bps: int = LINK_10GBE_BPS) -> float:
+    """Packets per second at line rate: link_bps / (8 * (size + 20))."""
+    return link_bps / (8 * (size + ETHERNET_OVERHEAD_BYTES))
+
+
+@dataclass(frozen=True)
+class NicModel:
+    """An Intel 82599 10 GbE controller as the paper configures it."""
+
+    # paper §2.2 and §4: "Each NIC receive ring is configured with a size of 1,024"
+    ring_size: int = 1024
+    # ixgbe never fills the last descriptor (head == tail means empty), so a
+    # Type-II engine holds at most N - 1 frames (ixgbe_desc_unused())
+    ring_usable: int = 1023
+    # ixgbe IXGBE_RXPBSIZE_MAX: 512 KB receive packet buffer (448 KB when
+    # Flow Director reserves 64 KB; the paper does not use it, §6)
+    rx_buffer_bytes: int = 512 * 1024
+    # calibrated (ACCEPTANCE.md §1): a 64-byte frame occupies 128 bytes of
+    # that buffer, so it holds 4,096 of them; fitted to DNA losing 15% at
+    # P = 6,000 in Figure 9. Modelled as length + 64 bytes of status,
+    # rounded up to the 64-byte allocation unit.
+    rx_buffer_frame_overhead: int = 64
+    rx_buffer_unit: int = 64
+
+
+@dataclass(frozen=True)
+class HostModel:
+    """The capture host (paper §2.2, Figure 2: Intel E5-2690 cores)."""
+
+    # paper §2.2/§4: "The CPU speed is set at 2.4 GHz"
+    clock_ghz: float = 2.4
+    # paper §2.2: x = 300 filter runs give 38,844 p/s on one 2.4 GHz core,
+    # i.e. 85.8 ns per run of the BPF filter "131.225.2 and UDP"
+    filter_ns_at_2_4ghz: float = 85.8
+
+    @property
+    def cpu_scale(self) -> float:
+        """CPU-bound times scale with 2.4 GHz / clock."""
+        return 2.4 / self.clock_ghz
+
+    def filter_ns(self) -> float:
+        return self.filter_ns_at_2_4ghz * self.cpu_scale
+
+
+def drop_en(engine_kind: str, n_queues: int) -> bool:
+    """SRRCTL.DROP_EN as each engine's driver leaves it (ACCEPTANCE.md §1).
+
+    The Intel driver sets it only with more than one queue and no flow
+    control (ixgbe_set_rx_drop_en()); with a single queue it stays clear for
+    every engine, so frames wait in the on-chip buffer. NETMAP's patched
+    driver is inferred not to set it (calibrated on Table 1).
+    """
+    if n_queues <= 1:
+        return False
+    return engine_kind != "netmap"

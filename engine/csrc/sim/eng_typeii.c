@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Type-II engines, DNA and NETMAP (paper §2.1): the NIC's ring buffers are
+ * the capture buffer. "A received packet is kept in a NIC ring buffer until
+ * it is consumed. During this period, the ring buffer and its associated
+ * receive descriptor cannot be released and reinitialized." So a queue can
+ * hold at most the ring's usable descriptors (ixgbe keeps one empty).
+ *
+ * These are models of kernel modules we do not run (DNA, netmap); their
+ * behaviour comes from the paper and their documentation:
+ *  - DNA: the application busy-polls the ring and gives each descriptor
+ *    back as soon as it has processed its packet. Modelled as batches of
+ *    "everything in the ring" processed back to back, with descriptors
+ *    released one by one along the batch (a linear ramp, evaluated
+ *    lazily, so no event per packet is needed).
+ *  - NETMAP: poll() blocks when the ring is empty (a wake-up costs time);
+ *    NIOCRXSYNC hands the application every packet received so far and
+ *    gives back the slots of the previous batch, so descriptors return in
+ *    steps, one per sync.
+ */
+#define WC_SIM_INTERNAL
+#include "sim.h"
+
+#include <errno.h>
+
+static inline int is_dna(const struct sim *s)
+{
+	return s->p->engine == SIM_ENGINE_DNA;
+}
+
+/* Descriptors given back by time `now`. */
+static inline uint64_t released_now(const struct sim *s, const struct sim_queue *q)
+{
+	const struct sim_app *a = &q->app;
+	uint64_t done;
+
+	if (!is_dna(s) || !a->busy)
+		return q->e.t2.released;
+	if (s->p->app_cost_ps <= 0)
+		return q->e.t2.released + a->batch;
+	done = (uint64_t)((s->now - a->started) / s->p->app_cost_ps);
+	return q->e.t2.released + (done < a->batch ? done : a->batch);
+}
+
+uint32_t t2_ready(struct sim *s, struct sim_queue *q)
+{
+	uint64_t held = q->e.t2.in_ring - released_now(s, q);
+
+	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
+}
+
+int64_t t2_next_release(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_app *a = &q->app;
+	uint64_t done;
+
+	if (!a->busy || s->p->app_cost_ps <= 0)
+		return SIM_NEVER;
+	done = (uint64_t)((s->now - a->started) / s->p->app_cost_ps);
+	if (done >= a->batch)
+		return SIM_NEVER; /* the batch-done event will kick the NIC */
+	return a->started + (int64_t)(done + 1) * s->p->app_cost_ps;
+}
+
+/* Start processing everything in the ring (the next batch). */
+static void start_batch(struct sim *s, struct sim_queue *q, int64_t overhead)
+{
+	struct sim_app *a = &q->app;
+	uint64_t k = q->e.t2.in_ring - q->e.t2.released;
+
+	if (!k)
+		return;
+	a->busy = 1;
+	a->gen++;
+	a->batch = k;
+	a->started = s->now + overhead;
+	sim_schedule(s, a->started + (int64_t)k * s->p->app_cost_ps, EV_APP_DONE, q->id, a->gen);
+}
+
+/* The batch is processed: release its descriptors, let waiting frames in. */
+static void finish_batch(struct sim *s, struct sim_queue *q)
+{
+	struct sim_app *a = &q->app;
+	struct sim_t2 *t = &q->e.t2;
+
+	sim_processed(s, q->id, q->id, t->released, a->batch);
+	t->released += a->batch;
+	a->busy = 0;
+	q->st.last_done_ps = s->now;
+	nic_kick(s);
+}
+
+/* NETMAP's NIOCRXSYNC, at wake-up or when a batch is done. */
+static void netmap_sync(struct sim *s, struct sim_queue *q)
+{
+	struct sim_t2 *t = &q->e.t2;
+
+	if (q->app.busy)
+		finish_batch(s, q);
+	if (t->in_ring == t->released) {
+		t->sleeping = 1; /* poll() blocks */
+		return;
+	}
+	start_batch(s, q, s->p->nm_sync_ps);
+}
+
+int t2_init(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->p->n_queues; i++)
+		s->q[i].e.t2.sleeping = 1;
+	return 0;
+}
+
+void t2_deliver(struct sim *s, struct sim_queue *q)
+{
+	struct sim_t2 *t = &q->e.t2;
+	uint64_t held;
+
+	t->in_ring++;
+	held = t->in_ring - released_now(s, q);
+	if (held > q->st.max_buffered)
+		q->st.max_buffered = held;
+	if (is_dna(s)) {
+		if (!q->app.busy)
+			start_batch(s, q, 0);
+	} else if (t->sleeping && !t->wake_pending) {
+		t->wake_pending = 1;
+		sim_schedule(s, s->now + s->p->nm_wakeup_ps, EV_APP_WAKE, q->id, 0);
+	}
+}
+
+void t2_event(struct sim *s, const struct sim_event *ev)
+{
+	struct sim_queue *q = &s->q[ev->q];
+
+	switch (ev->kind) {
+	case EV_APP_DONE:
+		if (ev->arg != q->app.gen)
+			return;
+		if (is_dna(s)) {
+			finish_batch(s, q);
+			start_batch(s, q, 0);
+		} else {
+			netmap_sync(s, q);
+		}
+		break;
+	case EV_APP_WAKE:
+		q->e.t2.wake_pending = 0;
+		q->e.t2.sleeping = 0;
+		netmap_sync(s, q);
+		break;
+	default:
+		s->err = -EPROTO;
+	}
+}

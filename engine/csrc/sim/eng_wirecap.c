@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * WireCAP in the simulator, basic and advanced mode (paper §3.2.2,
+ * Figure 7), driven through the same engine core (wc_pool, wc_workq,
+ * wc_group) that the AF_XDP backend runs on real threads.
+ *
+ * Per receive queue: the ring-buffer pool; a capture thread on a dedicated
+ * core (§3.2.2a: "Typically, a capture thread and an application thread do
+ * not run in the same core"); a work-queue pair; an application thread
+ * (pkt_handler) on the queue's own core.
+ *
+ * The capture thread is a server of operations. Woken by a full chunk, a
+ * recycle request or the capture timeout, it performs one operation: the
+ * recycles pending when it starts (recycle ioctl: fixed cost + per chunk),
+ * then a capture of the full chunks (capture ioctl: fixed cost + per chunk),
+ * or, when the timeout expired with only a partly filled chunk, the
+ * partial-chunk copy (§3.2.1 capture case 3: fixed + per chunk + per copied
+ * packet). Its effects (chunks captured, segments re-armed, metadata queued)
+ * take place when the operation completes. Then it goes on while work is
+ * left, or blocks; blocking with a partly filled chunk arms the timeout.
+ *
+ * The application thread takes chunks from its capture queue one by one
+ * and processes their packets at the configured cost per packet; a used
+ * chunk goes to the recycle queue of the pool it belongs to (§3.2.2a step
+ * 2), whichever thread processed it.
+ */
+#define WC_SIM_INTERNAL
+#include "sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define CAPTURE_BATCH 64u
+
+static inline struct sim_wc *W(struct sim_queue *q)
+{
+	return &q->e.wc;
+}
+
+static void fail(struct sim *s, int err)
+{
+	if (err < 0 && !s->err)
+		s->err = err;
+}
+
+static void flush_rx(struct sim *s, struct sim_wc *w)
+{
+	if (w->pending_rx) {
+		int rc = wc_pool__rx(w->pool, w->pending_rx);
+
+		fail(s, rc);
+		w->pending_rx = 0;
+	}
+}
+
+static void sync_ready(struct sim *s, struct sim_wc *w)
+{
+	uint32_t cell;
+
+	flush_rx(s, w);
+	w->ready = wc_pool__ready(w->pool);
+	w->seg_left = wc_pool__head(w->pool, NULL, &cell) == 0 ? s->p->wc_m - cell : 0;
+}
+
+static void arm_timer(struct sim *s, struct sim_queue *q)
+{
+	struct sim_wc *w = W(q);
+
+	w->ct_timer_armed = 1;
+	w->ct_timer_gen++;
+	sim_schedule(s, s->now + s->p->wc_timeout_ps, EV_CT_TIMEOUT, q->id, w->ct_timer_gen);
+}
+
+/* The capture thread starts an operation if there is work; else it blocks. */
+static void ct_start(struct sim *s, struct sim_queue *q, int flush)
+{
+	const struct sim_params *p = s->p;
+	struct sim_wc *w = W(q);
+	uint32_t nr, nf, partial;
+	int64_t dur = 0;
+
+	flush_rx(s, w);
+	nr = wc_workq__len(w->recq);
+	nf = wc_pool__full(w->pool);
+	partial = wc_pool__partial(w->pool);
+	if (!nr && !nf && !(flush && partial)) {
+		if (partial && !w->ct_timer_armed)
+			arm_timer(s, q);
+		return;
+	}
+	if (nr)
+		dur += p->wc_recycle_ps + (int64_t)nr * p->wc_chunk_ps;
+	if (nf)
+		dur += p->wc_capture_ps + (int64_t)nf * p->wc_chunk_ps;
+	else if (flush && partial)
+		dur += p->wc_capture_ps + p->wc_chunk_ps + (int64_t)partial * p->wc_copy_ps;
+	w->ct_busy = 1;
+	w->ct_flush = !nf && flush && partial;
+	w->ct_recycles = nr;
+	w->ct_timer_armed = 0;
+	w->ct_timer_gen++; /* a pending timeout is stale now */
+	sim_schedule(s, s->now + dur, EV_CT_DONE, q->id, 0);
+}
+
+static void ct_notify(struct sim *s, struct sim_queue *q)
+{
+	if (!W(q)->ct_busy)
+		ct_start(s, q, 0);
+}
+
+static void app_start(struct sim *s, struct sim_queue *q)
+{
+	struct sim_app *a = &q->app;
+
+	if (a->busy || wc_workq__pop(W(q)->capq, &a->meta))
+		return;
+	a->busy = 1;
+	a->gen++;
+	a->batch = a->meta.pkt_count;
+	a->started = s->now;
+	sim_schedule(s, s->now + (int64_t)a->batch * s->p->app_cost_ps, EV_APP_DONE, q->id, a->gen);
+}
+
+static void ct_done(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_params *p = s->p;
+	struct sim_wc *w = W(q);
+	struct wc_chunk_meta metas[CAPTURE_BATCH];
+	uint32_t i;
+	int n, flush = w->ct_flush;
+
+	flush_rx(s, w);
+	for (i = 0; i < w->ct_recycles; i++) {
+		struct wc_chunk_meta m;
+
+		if (wc_workq__pop(w->recq, &m)) {
+			fail(s, -EPROTO);
+			break;
+		}
+		fail(s, wc_pool__recycle(w->pool, &m));
+	}
+	while ((n = wc_pool__capture(w->pool, metas, CAPTURE_BATCH, flush)) > 0) {
+		flush = 0;
+		for (i = 0; i < (uint32_t)n; i++) {
+			uint32_t target = q->id;
+
+			if (w->group) {
+				int m = wc_group__place(w->group, (uint32_t)w->member);
+
+				if (m < 0) {
+					fail(s, m);
+					continue;
+				}
+				target = s->member_queue[p->wc_group[q->id]][m];
+			}
+			if (metas[i].flags & WC_META_COPIED)
+				q->st.chunks_copied++;
+			fail(s, wc_workq__push(W(&s->q[target])->capq, &metas[i]));
+			app_start(s, &s->q[target]);
+		}
+	}
+	fail(s, n);
+	if (wc_pool__attach(w->pool, NULL, 0) > 0) {
+		sync_ready(s, w);
+		nic_kick(s); /* frames waiting in the NIC's buffer may go now */
+	}
+	sync_ready(s, w);
+	w->ct_busy = 0;
+	ct_start(s, q, 0);
+}
+
+int wc_init(struct sim *s)
+{
+	const struct sim_params *p = s->p;
+	uint32_t i;
+	int err;
+
+	if (p->wc_advanced) {
+		for (i = 0; i < p->n_queues; i++)
+			if (p->wc_group[i] + 1u > s->n_groups)
+				s->n_groups = p->wc_group[i] + 1u;
+		s->groups = calloc(s->n_groups, sizeof(*s->groups));
+		if (!s->groups)
+			return -ENOMEM;
+		for (i = 0; i < s->n_groups; i++) {
+			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
+
+			err = wc_group__create(&s->groups[i], &o);
+			if (err)
+				return err;
+		}
+	}
+	for (i = 0; i < p->n_queues; i++) {
+		struct sim_wc *w = W(&s->q[i]);
+		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r, 0, (uint16_t)i };
+
+		err = wc_pool__create(&w->pool, &o);
+		if (err)
+			return err;
+		/* with offloading, any chunk of the group may land in one queue */
+		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? p->n_queues : 1));
+		if (!err)
+			err = wc_workq__create(&w->recq, p->wc_r);
+		if (err)
+			return err;
+		if (p->wc_advanced) {
+			uint32_t g = p->wc_group[i];
+			int m;
+
+			w->group = s->groups[g];
+			m = wc_group__add(w->group, w->capq, p->wc_r);
+			if (m < 0)
+				return m;
+			w->member = m;
+			s->member_queue[g][m] = i;
+		}
+		err = wc_pool__open(w->pool);
+		if (err < 0)
+			return err;
+		sync_ready(s, w);
+	}
+	return 0;
+}
+
+void wc_fini(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->p->n_queues; i++) {
+		struct sim_wc *w = W(&s->q[i]);
+
+		wc_pool__destroy(w->pool);
+		wc_workq__destroy(w->capq);
+		wc_workq__destroy(w->recq);
+	}
+	for (i = 0; i < s->n_groups; i++)
+		wc_group__destroy(s->groups[i]);
+	free(s->groups);
+	s->groups = NULL;
+}
+
+uint32_t wc_ready(struct sim *s, struct sim_queue *q)
+{
+	return W(q)->ready;
+}
+
+void wc_deliver(struct sim *s, struct sim_queue *q)
+{
+	struct sim_wc *w = W(q);
+
+	w->ready--;
+	w->pending_rx++;
+	if (++w->buffered > q->st.max_buffered)
+		q->st.max_buffered = w->buffered;
+	if (--w->seg_left == 0) {
+		sync_ready(s, w);
+		ct_notify(s, q);
+	} else if (!w->ct_busy && !w->ct_timer_armed) {
+		/* §3.2.1 capture case 3: a partly filled chunk; block with timeout */
+		arm_timer(s, q);
+	}
+}
+
+void wc_event(struct sim *s, const struct sim_event *ev)
+{
+	struct sim_queue *q = &s->q[ev->q];
+	struct sim_wc *w = W(q);
+
+	switch (ev->kind) {
+	case EV_CT_DONE:
+		ct_done(s, q);
+		break;
+	case EV_CT_TIMEOUT:
+		if (ev->arg == w->ct_timer_gen && w->ct_timer_armed && !w->ct_busy) {
+			w->ct_timer_armed = 0;
+			ct_start(s, q, 1);
+		}
+		break;
+	case EV_APP_DONE: {
+		struct sim_app *a = &q->app;
+		struct wc_chunk_meta m = a->meta;
+		struct sim_queue *owner = &s->q[m.ring_id];
+
+		if (ev->arg != a->gen)
+			break;
+		a->busy = 0;
+		q->st.last_done_ps = s->now;
+		sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count);
+		W(owner)->buffered -= m.pkt_count;
+		fail(s, wc_workq__push(W(owner)->recq, &m));
+		ct_notify(s, owner);
+		app_start(s, q);
+		break;
+	}
+	default:
+		fail(s, -EPROTO);
+	}
+}

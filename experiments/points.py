@@ -1,0 +1,39 @@
+"""One measured point = one pkt_handler run; shared by the tool and the experiments."""
+from __future__ import annotations
+
+from driver.sim import Burst, simulate
+from driver.sim.params import HostModel, NicModel
+from engine.models import EngineConfig
+
+# the columns every capture point carries (pkt_handler's JSON), in order
+COLUMNS = ["engine", "engine_label", "M", "R", "T", "x", "P", "size", "queues", "nic_buffer",
+           "backend", "seed", "sent", "delivered", "capture_drops", "delivery_drops", "filtered",
+           "drop_rate"]
+
+
+def sim_pkt_handler(point: dict) -> dict:
+    """Simulate pkt_handler on one queue for a line-rate burst (paper §4).
+
+    point: engine (spec "name[:M:R[:T]]" or name with M/R/T keys), x, P,
+    size (bytes, 64), nic_buffer (True), clock_ghz (2.4), seed (recorded only:
+    a burst has nothing random).
+    """
+    engine = (EngineConfig.parse(point["engine"]) if ":" in str(point["engine"])
+              else EngineConfig.make(point["engine"], point.get("M"), point.get("R"), point.get("T")))
+    size = int(point.get("size", 64))
+    nic_buffer = bool(point.get("nic_buffer", True))
+    host = HostModel(clock_ghz=float(point.get("clock_ghz", 2.4)))
+    run = simulate(engine, Burst(int(point["P"]), size=size), x=int(point["x"]), host=host,
+                   nic=NicModel(), nic_buffer=nic_buffer)
+    t = run.total
+    row = {
+        "engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R,
+        "T": engine.T, "x": int(point["x"]), "P": int(point["P"]), "size": size, "queues": 1,
+        "nic_buffer": nic_buffer, "backend": "sim", "seed": int(point.get("seed", 0)),
+        "sent": t["sent"], "delivered": t["delivered"], "capture_drops": t["capture_drops"],
+        "delivery_drops": t["delivery_drops"], "filtered": t["filtered"], "drop_rate": t["drop_rate"],
+        "drops_fifo": t["drops_fifo"], "drops_nodesc": t["drops_nodesc"],
+        "max_buffered": t["max_buffered"], "chunks_copied": t["chunks_copied"],
+        "sim_time_s": run.sim_time_s, "events": run.events,
+    }
+    return row
