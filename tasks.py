@@ -72,4 +72,26 @@ def report(c, out=""):
     print(path)
 
 
-ns = Collection(run_experiment, list_experiments, report)
+@task(help={"backend": "sim (simulator speed) or xdp (real engine vs bare AF_XDP; root)",
+            "json_out": "also save pytest-benchmark's JSON here"})
+def bench(c, backend="sim", json_out=""):
+    """Benchmarks: simulated packets per wall-clock second (sim), or packets/s on a veth (xdp)."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    files = {"sim": ["tests/test_benchmark_sim.py"], "xdp": ["tests/test_benchmark_xdp.py"]}
+    if backend not in files:
+        raise Exit(f"--backend {backend!r}: choose sim or xdp")
+    out = json_out or str(Path(tempfile.mkdtemp()) / "bench.json")
+    c.run(f"{sys.executable} -m pytest -q --benchmark-only --benchmark-json={out} " + " ".join(files[backend]),
+          pty=False)
+    data = json.loads(Path(out).read_text())
+    print(f"{'benchmark':60s} {'min s':>9s} {'packets/s':>14s}")
+    for b in data["benchmarks"]:
+        pps = b.get("extra_info", {}).get("packets_per_s")
+        print(f"{b['name']:60s} {b['stats']['min']:9.3f} {pps:14,.0f}" if pps else
+              f"{b['name']:60s} {b['stats']['min']:9.3f} {'':>14s}")
+
+
+ns = Collection(run_experiment, list_experiments, report, bench)
