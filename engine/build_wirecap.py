@@ -112,14 +112,20 @@ struct sim_params {
     uint32_t pf_slots; int64_t pf_copy_ps; int64_t pf_copy_byte_ps; int64_t pf_irq_ps;
     int64_t pf_itr_ps; uint32_t pf_napi_weight; uint32_t pf_softirq_pkts; int64_t pf_softirq_ps;
     int64_t pf_slice_ps;
+    uint8_t forward; int64_t tx_ps_per_byte; uint32_t tx_overhead_bytes;
+    uint32_t *fwd_log; uint64_t fwd_log_cap;
+    uint64_t *offload_matrix;
 };
 struct sim_queue_stats {
     uint64_t sent; uint64_t delivered; uint64_t capture_drops; uint64_t drops_fifo;
     uint64_t drops_nodesc; uint64_t delivery_drops; uint64_t processed; uint64_t offloaded_out;
-    uint64_t offloaded_in; uint64_t chunks_copied; uint64_t max_buffered; int64_t last_done_ps;
+    uint64_t offloaded_in; uint64_t chunks_copied; uint64_t max_buffered; uint64_t received;
+    uint64_t flows_split;
+    int64_t last_done_ps;
 };
 struct sim_result {
-    uint64_t events; uint64_t arrivals; int64_t end_ps; uint64_t flows_split; int32_t error;
+    uint64_t events; uint64_t arrivals; int64_t end_ps; uint64_t flows_split; uint64_t forwarded;
+    uint64_t fwd_logged; uint64_t tx_backlog_max; int32_t error;
 };
 int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res);
 """

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from driver.sim.params import (LINK_10GBE_BPS, PS_PER_NS, HostModel, NicModel, drop_en,
-                               wire_time_ps)
+from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, HostModel,
+                               NicModel, drop_en, wire_time_ps)
 from engine._wirecap import ffi, lib
 from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
 STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc", "delivery_drops",
-               "processed", "offloaded_out", "offloaded_in", "chunks_copied", "max_buffered")
+               "processed", "offloaded_out", "offloaded_in", "chunks_copied", "max_buffered", "received",
+               "flows_split")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
                 "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
 
@@ -77,7 +78,11 @@ class SimRun:
     arrivals: int
     sim_time_s: float
     flows_split: int
-    params: dict = field(default_factory=dict)
+    forwarded: int = 0
+    tx_backlog_max: int = 0
+    forward_log: np.ndarray | None = None  # frame ids in the receiver's order (record_forwarding)
+    # matrix[i, j]: frames that arrived on queue i and were processed by queue j's thread
+    processed_by: np.ndarray | None = None
 
 
 def _ps(ns: float) -> int:
@@ -137,10 +142,14 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
              host: HostModel = HostModel(), nic: NicModel = NicModel(), nic_buffer: bool = True,
              groups: list[int] | None = None, track_flows: bool | None = None,
              wirecap: WireCapCosts = WireCapCosts(), netmap: NetmapCosts = NetmapCosts(),
-             pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None) -> SimRun:
+             pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None,
+             forward: bool = False, record_forwarding: bool = False) -> SimRun:
     """Run one point. `groups[q]` is queue q's buddy group (advanced mode;
     default: all queues form one group, as in the paper's §4). `app_cost`
-    (ns per packet) replaces pkt_handler's x-derived cost."""
+    (ns per packet) replaces pkt_handler's x-derived cost. `forward` sends
+    every processed frame out of a second 10 GbE NIC to a receiver (Figure
+    13); `record_forwarding` also returns the frame ids in the order the
+    receiver saw them."""
     p = ffi.new("struct sim_params *")
     keep = []  # numpy buffers must outlive the call
     n_queues = workload.n_queues
@@ -173,6 +182,15 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         flows_default = engine.advanced
     p.track_flows = flows_default if track_flows is None else bool(track_flows)
     _fill_params(p, engine, x, host, nic, nic_buffer, n_queues, wirecap, netmap, pfring)
+    fwd_log = None
+    if forward:
+        p.forward = 1
+        p.tx_ps_per_byte = 8 * 10**12 // LINK_10GBE_BPS
+        p.tx_overhead_bytes = ETHERNET_OVERHEAD_BYTES
+        if record_forwarding:
+            fwd_log = np.zeros(int(p.n_packets), dtype=np.uint32)
+            p.fwd_log = ffi.from_buffer("uint32_t[]", fwd_log)
+            p.fwd_log_cap = len(fwd_log)
     if app_cost is not None:
         if app_cost < 0:
             raise ValueError(f"app_cost {app_cost}: must be >= 0 ns per packet")
@@ -184,6 +202,8 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         keep.append(g)
         p.wc_group = ffi.from_buffer("uint8_t[]", g)
 
+    matrix = np.zeros((n_queues, n_queues), dtype=np.uint64)
+    p.offload_matrix = ffi.from_buffer("uint64_t[]", matrix)
     qs = ffi.new("struct sim_queue_stats[]", n_queues)
     res = ffi.new("struct sim_result *")
     rc = lib.sim_run(p, qs, res)
@@ -205,5 +225,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         lost = row["sent"] - row["delivered"] - row["capture_drops"] - row["delivery_drops"]
         if lost:
             raise SimulationError(f"accounting invariant broken ({lost} packets unaccounted): {row}")
+    if fwd_log is not None:
+        fwd_log = fwd_log[: int(res.fwd_logged)]
     return SimRun(engine, queues, total, int(res.events), int(res.arrivals), res.end_ps / 1e12,
-                  int(res.flows_split))
+                  int(res.flows_split), int(res.forwarded), int(res.tx_backlog_max), fwd_log, matrix)

@@ -87,6 +87,14 @@ struct sim_params {
 	uint32_t pf_softirq_pkts;    /* softirq work before deferring to ksoftirqd */
 	int64_t pf_softirq_ps;       /*   ... or this much time */
 	int64_t pf_slice_ps;         /* CFS slice when ksoftirqd and the app compete */
+
+	/* --- forwarding through a second NIC (paper §4, Figure 13) --------- */
+	uint8_t forward;             /* each processed frame goes out of NIC2 */
+	int64_t tx_ps_per_byte;      /* NIC2's wire: 800 ps per byte at 10 Gb/s */
+	uint32_t tx_overhead_bytes;  /* preamble + inter-frame gap per frame */
+	uint32_t *fwd_log;           /* optional: frame ids in the receiver's order */
+	uint64_t fwd_log_cap;
+	uint64_t *offload_matrix;    /* optional n x n: frames of queue i processed by thread j */
 };
 
 struct sim_queue_stats {
@@ -101,6 +109,8 @@ struct sim_queue_stats {
 	uint64_t offloaded_in;    /* packets of buddies processed by this queue's thread */
 	uint64_t chunks_copied;   /* WireCAP partial-chunk copies */
 	uint64_t max_buffered;    /* most frames held by the engine at once */
+	uint64_t received;        /* frames of this queue counted by the receiver (forwarding) */
+	uint64_t flows_split;     /* flows of this queue processed by more than one thread */
 	int64_t last_done_ps;     /* when this queue's thread finished its last packet */
 };
 
@@ -109,6 +119,9 @@ struct sim_result {
 	uint64_t arrivals;
 	int64_t end_ps;           /* time of the last event */
 	uint64_t flows_split;     /* flows processed by more than one thread */
+	uint64_t forwarded;       /* frames put on NIC2's wire */
+	uint64_t fwd_logged;      /* entries written to fwd_log */
+	uint64_t tx_backlog_max;  /* most frames waiting for NIC2's wire at once */
 	int32_t error;            /* 0, or a negative errno from the engine core */
 };
 
@@ -135,6 +148,7 @@ enum sim_event_kind {
 	EV_PF_POLL,         /* PF_RING: a NAPI poll starts */
 	EV_PF_POLL_DONE,    /* PF_RING: a NAPI poll finished copying */
 	EV_PF_SLICE,        /* PF_RING: CFS slice boundary */
+	EV_TX_DONE,         /* WireCAP: a forwarded chunk's last frame left NIC2 */
 };
 
 struct sim_event {
@@ -178,6 +192,7 @@ struct sim_wc {
 	uint64_t ct_timer_gen;
 	int ct_timer_armed;
 	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
+	struct wc_workq *txq;    /* processed chunks waiting for their transmit completion */
 };
 
 /* Type-II (DNA, NETMAP) per-queue state */
@@ -201,6 +216,7 @@ struct sim_pf {
 	int64_t softirq_start;
 	uint64_t softirq_pkts;
 	uint32_t poll_batch;
+	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
 };
 
 struct sim_queue {
@@ -216,6 +232,7 @@ struct sim_queue {
 	uint32_t *seq_pkt;
 	uint64_t seq_len, seq_cap;
 	uint64_t head_seq;   /* next sequence number a frame entering the ring gets */
+	int64_t tx_free;     /* forwarding: when this thread's transmit queue drains */
 };
 
 struct sim_fifo_entry {
@@ -255,7 +272,8 @@ int sim_heap_pop(struct sim_heap *h, struct sim_event *out);
 
 /* nic.c: the engines call these */
 void nic_kick(struct sim *s);
-void sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n);
+int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n,
+		      int64_t t_first, int64_t dt);
 uint32_t pkt_size(const struct sim *s, uint64_t pkt);
 
 /* engine models: one file each under engine/csrc/sim/ */
@@ -275,6 +293,7 @@ int pf_init(struct sim *s);
 uint32_t pf_ready(struct sim *s, struct sim_queue *q);
 void pf_deliver(struct sim *s, struct sim_queue *q);
 void pf_event(struct sim *s, const struct sim_event *ev);
+void pf_fini(struct sim *s);
 
 #endif /* WC_SIM_INTERNAL */
 #endif /* WC_SIM_H */

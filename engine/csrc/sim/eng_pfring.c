@@ -28,6 +28,7 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 enum { RUN_IDLE = 0, RUN_APP, RUN_SOFTIRQ, RUN_KSOFTIRQD };
 enum { NAPI_OFF = 0, NAPI_SOFTIRQ, NAPI_KSOFTIRQD };
@@ -144,7 +145,7 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 
 	for (i = 0; i < k; i++) {
 		if (f->pf_in - f->pf_out < p->pf_slots)
-			f->pf_in++;
+			f->slot_seq[f->pf_in++ % p->pf_slots] = f->released + i;
 		else
 			q->st.delivery_drops++;
 	}
@@ -180,11 +181,28 @@ int pf_init(struct sim *s)
 {
 	uint32_t i;
 
+	if (!s->p->pf_slots)
+		return -EINVAL;
 	for (i = 0; i < s->p->n_queues; i++) {
-		P(&s->q[i])->irq_enabled = 1;
-		P(&s->q[i])->last_irq = -s->p->pf_itr_ps;
+		struct sim_pf *f = P(&s->q[i]);
+
+		f->irq_enabled = 1;
+		f->last_irq = -s->p->pf_itr_ps;
+		f->slot_seq = malloc(s->p->pf_slots * sizeof(*f->slot_seq));
+		if (!f->slot_seq)
+			return -ENOMEM;
 	}
 	return 0;
+}
+
+void pf_fini(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->p->n_queues; i++) {
+		free(P(&s->q[i])->slot_seq);
+		P(&s->q[i])->slot_seq = NULL;
+	}
 }
 
 uint32_t pf_ready(struct sim *s, struct sim_queue *q)
@@ -230,9 +248,8 @@ void pf_event(struct sim *s, const struct sim_event *ev)
 		if (ev->arg != q->app.gen)
 			break;
 		q->app.busy = 0;
-		f->pf_out++;
 		q->st.last_done_ps = s->now;
-		sim_processed(s, q->id, q->id, SIM_NO_SEQ, 1);
+		sim_processed(s, q->id, q->id, f->slot_seq[f->pf_out++ % s->p->pf_slots], 1, s->now, 0);
 		core_pick(s, q);
 		break;
 	default:

@@ -83,7 +83,8 @@ static void finish_batch(struct sim *s, struct sim_queue *q)
 	struct sim_app *a = &q->app;
 	struct sim_t2 *t = &q->e.t2;
 
-	sim_processed(s, q->id, q->id, t->released, a->batch);
+	sim_processed(s, q->id, q->id, t->released, a->batch, a->started + s->p->app_cost_ps,
+		      s->p->app_cost_ps);
 	t->released += a->batch;
 	a->busy = 0;
 	q->st.last_done_ps = s->now;

@@ -201,6 +201,8 @@ int wc_init(struct sim *s)
 		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? p->n_queues : 1));
 		if (!err)
 			err = wc_workq__create(&w->recq, p->wc_r);
+		if (!err && p->forward)
+			err = wc_workq__create(&w->txq, p->wc_r * p->n_queues);
 		if (err)
 			return err;
 		if (p->wc_advanced) {
@@ -232,6 +234,7 @@ void wc_fini(struct sim *s)
 		wc_pool__destroy(w->pool);
 		wc_workq__destroy(w->capq);
 		wc_workq__destroy(w->recq);
+		wc_workq__destroy(w->txq);
 	}
 	for (i = 0; i < s->n_groups; i++)
 		wc_group__destroy(s->groups[i]);
@@ -281,15 +284,36 @@ void wc_event(struct sim *s, const struct sim_event *ev)
 		struct wc_chunk_meta m = a->meta;
 		struct sim_queue *owner = &s->q[m.ring_id];
 
+		int64_t freed;
+
 		if (ev->arg != a->gen)
 			break;
 		a->busy = 0;
 		q->st.last_done_ps = s->now;
-		sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count);
+		freed = sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count, a->started + s->p->app_cost_ps,
+				      s->p->app_cost_ps);
 		W(owner)->buffered -= m.pkt_count;
-		fail(s, wc_workq__push(W(owner)->recq, &m));
-		ct_notify(s, owner);
+		if (freed > s->now) {
+			/* zero-copy forwarding: the cells are the transmit buffers,
+			 * so the chunk is recycled only after transmit completion */
+			fail(s, wc_workq__push(W(q)->txq, &m));
+			sim_schedule(s, freed, EV_TX_DONE, q->id, 0);
+		} else {
+			fail(s, wc_workq__push(W(owner)->recq, &m));
+			ct_notify(s, owner);
+		}
 		app_start(s, q);
+		break;
+	}
+	case EV_TX_DONE: {
+		struct wc_chunk_meta m;
+
+		if (wc_workq__pop(w->txq, &m)) {
+			fail(s, -EPROTO);
+			break;
+		}
+		fail(s, wc_workq__push(W(&s->q[m.ring_id])->recq, &m));
+		ct_notify(s, &s->q[m.ring_id]);
 		break;
 	}
 	default:

@@ -1,0 +1,117 @@
+"""multi_pkt_handler (paper §4): spawns n pkt_handler threads, one per
+receive queue of one NIC, in basic or advanced mode.
+
+    multi_pkt_handler --backend sim --trace fermilab-like --queues 6 --engine wirecap-a --x 300 --json
+
+The sim backend replays the trace as recorded into the simulated 82599,
+which steers every frame by RSS; each queue has its own pkt_handler thread
+on its own core (paper Figure 1). In advanced mode the n queues form one
+buddy group (or --groups assigns them). Prints one JSON object per queue
+and a last one with "queue": "all".
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from engine.models import ENGINES, EngineConfig
+from experiments.tools.cli import ToolArgumentParser, fail
+
+PROG = "multi_pkt_handler"
+MAX_QUEUES = 16  # 82599 RSS spreads over at most 16 queues (datasheet §7.1.2.8)
+
+
+def build_parser() -> ToolArgumentParser:
+    ap = ToolArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    ap.add_argument("--backend", default="sim", choices=["sim", "xdp"], help="sim (default) or xdp")
+    ap.add_argument("--trace", default="fermilab-like",
+                    help="fermilab-like (default seed), fermilab-like:SEED, or a .pcap/.pcapng path")
+    ap.add_argument("--queues", type=int, default=6, help=f"receive queues n, 1..{MAX_QUEUES} (default 6)")
+    ap.add_argument("--engine", required=True, help=f"capture engine: {', '.join(ENGINES)}")
+    ap.add_argument("--M", type=int, default=None, help="WireCAP descriptor segment size M (cells; default 256)")
+    ap.add_argument("--R", type=int, default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
+    ap.add_argument("--T", type=int, default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--x", type=int, default=300, help="BPF filter runs per packet (default 300)")
+    ap.add_argument("--groups", default=None,
+                    help="advanced mode: buddy group of each queue, e.g. 0,0,1,1 (default: one group)")
+    ap.add_argument("--forward", action="store_true", help="forward every processed packet out of NIC2")
+    ap.add_argument("--clock-ghz", type=float, default=2.4, help="core clock for the cost model (default 2.4)")
+    ap.add_argument("--seed", type=int, default=0, help="recorded with the result (default 0)")
+    ap.add_argument("--cost-ns", type=float, default=None, help="xdp: calibrated per-packet work in ns")
+    ap.add_argument("--interface", default=None, help="xdp: capture interface (default: a throwaway testbed)")
+    ap.add_argument("--json", action="store_true", help="print a JSON array")
+    return ap
+
+
+def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
+    if not 1 <= args.queues <= MAX_QUEUES:
+        fail(PROG, f"--queues {args.queues}: must be 1..{MAX_QUEUES}")
+    if args.x < 0:
+        fail(PROG, f"--x {args.x}: the number of filter runs per packet must be >= 0")
+    if args.clock_ghz <= 0:
+        fail(PROG, f"--clock-ghz {args.clock_ghz}: must be > 0")
+    if args.T is not None and not 0 < args.T <= 100:
+        fail(PROG, f"--T {args.T}: the offloading threshold T must be in (0, 100] percent")
+    groups = None
+    if args.groups is not None:
+        try:
+            groups = [int(g) for g in args.groups.split(",")]
+        except ValueError:
+            fail(PROG, f"--groups {args.groups!r}: expected comma-separated group numbers, e.g. 0,0,1,1")
+        if len(groups) != args.queues or min(groups) < 0 or max(groups) >= args.queues:
+            fail(PROG, f"--groups {args.groups!r}: give one group number (0..{args.queues - 1}) per queue")
+    if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
+        return None, groups
+    try:
+        engine = EngineConfig.make(args.engine, args.M, args.R, args.T)
+    except ValueError as exc:
+        fail(PROG, str(exc))
+    if groups is not None and not engine.advanced:
+        fail(PROG, "--groups: buddy groups only exist in advanced mode (--engine wirecap-a)")
+    return engine, groups
+
+
+def summary(rows: list[dict]) -> str:
+    head = rows[-1]
+    out = [f"{head['engine_label']}  x={head['x']}  {head['queues']} queues  trace={head['trace']}",
+           f"{'queue':>5s} {'sent':>10s} {'delivered':>10s} {'capture':>9s} {'delivery':>9s} "
+           f"{'drop %':>7s} {'off-out':>8s} {'off-in':>8s} {'split':>6s}"]
+    for r in rows:
+        out.append(f"{str(r['queue']):>5s} {r['sent']:>10,} {r['delivered']:>10,} {r['capture_drops']:>9,} "
+                   f"{r['delivery_drops']:>9,} {100 * r['drop_rate']:>7.2f} {r['offloaded_out']:>8,} "
+                   f"{r['offloaded_in']:>8,} {r['flows_split']:>6,}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    engine, groups = validate(args)
+    point = {"engine": engine.spec() if engine else args.engine, "trace": args.trace, "queues": args.queues,
+             "x": args.x, "forward": args.forward, "groups": groups, "clock_ghz": args.clock_ghz,
+             "seed": args.seed}
+    try:
+        if args.backend == "sim":
+            from experiments.points import sim_multi_pkt_handler
+
+            rows = sim_multi_pkt_handler(point)
+        else:
+            try:
+                from experiments.live import multi_pkt_handler as live
+            except ImportError as exc:
+                fail(PROG, f"--backend xdp: the real backend is not available ({exc})")
+            point.update(cost_ns=args.cost_ns, interface=args.interface, M=args.M, R=args.R, T=args.T)
+            rows = live.run(point)
+    except FileNotFoundError as exc:
+        fail(PROG, f"--trace {args.trace!r}: {exc}")
+    except (OSError, RuntimeError, ValueError) as exc:
+        fail(PROG, f"{exc}")
+    if args.json:
+        json.dump(rows, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(summary(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
