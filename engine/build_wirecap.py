@@ -95,14 +95,17 @@ uint32_t wc_group__threshold_pct(const struct wc_group *g);
 
 SIM_CDEF = """
 enum sim_engine { SIM_ENGINE_WIRECAP = 0, SIM_ENGINE_DNA = 1, SIM_ENGINE_NETMAP = 2, SIM_ENGINE_PFRING = 3 };
+#define SIM_BUS_ONE 4294967296
 struct sim_params {
-    uint32_t n_queues; uint64_t n_packets;
+    uint32_t n_nics; uint32_t n_queues; uint64_t n_packets;
     int64_t gen_gap_ps; uint32_t gen_size; uint32_t gen_len;
     const uint8_t *gen_queue; const int32_t *gen_flow;
+    uint8_t bulk;
     const int64_t *ts_ps; const uint8_t *queue; const int32_t *flow; const uint32_t *size;
     uint32_t n_flows; uint8_t track_flows;
     uint32_t ring_size; uint32_t fifo_bytes; uint32_t fifo_frame_overhead; uint32_t fifo_unit;
     uint8_t drop_en;
+    uint64_t bus_admit;
     int64_t app_cost_ps;
     uint32_t engine;
     uint32_t wc_m; uint32_t wc_r; uint32_t wc_t_pct; uint8_t wc_advanced; const uint8_t *wc_group;
@@ -118,13 +121,13 @@ struct sim_params {
 };
 struct sim_queue_stats {
     uint64_t sent; uint64_t delivered; uint64_t capture_drops; uint64_t drops_fifo;
-    uint64_t drops_nodesc; uint64_t delivery_drops; uint64_t processed; uint64_t offloaded_out;
+    uint64_t drops_nodesc; uint64_t drops_bus; uint64_t delivery_drops; uint64_t processed; uint64_t offloaded_out;
     uint64_t offloaded_in; uint64_t chunks_copied; uint64_t max_buffered; uint64_t received;
     uint64_t flows_split;
     int64_t last_done_ps;
 };
 struct sim_result {
-    uint64_t events; uint64_t arrivals; int64_t end_ps; uint64_t flows_split; uint64_t forwarded;
+    uint64_t events; uint64_t arrivals; uint64_t bulk_steps; int64_t end_ps; uint64_t flows_split; uint64_t forwarded;
     uint64_t fwd_logged; uint64_t tx_backlog_max; int32_t error;
 };
 int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res);

@@ -36,16 +36,42 @@ class WireCapCosts:
     # assumed, paper §3.2.1 gives no value: one jiffy at HZ = 1000
     timeout_ms: float = 1.0
     app_base_ns: float = 40.0  # assumed: pcap_dispatch overhead per packet (x = 0)
+    forward_ns: float = 10.0   # assumed: zero-copy inject, attach the cell to a TX descriptor
+    # calibrated (Figure 14, orderings): bus time of the memory traffic per
+    # packet beyond DMA: re-arming descriptors with cells of ever new
+    # chunks, chunk metadata through the work queues, recycle validation
+    # ("WireCAP requires extra I/O operations and memory accesses", §4)
+    bus_ns: float = 1.0
+    # cache lines the application misses per packet: the header; when
+    # forwarding also the TX descriptor that points into the pool and its
+    # completion write-back, read before the chunk may be recycled. Their
+    # cost rises with bus contention (BusModel.memory_access_ns).
+    memory_accesses: int = 1
+    memory_accesses_forward: int = 3
+    # calibrated (Figure 14, WireCAP-A-(256,500) "performs poorly at 5 or 6
+    # queues", §4: "a big-memory application typically pays a high cost for
+    # page-based virtual memory"): the pools' page-table entries (8 B per
+    # 4 KB page) compete for the cache with everything else; past this
+    # share of the 20 MB L3 the page walks of TLB misses (one per page, two
+    # 2 KB cells) go to memory, each costing `page_walk_bus_ns` of bus time
+    pte_cache_bytes: int = 4 * 2**20
+    page_walk_bus_ns: float = 12.0
 
 
 @dataclass(frozen=True)
 class DnaCosts:
     app_base_ns: float = 40.0  # assumed: pfring_recv on a DNA ring, per packet (x = 0)
+    forward_ns: float = 20.0   # assumed: pfring_send copies the frame into a TX slot
+    bus_ns: float = 0.0        # the ring's buffers are reused in place: no traffic beyond DMA
+    # the header; the few TX slots it copies into stay in the cache
+    memory_accesses: int = 1
+    memory_accesses_forward: int = 1
 
 
 @dataclass(frozen=True)
 class NetmapCosts:
     app_base_ns: float = 30.0  # assumed: per packet from a netmap ring (x = 0)
+    forward_ns: float = 20.0   # assumed: copy into a TX slot
     sync_us: float = 1.0       # assumed: one NIOCRXSYNC
     wakeup_us: float = 10.0    # assumed: poll() wake-up after sleeping
     # calibrated on Table 1 queue 0 (NETMAP 46.5% vs DNA 50.1%): the
@@ -57,6 +83,7 @@ class NetmapCosts:
 @dataclass(frozen=True)
 class PfRingCosts:
     app_base_ns: float = 100.0  # assumed: pfring_recv from the pf_ring, per packet (x = 0)
+    forward_ns: float = 20.0    # assumed: pfring_send copies the frame
     slots: int = 10_240         # paper §2.2: "the size of pf_ring buffer is set to 10,240"
     # calibrated: NAPI copy of one frame, 0.3 us + 0.9 ns/byte (~2.8 Mp/s at 64 B)
     copy_ns: float = 300.0

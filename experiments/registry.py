@@ -22,6 +22,11 @@ EXPERIMENTS: dict[str, str] = {
     "fig8": "experiments.fig8",
     "fig9": "experiments.fig9",
     "fig10": "experiments.fig10",
+    "table1": "experiments.table1",
+    "fig11": "experiments.fig11",
+    "fig12": "experiments.fig12",
+    "fig13": "experiments.fig13",
+    "fig14": "experiments.fig14",
 }
 
 

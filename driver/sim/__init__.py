@@ -5,28 +5,32 @@
     run = simulate(EngineConfig.make("wirecap-b", 256, 100), Burst(100_000), x=300)
     run.total["drop_rate"]
 
-One call is one experiment point: a workload (a line-rate burst or a trace
-already steered into queues) through one engine on one NIC. The model is
-deterministic: the same inputs give the same numbers on every machine.
+One call is one experiment point: a workload (line-rate bursts from one
+generator per NIC, or a trace already steered into queues) through one
+engine. The model is deterministic: the same inputs give the same numbers
+on every machine.
 """
 from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, HostModel,
-                               NicModel, drop_en, wire_time_ps)
+from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, BusModel, HostModel,
+                               NicModel, drop_en, line_rate_pps, wire_time_ps)
 from engine._wirecap import ffi, lib
 from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
-STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc", "delivery_drops",
-               "processed", "offloaded_out", "offloaded_in", "chunks_copied", "max_buffered", "received",
-               "flows_split")
+STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc", "drops_bus",
+               "delivery_drops", "processed", "offloaded_out", "offloaded_in", "chunks_copied",
+               "max_buffered", "received", "flows_split")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
                 "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
+BUS_ONE = 1 << 32  # SIM_BUS_ONE: the bus admits every frame
+PAGE_BYTES = 4096  # x86-64 base page
+PTE_BYTES = 8      # one page-table entry
 
 
 class SimulationError(RuntimeError):
@@ -35,10 +39,11 @@ class SimulationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Burst:
-    """P frames of `size` bytes back to back at line rate (paper §4, Figures 8-10).
+    """P frames of `size` bytes back to back at line rate into each of
+    `nics` NICs (paper §4: Figures 8-10 with one NIC, Figure 14 with two).
 
-    Frame i goes to queue pattern_queue[i % len] and belongs to flow
-    pattern_flow[i % len]; the default pins every frame to queue 0.
+    Frame i goes to queue pattern_queue[i % len] of its NIC and belongs to
+    flow pattern_flow[i % len]; the default pins every frame to queue 0.
     """
 
     packets: int
@@ -47,6 +52,7 @@ class Burst:
     n_queues: int = 1
     pattern_queue: tuple[int, ...] = (0,)
     pattern_flow: tuple[int, ...] = (0,)
+    nics: int = 1
 
     def __post_init__(self):
         if self.packets < 1:
@@ -55,6 +61,18 @@ class Burst:
             raise ValueError(f"--size {self.size}: frame size must be 60..1514 bytes")
         if len(self.pattern_queue) != len(self.pattern_flow) or not self.pattern_queue:
             raise ValueError("pattern_queue and pattern_flow must have the same, non-zero length")
+        if self.nics not in (1, 2):
+            raise ValueError(f"nics {self.nics}: the testbed has one or two NICs")
+
+    @classmethod
+    def spread(cls, packets: int, n_queues: int, size: int = 64, nics: int = 1) -> "Burst":
+        """Flows spread evenly over the queues (RSS on many flows, Figure 14)."""
+        return cls(packets, size, n_queues=n_queues, pattern_queue=tuple(range(n_queues)),
+                   pattern_flow=tuple(range(n_queues)), nics=nics)
+
+    @property
+    def round_robin(self) -> bool:
+        return self.pattern_queue == tuple(range(self.n_queues))
 
 
 @dataclass(frozen=True)
@@ -83,29 +101,53 @@ class SimRun:
     forward_log: np.ndarray | None = None  # frame ids in the receiver's order (record_forwarding)
     # matrix[i, j]: frames that arrived on queue i and were processed by queue j's thread
     processed_by: np.ndarray | None = None
+    bus_load: float = 0.0                  # offered load D of the bus model (0: bus not modelled)
+    bulk_steps: int = 0
+
+
+def costs_for(engine: EngineConfig, wirecap: WireCapCosts = WireCapCosts(),
+              netmap: NetmapCosts = NetmapCosts(), pfring: PfRingCosts = PfRingCosts()):
+    return {"wirecap": wirecap, "dna": DnaCosts(), "netmap": netmap, "pfring": pfring}[engine.kind]
+
+
+def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel(), forward: bool = False,
+                contention: float = 1.0, bus: BusModel = BusModel()) -> float:
+    """pkt_handler's time per packet: engine overhead + x BPF filter runs
+    (paper §2.2), + the forwarding call, + memory stalls when the bus is
+    contended (each missed cache line waits `contention` times as long)."""
+    if x < 0:
+        raise ValueError(f"--x {x}: the number of filter runs per packet must be >= 0")
+    c = costs_for(engine)
+    filt = x * host.filter_ns()
+    if engine.kind == "netmap":
+        filt /= c.app_speedup
+    cost = c.app_base_ns * host.cpu_scale + filt
+    if forward:
+        cost += c.forward_ns * host.cpu_scale
+    if contention > 1.0:
+        accesses = getattr(c, "memory_accesses_forward" if forward else "memory_accesses", 1)
+        cost += accesses * bus.memory_access_ns * (contention - 1.0)
+    return cost
+
+
+def engine_bus_ns(engine: EngineConfig, queues_on_node: int, wirecap: WireCapCosts = WireCapCosts()) -> float:
+    """Bus time of an engine's memory traffic per packet beyond DMA (BusModel)."""
+    c = costs_for(engine, wirecap)
+    ns = getattr(c, "bus_ns", 0.0)
+    if engine.kind == "wirecap":
+        pool_bytes = queues_on_node * engine.R * engine.M * lib.WC_CELL_SIZE
+        pte_bytes = pool_bytes / PAGE_BYTES * PTE_BYTES
+        miss = max(0.0, 1.0 - c.pte_cache_bytes / pte_bytes)
+        ns += miss * c.page_walk_bus_ns * lib.WC_CELL_SIZE / PAGE_BYTES
+    return ns
 
 
 def _ps(ns: float) -> int:
     return int(round(ns * PS_PER_NS))
 
 
-def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel()) -> float:
-    """pkt_handler's time per packet: engine overhead + x BPF filter runs (paper §2.2)."""
-    if x < 0:
-        raise ValueError(f"--x {x}: the number of filter runs per packet must be >= 0")
-    filt = x * host.filter_ns()
-    if engine.kind == "wirecap":
-        return WireCapCosts().app_base_ns * host.cpu_scale + filt
-    if engine.kind == "dna":
-        return DnaCosts().app_base_ns * host.cpu_scale + filt
-    if engine.kind == "netmap":
-        c = NetmapCosts()
-        return c.app_base_ns * host.cpu_scale + filt / c.app_speedup
-    return PfRingCosts().app_base_ns * host.cpu_scale + filt
-
-
-def _fill_params(p, engine: EngineConfig, x: int, host: HostModel, nic: NicModel, nic_buffer: bool,
-                 n_queues: int, wirecap: WireCapCosts, netmap: NetmapCosts, pfring: PfRingCosts):
+def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_buffer: bool, n_queues: int,
+                 wirecap: WireCapCosts, netmap: NetmapCosts, pfring: PfRingCosts):
     cpu = host.cpu_scale
     p.n_queues = n_queues
     p.ring_size = nic.ring_size
@@ -115,7 +157,6 @@ def _fill_params(p, engine: EngineConfig, x: int, host: HostModel, nic: NicModel
     p.fifo_unit = nic.rx_buffer_unit
     p.drop_en = drop_en(engine.kind, n_queues)
     p.engine = ENGINE_CODES[engine.kind]
-    p.app_cost_ps = _ps(app_cost_ns(engine, x, host))
     if engine.kind == "wirecap":
         p.wc_m, p.wc_r = engine.M, engine.R
         p.wc_t_pct = engine.T if engine.advanced else 100
@@ -143,16 +184,26 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
              groups: list[int] | None = None, track_flows: bool | None = None,
              wirecap: WireCapCosts = WireCapCosts(), netmap: NetmapCosts = NetmapCosts(),
              pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None,
-             forward: bool = False, record_forwarding: bool = False) -> SimRun:
-    """Run one point. `groups[q]` is queue q's buddy group (advanced mode;
-    default: all queues form one group, as in the paper's §4). `app_cost`
-    (ns per packet) replaces pkt_handler's x-derived cost. `forward` sends
-    every processed frame out of a second 10 GbE NIC to a receiver (Figure
-    13); `record_forwarding` also returns the frame ids in the order the
-    receiver saw them."""
+             forward: bool = False, record_forwarding: bool = False, bus: BusModel = BusModel(),
+             bulk: bool | None = None) -> SimRun:
+    """Run one point.
+
+    groups[q]: queue q's buddy group in advanced mode (default: the queues
+    of each NIC form one group, as in the paper's §4). app_cost (ns per
+    packet) replaces pkt_handler's x-derived cost. forward sends every
+    processed frame out of another NIC to a receiver (Figures 13, 14);
+    record_forwarding also returns the frame ids in the receiver's order.
+    bus models the shared I/O and memory bus (Figure 14). bulk counts runs
+    of generator frames in closed form (default: wherever it applies; the
+    numbers are the same either way).
+    """
     p = ffi.new("struct sim_params *")
     keep = []  # numpy buffers must outlive the call
     n_queues = workload.n_queues
+    nics = workload.nics if isinstance(workload, Burst) else 1
+    nq_total = nics * n_queues
+    contention, admit = 1.0, 1.0
+    p.n_nics = nics
     if isinstance(workload, Burst):
         p.n_packets = workload.packets
         p.gen_gap_ps = wire_time_ps(workload.size, workload.link_bps)
@@ -165,7 +216,15 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         p.gen_flow = ffi.from_buffer("int32_t[]", gf)
         p.n_flows = int(gf.max()) + 1
         flows_default = False
+        if bus.enabled:
+            rate = line_rate_pps(workload.size, workload.link_bps)
+            contention = nics * bus.offered_load(rate, workload.size, forward,
+                                                 engine_bus_ns(engine, nq_total, wirecap))
+            admit = min(1.0, 1.0 / contention)
+            contention = max(1.0, contention)
     else:
+        if bus.enabled:
+            raise ValueError("the bus model applies to generator workloads (Burst), not traces")
         ts = np.ascontiguousarray(workload.ts_ns, dtype=np.int64) * PS_PER_NS
         q = np.ascontiguousarray(workload.queue, dtype=np.uint8)
         fl = np.ascontiguousarray(workload.flow, dtype=np.int32)
@@ -181,30 +240,38 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         p.n_flows = workload.n_flows
         flows_default = engine.advanced
     p.track_flows = flows_default if track_flows is None else bool(track_flows)
-    _fill_params(p, engine, x, host, nic, nic_buffer, n_queues, wirecap, netmap, pfring)
+    p.bus_admit = BUS_ONE if admit >= 1.0 else int(admit * BUS_ONE)
+    _fill_engine(p, engine, host, nic, nic_buffer, n_queues, wirecap, netmap, pfring)
+    p.app_cost_ps = _ps(app_cost_ns(engine, x, host, forward, contention, bus))
+    if app_cost is not None:
+        if app_cost < 0:
+            raise ValueError(f"app_cost {app_cost}: must be >= 0 ns per packet")
+        p.app_cost_ps = _ps(app_cost)
     fwd_log = None
     if forward:
         p.forward = 1
         p.tx_ps_per_byte = 8 * 10**12 // LINK_10GBE_BPS
         p.tx_overhead_bytes = ETHERNET_OVERHEAD_BYTES
         if record_forwarding:
-            fwd_log = np.zeros(int(p.n_packets), dtype=np.uint32)
+            fwd_log = np.zeros(int(p.n_packets) * nics, dtype=np.uint32)
             p.fwd_log = ffi.from_buffer("uint32_t[]", fwd_log)
             p.fwd_log_cap = len(fwd_log)
-    if app_cost is not None:
-        if app_cost < 0:
-            raise ValueError(f"app_cost {app_cost}: must be >= 0 ns per packet")
-        p.app_cost_ps = _ps(app_cost)
     if engine.advanced:
-        g = np.ascontiguousarray(groups if groups is not None else [0] * n_queues, dtype=np.uint8)
-        if len(g) != n_queues:
-            raise ValueError(f"groups: one buddy group per queue expected, got {len(g)} for {n_queues}")
+        default = [q // n_queues for q in range(nq_total)]
+        g = np.ascontiguousarray(groups if groups is not None else default, dtype=np.uint8)
+        if len(g) != nq_total:
+            raise ValueError(f"groups: one buddy group per queue expected, got {len(g)} for {nq_total}")
         keep.append(g)
         p.wc_group = ffi.from_buffer("uint8_t[]", g)
+    can_bulk = (isinstance(workload, Burst) and workload.round_robin and not p.track_flows
+                and not record_forwarding)
+    if bulk and not can_bulk:
+        raise ValueError("bulk steps need a round-robin Burst and no per-frame records")
+    p.bulk = can_bulk if bulk is None else bool(bulk)
 
-    matrix = np.zeros((n_queues, n_queues), dtype=np.uint64)
+    matrix = np.zeros((nq_total, nq_total), dtype=np.uint64)
     p.offload_matrix = ffi.from_buffer("uint64_t[]", matrix)
-    qs = ffi.new("struct sim_queue_stats[]", n_queues)
+    qs = ffi.new("struct sim_queue_stats[]", nq_total)
     res = ffi.new("struct sim_result *")
     rc = lib.sim_run(p, qs, res)
     del keep
@@ -214,8 +281,8 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
                              "timestamps not sorted, or a missing array)")
         raise SimulationError(f"simulation failed: {os.strerror(-rc)} (errno {-rc})")
     queues = []
-    for i in range(n_queues):
-        row = {"queue": i, **{f: int(getattr(qs[i], f)) for f in STAT_FIELDS}}
+    for i in range(nq_total):
+        row = {"queue": i, "nic": i // n_queues, **{f: int(getattr(qs[i], f)) for f in STAT_FIELDS}}
         row["last_done_s"] = qs[i].last_done_ps / 1e12
         queues.append(row)
     total = {f: sum(r[f] for r in queues) for f in STAT_FIELDS}
@@ -228,4 +295,5 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     if fwd_log is not None:
         fwd_log = fwd_log[: int(res.fwd_logged)]
     return SimRun(engine, queues, total, int(res.events), int(res.arrivals), res.end_ps / 1e12,
-                  int(res.flows_split), int(res.forwarded), int(res.tx_backlog_max), fwd_log, matrix)
+                  int(res.flows_split), int(res.forwarded), int(res.tx_backlog_max), fwd_log, matrix,
+                  contention if bus.enabled else 0.0, int(res.bulk_steps))

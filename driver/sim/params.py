@@ -83,3 +83,44 @@ def drop_en(engine_kind: str, n_queues: int) -> bool:
     if n_queues <= 1:
         return False
     return engine_kind != "netmap"
+
+
+@dataclass(frozen=True)
+class BusModel:
+    """The I/O and memory bus of the NUMA node both NICs sit on (paper
+    Figure 2, §4 "the experiment system bus becomes saturated").
+
+    A fluid server of capacity 1 (one second of bus time per second). Every
+    frame moved costs bus time: its receive DMA (descriptor fetch, payload
+    write, write-back), its transmit DMA when forwarded, and the memory
+    traffic of the cores that handle it, which depends on the engine
+    (engine/models.py: `bus_ns`). The offered load is
+
+        D = sum over NICs of rate * (rx_dma + tx_dma + engine memory traffic)
+
+    When D > 1 the DMA engines can move only 1/D of the frames and the rest
+    overflow the NICs' on-chip buffers (capture drops); and every memory
+    access of the cores waits behind the queue, taking D times as long.
+
+    Calibrated on Figure 14 (ACCEPTANCE.md §2 gives orderings only): ~20 Mp/s
+    of 100-byte frames (forwarded) must pass, ~30 Mp/s of 64-byte frames
+    must saturate it.
+    """
+
+    enabled: bool = False
+    # calibrated: bus time per frame for one DMA direction (PCIe Gen3 TLPs
+    # for descriptor and payload plus the memory write or read behind them)
+    dma_ns: float = 14.95
+    dma_ns_per_byte: float = 0.05
+    # calibrated (Figure 14 orderings): one cache-line miss of a core to
+    # local memory under load (Intel E5-2690: ~80 ns idle, more when the
+    # memory system is busy); its wait grows by (D - 1) times this when the
+    # bus is offered D > 1
+    memory_access_ns: float = 120.0
+
+    def dma(self, size: int) -> float:
+        return self.dma_ns + self.dma_ns_per_byte * size
+
+    def offered_load(self, rate_pps: float, size: int, forward: bool, engine_bus_ns: float) -> float:
+        """Bus seconds per second that `rate_pps` frames of `size` bytes ask for."""
+        return rate_pps * 1e-9 * (self.dma(size) * (2 if forward else 1) + engine_bus_ns)

@@ -33,16 +33,19 @@ enum sim_engine {
 
 struct sim_params {
 	/* --- workload ------------------------------------------------------ */
-	uint32_t n_queues;      /* receive queues of the NIC */
-	uint64_t n_packets;
-	/* generator mode (gen_gap_ps > 0): packet i arrives at i * gen_gap_ps,
-	 * size gen_size, queue gen_queue[i % gen_len], flow gen_flow[i % gen_len] */
+	uint32_t n_nics;        /* 1, or 2 (Figure 14: a generator on each) */
+	uint32_t n_queues;      /* receive queues per NIC */
+	uint64_t n_packets;     /* per NIC */
+	/* generator mode (gen_gap_ps > 0): each NIC's frame i arrives at
+	 * i * gen_gap_ps, size gen_size, queue gen_queue[i % gen_len] of that
+	 * NIC, flow gen_flow[i % gen_len] */
 	int64_t gen_gap_ps;
 	uint32_t gen_size;
 	uint32_t gen_len;
 	const uint8_t *gen_queue;
 	const int32_t *gen_flow;
-	/* trace mode (gen_gap_ps == 0): per-packet arrays */
+	uint8_t bulk;           /* generator mode: count runs of arrivals in closed form */
+	/* trace mode (gen_gap_ps == 0, one NIC): per-packet arrays */
 	const int64_t *ts_ps;
 	const uint8_t *queue;
 	const int32_t *flow;
@@ -56,6 +59,10 @@ struct sim_params {
 	uint32_t fifo_frame_overhead;/* bytes a frame occupies beyond its length */
 	uint32_t fifo_unit;          /* allocation unit of that buffer */
 	uint8_t drop_en;             /* SRRCTL.DROP_EN: drop at once when no descriptor */
+	/* the shared I/O and memory bus, a fluid server (driver/sim/params.py
+	 * BusModel): the fraction of frames its DMA can move, fixed point with
+	 * SIM_BUS_ONE = all; the rest overflow the on-chip buffer */
+	uint64_t bus_admit;
 
 	/* --- application (pkt_handler) ------------------------------------- */
 	int64_t app_cost_ps;         /* per packet, incl. the x filter runs */
@@ -97,12 +104,15 @@ struct sim_params {
 	uint64_t *offload_matrix;    /* optional n x n: frames of queue i processed by thread j */
 };
 
+#define SIM_BUS_ONE (1ull << 32)
+
 struct sim_queue_stats {
 	uint64_t sent;            /* frames RSS put on this queue */
 	uint64_t delivered;       /* of those, processed by an application thread */
 	uint64_t capture_drops;   /* lost before capture: */
 	uint64_t drops_fifo;      /*   on-chip buffer overflow */
 	uint64_t drops_nodesc;    /*   no ready descriptor with DROP_EN set */
+	uint64_t drops_bus;       /*   the bus could not move it (overflow under saturation) */
 	uint64_t delivery_drops;  /* captured, then lost (pf_ring full) */
 	uint64_t processed;       /* packets this queue's application thread processed */
 	uint64_t offloaded_out;   /* packets of this queue processed by a buddy */
@@ -117,6 +127,7 @@ struct sim_queue_stats {
 struct sim_result {
 	uint64_t events;          /* discrete events handled (arrivals not counted) */
 	uint64_t arrivals;
+	uint64_t bulk_steps;      /* runs of arrivals counted in closed form */
 	int64_t end_ps;           /* time of the last event */
 	uint64_t flows_split;     /* flows processed by more than one thread */
 	uint64_t forwarded;       /* frames put on NIC2's wire */
@@ -233,6 +244,8 @@ struct sim_queue {
 	uint64_t seq_len, seq_cap;
 	uint64_t head_seq;   /* next sequence number a frame entering the ring gets */
 	int64_t tx_free;     /* forwarding: when this thread's transmit queue drains */
+	uint64_t bus_acc;    /* bus admission accumulator (< SIM_BUS_ONE) */
+	uint32_t nic;        /* the NIC this queue belongs to */
 };
 
 struct sim_fifo_entry {
@@ -241,19 +254,26 @@ struct sim_fifo_entry {
 	uint32_t bytes;
 };
 
-struct sim {
-	const struct sim_params *p;
-	int64_t now;
-	struct sim_heap heap;
-	struct sim_queue *q;
-	struct sim_result *res;
-	/* arrivals */
-	uint64_t next_pkt;
-	/* on-chip receive buffer: FIFO of frames waiting for a descriptor */
+/* One NIC's receive side: its generator cursor and on-chip buffer. */
+struct sim_nic {
+	uint32_t id;
+	uint32_t q0;          /* its queues are q0 .. q0 + n_queues - 1 */
+	uint64_t next;        /* generator mode: index of its next frame */
 	struct sim_fifo_entry *fifo;
 	uint32_t fifo_cap, fifo_head, fifo_len;
 	uint64_t fifo_bytes;
 	int64_t unblock_at;
+};
+
+struct sim {
+	const struct sim_params *p;
+	int64_t now;
+	struct sim_heap heap;
+	struct sim_queue *q;     /* n_nics * n_queues */
+	uint32_t nq_total;
+	struct sim_nic nic[2];
+	struct sim_result *res;
+	uint64_t next_pkt;       /* trace mode: next frame */
 	/* flows */
 	int16_t *flow_thread;
 	uint8_t *flow_split;
@@ -271,7 +291,7 @@ int sim_schedule(struct sim *s, int64_t t, uint32_t kind, uint32_t q, uint64_t a
 int sim_heap_pop(struct sim_heap *h, struct sim_event *out);
 
 /* nic.c: the engines call these */
-void nic_kick(struct sim *s);
+void nic_kick(struct sim *s, uint32_t nic);
 int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n,
 		      int64_t t_first, int64_t dt);
 uint32_t pkt_size(const struct sim *s, uint64_t pkt);
@@ -281,6 +301,7 @@ int wc_init(struct sim *s);
 void wc_fini(struct sim *s);
 uint32_t wc_ready(struct sim *s, struct sim_queue *q);
 void wc_deliver(struct sim *s, struct sim_queue *q);
+void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n);
 void wc_event(struct sim *s, const struct sim_event *ev);
 
 int t2_init(struct sim *s);

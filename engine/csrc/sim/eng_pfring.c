@@ -153,7 +153,7 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 		q->st.max_buffered = f->pf_in - f->pf_out;
 	f->released += k;
 	f->poll_batch = 0;
-	nic_kick(s);
+	nic_kick(s, q->nic);
 	if (f->napi_ctx == NAPI_SOFTIRQ) {
 		f->softirq_pkts += k;
 		if (f->softirq_pkts >= p->pf_softirq_pkts || s->now - f->softirq_start >= p->pf_softirq_ps) {
@@ -183,7 +183,7 @@ int pf_init(struct sim *s)
 
 	if (!s->p->pf_slots)
 		return -EINVAL;
-	for (i = 0; i < s->p->n_queues; i++) {
+	for (i = 0; i < s->nq_total; i++) {
 		struct sim_pf *f = P(&s->q[i]);
 
 		f->irq_enabled = 1;
@@ -199,7 +199,7 @@ void pf_fini(struct sim *s)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->p->n_queues; i++) {
+	for (i = 0; i < s->nq_total; i++) {
 		free(P(&s->q[i])->slot_seq);
 		P(&s->q[i])->slot_seq = NULL;
 	}

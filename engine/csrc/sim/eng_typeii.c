@@ -88,7 +88,7 @@ static void finish_batch(struct sim *s, struct sim_queue *q)
 	t->released += a->batch;
 	a->busy = 0;
 	q->st.last_done_ps = s->now;
-	nic_kick(s);
+	nic_kick(s, q->nic);
 }
 
 /* NETMAP's NIOCRXSYNC, at wake-up or when a batch is done. */
@@ -109,7 +109,7 @@ int t2_init(struct sim *s)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->p->n_queues; i++)
+	for (i = 0; i < s->nq_total; i++)
 		s->q[i].e.t2.sleeping = 1;
 	return 0;
 }

@@ -162,7 +162,7 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 	fail(s, n);
 	if (wc_pool__attach(w->pool, NULL, 0) > 0) {
 		sync_ready(s, w);
-		nic_kick(s); /* frames waiting in the NIC's buffer may go now */
+		nic_kick(s, q->nic); /* frames waiting in the NIC's buffer may go now */
 	}
 	sync_ready(s, w);
 	w->ct_busy = 0;
@@ -176,7 +176,7 @@ int wc_init(struct sim *s)
 	int err;
 
 	if (p->wc_advanced) {
-		for (i = 0; i < p->n_queues; i++)
+		for (i = 0; i < s->nq_total; i++)
 			if (p->wc_group[i] + 1u > s->n_groups)
 				s->n_groups = p->wc_group[i] + 1u;
 		s->groups = calloc(s->n_groups, sizeof(*s->groups));
@@ -190,19 +190,19 @@ int wc_init(struct sim *s)
 				return err;
 		}
 	}
-	for (i = 0; i < p->n_queues; i++) {
+	for (i = 0; i < s->nq_total; i++) {
 		struct sim_wc *w = W(&s->q[i]);
-		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r, 0, (uint16_t)i };
+		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r, (uint16_t)s->q[i].nic, (uint16_t)i };
 
 		err = wc_pool__create(&w->pool, &o);
 		if (err)
 			return err;
 		/* with offloading, any chunk of the group may land in one queue */
-		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? p->n_queues : 1));
+		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
 		if (!err)
 			err = wc_workq__create(&w->recq, p->wc_r);
 		if (!err && p->forward)
-			err = wc_workq__create(&w->txq, p->wc_r * p->n_queues);
+			err = wc_workq__create(&w->txq, p->wc_r * s->nq_total);
 		if (err)
 			return err;
 		if (p->wc_advanced) {
@@ -228,7 +228,7 @@ void wc_fini(struct sim *s)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->p->n_queues; i++) {
+	for (i = 0; i < s->nq_total; i++) {
 		struct sim_wc *w = W(&s->q[i]);
 
 		wc_pool__destroy(w->pool);
@@ -249,13 +249,23 @@ uint32_t wc_ready(struct sim *s, struct sim_queue *q)
 
 void wc_deliver(struct sim *s, struct sim_queue *q)
 {
+	wc_deliver_n(s, q, 1);
+}
+
+/* n frames at once, n <= seg_left: what n calls of wc_deliver would do */
+void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
+{
 	struct sim_wc *w = W(q);
 
-	w->ready--;
-	w->pending_rx++;
-	if (++w->buffered > q->st.max_buffered)
+	if (!n)
+		return;
+	w->ready -= n;
+	w->pending_rx += n;
+	w->buffered += n;
+	if (w->buffered > q->st.max_buffered)
 		q->st.max_buffered = w->buffered;
-	if (--w->seg_left == 0) {
+	w->seg_left -= n;
+	if (w->seg_left == 0) {
 		sync_ready(s, w);
 		ct_notify(s, q);
 	} else if (!w->ct_busy && !w->ct_timer_armed) {

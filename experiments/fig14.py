@@ -1,0 +1,103 @@
+"""Figure 14: scalability. Two NICs, each fed at line rate by its own
+generator (10^9 frames of 64 or 100 bytes), n queues per NIC, x = 0, every
+packet forwarded out of the other NIC. About 20 Mp/s of 100-byte frames
+pass without loss; about 30 Mp/s of 64-byte frames saturate the system bus,
+and then WireCAP's extra memory traffic costs it more than DNA (paper §4).
+
+The bus is the fluid model of driver/sim/params.py (BusModel); its
+constants are calibrated on this figure, whose claims are orderings only.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from experiments import executor
+from experiments.claims import Claim, exactly_zero, ordering, pct
+from experiments.points import sim_scalability
+
+NAME = "fig14"
+TITLE = "Scalability: two NICs forwarding to each other, n queues per NIC (x = 0)"
+DEFAULT_CONFIG = {
+    "P": 1_000_000_000,  # paper §4: "The generators transmit 1x10^9 64-Byte or 100-Byte packets"
+    "sizes": [64, 100],
+    "queues": [1, 2, 3, 4, 5, 6],
+    "engines": ["dna", "wirecap-a:256:100:60", "wirecap-a:256:500:60"],
+    "clock_ghz": 2.4,
+    "seed": 0,
+}
+QUICK_CONFIG = {"P": 10_000_000}
+
+
+def points(cfg: dict) -> list[dict]:
+    return [{"engine": e, "P": cfg["P"], "size": s, "queues": n, "clock_ghz": cfg.get("clock_ghz", 2.4),
+             "seed": cfg.get("seed", 0)}
+            for s in cfg["sizes"] for e in cfg["engines"] for n in cfg["queues"]]
+
+
+def run(cfg, progress=None):
+    if cfg.get("backend", "sim") != "sim":
+        raise ValueError(f"backend {cfg['backend']!r}: this experiment runs on sim here")
+    return executor.run_points(points(cfg), sim_scalability, jobs=int(cfg.get("jobs", 1)), progress=progress)
+
+
+def plot(df, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.results import write_figure
+
+    sizes = sorted(df["size"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), sharey=True, squeeze=False)
+    for ax, size in zip(axes[0], sizes):
+        for label, g in df[df["size"] == size].groupby("engine_label", sort=False):
+            g = g.sort_values("queues")
+            ax.plot(g["queues"], 100 * g["drop_rate"], marker="o", ms=4, label=label)
+        ax.set_title(f"{size}-byte packets, 2 x 10 GbE")
+        ax.set_xlabel("receive queues per NIC")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("packet drop rate (%)")
+    axes[0][0].legend(fontsize=8)
+    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
+    plt.close(fig)
+
+
+def _series(df: pd.DataFrame, label: str, size: int) -> pd.Series:
+    d = df[(df["engine_label"] == label) & (df["size"] == size)]
+    return d.set_index("queues")["drop_rate"].sort_index()
+
+
+def claims(df: pd.DataFrame) -> list[Claim]:
+    out = []
+    dna, wc100, wc500 = "DNA", "WireCAP-A-(256,100,60%)", "WireCAP-A-(256,500,60%)"
+    big = df[df["size"] == 100]
+    if len(big):
+        out.append(exactly_zero(NAME, "fig14.100B_lossless", "100-byte packets (~20 Mp/s): no loss for WireCAP or DNA",
+                                int((big["sent"] - big["received"]).sum()), "size=100, every n"))
+    small = df[df["size"] == 64]
+    if len(small):
+        low = small.loc[small["drop_rate"].idxmin()]
+        out.append(Claim(NAME, "fig14.64B_saturates", "64-byte packets (~30 Mp/s): the bus saturates, both lose",
+                         "significant", f"lowest {pct(low['drop_rate'])} ({low['engine_label']}, n={low['queues']})",
+                         "both > 5%", bool((small["drop_rate"] > 0.05).all()), "size=64, every n"))
+    d, a, b = _series(df, dna, 64), _series(df, wc100, 64), _series(df, wc500, 64)
+    if 1 in d.index and 1 in a.index:
+        out.append(ordering(NAME, "fig14.wirecap_worse_at_1", "WireCAP loses more than DNA at 1 queue per NIC",
+                            a[1] > d[1], f"{pct(a[1])} vs {pct(d[1])}", "n=1, 64 B"))
+    common = [n for n in d.index if n in a.index]
+    if len(common) >= 2:
+        gap = (a[common] - d[common])
+        first, last = gap.iloc[0], gap.iloc[-1]
+        out.append(ordering(NAME, "fig14.wirecap100_approaches_dna",
+                            "WireCAP-A-(256,100,60%) approaches DNA as queues grow",
+                            last < first / 2, f"gap {100 * first:.2f} pp at n={common[0]}, "
+                            f"{100 * last:.2f} pp at n={common[-1]}", "64 B"))
+    many = [n for n in (5, 6) if n in b.index and n in a.index and n in d.index]
+    few = [n for n in b.index if n <= 4 and n > 1]
+    if many and few:
+        worse = all(b[n] > a[n] and b[n] > d[n] for n in many) and min(b[n] for n in many) > max(b[f] for f in few)
+        out.append(ordering(NAME, "fig14.wirecap500_poor_at_5_6",
+                            "WireCAP-A-(256,500,60%) does poorly at 5-6 queues per NIC", worse,
+                            ", ".join(f"n={n}: {pct(b[n])}" for n in sorted(b.index)), "64 B"))
+    return out
