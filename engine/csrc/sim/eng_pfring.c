@@ -11,7 +11,8 @@
  *    `weight` frames, each frame costing a copy (fixed + per byte). A copy
  *    into a full pf_ring is a delivery drop (the frame was captured, then
  *    lost). Copied descriptors go back to the NIC at the end of each poll.
- *  - When the ring is empty, NAPI completes and interrupts are re-enabled.
+ *  - A poll that finds less than its weight of work completes NAPI and
+ *    re-enables interrupts (napi_complete_done()).
  *  - Softirq work past a packet or time budget (net.core.netdev_budget and
  *    its 2 ms limit, times the softirq restarts) is deferred to ksoftirqd,
  *    a normal thread that must share the core with the application (the
@@ -154,19 +155,23 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	f->released += k;
 	f->poll_batch = 0;
 	nic_kick(s, q->nic);
+	if (k < p->pf_napi_weight) {
+		/* the poll did less than its weight of work: napi_complete(),
+		 * interrupts back on (net/core/dev.c, napi_poll()) */
+		f->napi_ctx = NAPI_OFF;
+		f->irq_enabled = 1;
+		core_pick(s, q);
+		if (f->in_ring != f->released)
+			raise_irq(s, q);
+		return;
+	}
 	if (f->napi_ctx == NAPI_SOFTIRQ) {
 		f->softirq_pkts += k;
 		if (f->softirq_pkts >= p->pf_softirq_pkts || s->now - f->softirq_start >= p->pf_softirq_ps) {
-			if (f->in_ring == f->released) {
-				/* budget spent, but the ring is empty: NAPI completes */
-				f->napi_ctx = NAPI_OFF;
-				f->irq_enabled = 1;
-			} else {
-				/* defer to ksoftirqd; the application goes first */
-				f->napi_ctx = NAPI_KSOFTIRQD;
-				f->turn = RUN_APP;
-				f->turn_end = s->now + p->pf_slice_ps;
-			}
+			/* defer to ksoftirqd; the application goes first */
+			f->napi_ctx = NAPI_KSOFTIRQD;
+			f->turn = RUN_APP;
+			f->turn_end = s->now + p->pf_slice_ps;
 			core_pick(s, q);
 			return;
 		}
