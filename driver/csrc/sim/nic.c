@@ -272,6 +272,8 @@ static inline uint64_t admitted_position(uint64_t acc, uint64_t admit, uint64_t 
 {
 	uint64_t need = (k + 1) * SIM_BUS_ONE - acc;
 
+	if (admit == SIM_BUS_ONE)
+		return k; /* every frame passes (and acc stays 0) */
 	return (need + admit - 1) / admit - 1;
 }
 

@@ -200,8 +200,9 @@ struct sim_wc {
 	int ct_busy;
 	int ct_flush;            /* the running op flushes a partial chunk */
 	uint32_t ct_recycles;    /* recycles the running op performs */
-	uint64_t ct_timer_gen;
-	int ct_timer_armed;
+	int ct_timer_armed;      /* the thread blocks with a capture timeout */
+	int ct_timer_pending;    /* a timeout event is in the heap */
+	int64_t ct_deadline;
 	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
 	struct wc_workq *txq;    /* processed chunks waiting for their transmit completion */
 };

@@ -62,13 +62,19 @@ static void sync_ready(struct sim *s, struct sim_wc *w)
 	w->seg_left = wc_pool__head(w->pool, NULL, &cell) == 0 ? s->p->wc_m - cell : 0;
 }
 
+/* Arm the capture timeout. One timeout event per queue is in flight at a
+ * time: re-arming only moves the deadline, and the pending event, when it
+ * fires early, re-schedules itself for the deadline (fewer heap entries). */
 static void arm_timer(struct sim *s, struct sim_queue *q)
 {
 	struct sim_wc *w = W(q);
 
 	w->ct_timer_armed = 1;
-	w->ct_timer_gen++;
-	sim_schedule(s, s->now + s->p->wc_timeout_ps, EV_CT_TIMEOUT, q->id, w->ct_timer_gen);
+	w->ct_deadline = s->now + s->p->wc_timeout_ps;
+	if (!w->ct_timer_pending) {
+		w->ct_timer_pending = 1;
+		sim_schedule(s, w->ct_deadline, EV_CT_TIMEOUT, q->id, 0);
+	}
 }
 
 /* The capture thread starts an operation if there is work; else it blocks. */
@@ -97,8 +103,7 @@ static void ct_start(struct sim *s, struct sim_queue *q, int flush)
 	w->ct_busy = 1;
 	w->ct_flush = !nf && flush && partial;
 	w->ct_recycles = nr;
-	w->ct_timer_armed = 0;
-	w->ct_timer_gen++; /* a pending timeout is stale now */
+	w->ct_timer_armed = 0; /* a pending timeout event finds it disarmed */
 	sim_schedule(s, s->now + dur, EV_CT_DONE, q->id, 0);
 }
 
@@ -284,10 +289,17 @@ void wc_event(struct sim *s, const struct sim_event *ev)
 		ct_done(s, q);
 		break;
 	case EV_CT_TIMEOUT:
-		if (ev->arg == w->ct_timer_gen && w->ct_timer_armed && !w->ct_busy) {
-			w->ct_timer_armed = 0;
-			ct_start(s, q, 1);
+		w->ct_timer_pending = 0;
+		if (!w->ct_timer_armed || w->ct_busy)
+			break;
+		if (s->now < w->ct_deadline) {
+			/* re-armed since this event was scheduled */
+			w->ct_timer_pending = 1;
+			sim_schedule(s, w->ct_deadline, EV_CT_TIMEOUT, q->id, 0);
+			break;
 		}
+		w->ct_timer_armed = 0;
+		ct_start(s, q, 1);
 		break;
 	case EV_APP_DONE: {
 		struct sim_app *a = &q->app;
