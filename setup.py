@@ -8,5 +8,6 @@ setup(
     cffi_modules=[
         # ring-buffer pool, work-queue pairs, buddy groups, and the simulator
         "engine/build_wirecap.py:ffibuilder",
+        "traces/build_pcapscan.py:ffibuilder",  # pcap/pcapng scan, flow keys, pcap writer, FIFO check
     ],
 )

@@ -19,6 +19,7 @@ import importlib
 from types import ModuleType
 
 EXPERIMENTS: dict[str, str] = {
+    "fig3": "experiments.fig3",
     "fig8": "experiments.fig8",
     "fig9": "experiments.fig9",
     "fig10": "experiments.fig10",
