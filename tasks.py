@@ -1,15 +1,26 @@
 """The front door: ``invoke --list`` shows every task, ``invoke --help NAME``
 its parameters (with units and defaults).
 
-    invoke run-experiment --name fig9            # one figure, full scale
-    invoke run-experiment --name all --quick     # every experiment, seconds
-    invoke report                                # results/REPORT.md
+    invoke run-experiment --name fig9                 # one figure, full scale
+    invoke run-experiment --name all --quick --jobs 2 # every experiment, seconds
+    invoke sweep --engine wirecap-b,dna -M 64,256 -R 100,500 -x 300 -P 1e3,1e5
+    invoke report                                     # results/REPORT.md and REPORT.html
+    invoke remote-run --inventory hosts.toml --name fig9 --quick
+
+Each task is a thin wrapper: the work lives in experiments/ (runner, sweep,
+report, reference, remote/), so everything here can be called from Python too.
 """
 from __future__ import annotations
 
 import json
+import os
+import sys
+import traceback
+from pathlib import Path
 
 from invoke import Collection, Exit, task
+
+ROOT = Path(__file__).resolve().parent
 
 
 def _parse_params(params: list[str]) -> dict:
@@ -26,63 +37,166 @@ def _parse_params(params: list[str]) -> dict:
     return out
 
 
-@task(
-    iterable=["param"],
-    help={
-        "name": "experiment name (see `invoke list-experiments`) or 'all'",
-        "quick": "run the reduced set of points (seconds instead of minutes)",
-        "backend": "sim (default: the simulated testbed) or xdp (real AF_XDP, needs root)",
-        "plot_only": "redraw the figure of the latest saved run, compute nothing",
-        "param": "override one configuration value, key=value (repeatable), e.g. --param R=500",
-    },
-)
-def run_experiment(c, name, quick=False, backend="sim", plot_only=False, param=None):
-    """Run an experiment and save results/<name>/<utc>-<gitsha>/ (data, config, figure)."""
-    from experiments import registry, runner
+def _need_build() -> None:
+    """The C core is compiled at install time; say how when it is missing."""
+    try:
+        import engine._wirecap  # noqa: F401
+    except ImportError as exc:
+        raise Exit(f"the C engine core is not built ({exc}); run `make setup` (or `make test`) first") from exc
+
+
+def _need_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise Exit(f"{what} needs root (network namespaces, XDP, AF_XDP): run it as root or with sudo")
+
+
+def _names(name: str) -> list[str]:
+    from experiments import registry
 
     names = registry.names() if name == "all" else [name]
     for n in names:
         if n not in registry.EXPERIMENTS:
             raise Exit(f"unknown experiment {n!r}; known: {', '.join(registry.names())} or 'all'")
+    return names
+
+
+@task(
+    iterable=["param"],
+    help={
+        "name": "experiment name (see `invoke list-experiments`) or 'all' (default: required)",
+        "quick": "run the reduced set of points: seconds instead of minutes (default: off)",
+        "backend": "sim (default: the simulated testbed) or xdp (real AF_XDP, needs root)",
+        "jobs": "local worker processes for the points (default 1: in order; the table is the same)",
+        "scheduler": "address of a Dask scheduler, e.g. tcp://10.0.0.1:8786: run the points there (default: none)",
+        "plot_only": "redraw the figure of the latest saved run, compute nothing (default: off)",
+        "resume": "continue an interrupted identical run from its saved points (default: on; --no-resume starts afresh)",
+        "param": "override one configuration value, key=value (repeatable; JSON values), e.g. --param R=500 "
+                 "(default: none, the experiment's own configuration)",
+    },
+)
+def run_experiment(c, name, quick=False, backend="sim", jobs=1, scheduler="", plot_only=False, resume=True,
+                   param=None):
+    """Run an experiment and save results/<name>/<utc>-<gitsha>/ (data, config, claims, figure)."""
+    from experiments import executor, runner
+
+    names = _names(name)
+    if backend == "xdp":
+        _need_root("--backend xdp")
+    if not plot_only:
+        _need_build()
     overrides = _parse_params(param)
+    failed = []
     for n in names:
         try:
             path = runner.run_experiment(n, quick=quick, backend=backend, overrides=overrides,
-                                         plot_only=plot_only)
-        except (KeyError, ValueError) as exc:
-            raise Exit(f"{n}: {exc}") from exc
-        print(f"{n}: {path}")
+                                         plot_only=plot_only, jobs=jobs, scheduler=scheduler or None,
+                                         resume=resume)
+        except executor.SchedulerError as exc:
+            raise Exit(str(exc)) from exc
+        except (KeyError, ValueError, FileNotFoundError) as exc:
+            # a wrong name, parameter or missing run: the message says what to change
+            failed.append(f"{n}: {exc.args[0] if exc.args else exc}")
+        except Exception:  # noqa: BLE001 - one broken experiment must not stop `--name all`
+            traceback.print_exc()
+            failed.append(f"{n}: failed with {sys.exc_info()[0].__name__} (traceback above)")
+        else:
+            print(f"{n}: {path}")
+    if failed:
+        raise Exit("\n".join(failed))
 
 
 @task
 def list_experiments(c):
-    """List the experiments with their titles."""
+    """List the registered experiments with their titles and backends."""
     from experiments import registry
 
     for n in registry.names():
-        print(f"{n:8s} {registry.get(n).TITLE}")
+        mod = registry.get(n)
+        print(f"{n:10s} {mod.TITLE}  [{', '.join(getattr(mod, 'BACKENDS', ('sim',)))}]")
 
 
-@task(help={"out": "where to write the Markdown report (default results/REPORT.md)"})
+@task(
+    auto_shortflags=False,
+    help={
+        "engine": "engines, comma-separated: wirecap-b, wirecap-a, dna, netmap, pfring, or full specs "
+                  "like wirecap-b:256:100 (required)",
+        "M": "WireCAP descriptor segment sizes M, cells per chunk, comma-separated (default: 256)",
+        "R": "WireCAP ring-buffer pool sizes R, chunks per queue, comma-separated (default: 500)",
+        "T": "WireCAP-A offloading thresholds T, percent, comma-separated (default: 60)",
+        "x": "BPF filter runs per packet (load), comma-separated (default: 0)",
+        "P": "burst lengths in packets, comma-separated, 1e5 style allowed (default 100000; "
+             "traces are replayed whole)",
+        "queues": "receive queues (RSS), comma-separated (default: 1)",
+        "trace": "workloads, comma-separated: burst (64 B line-rate burst), fermilab-like[:SEED] (the "
+                 "Fermilab-like trace as recorded) or a pcap path (default: burst)",
+        "size": "burst frame size in bytes (default 64)",
+        "label": "a name for this sweep, stored in its config.json (default: none)",
+        "jobs": "local worker processes (default 1; same table)",
+        "scheduler": "Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: none: local)",
+        "resume": "continue an interrupted identical sweep (default: on; --no-resume starts afresh)",
+        "skip_invalid": "drop invalid combinations (e.g. R <= N/M) instead of stopping (default: off)",
+    },
+)
+def sweep(c, engine, M="", R="", T="", x="0", P="", queues="1", trace="burst", size=64, label="",
+          jobs=1, scheduler="", resume=True, skip_invalid=False):
+    """Sweep any engine over lists of M, R, T, x, P, queues and trace; save results/sweep/<run>/."""
+    from experiments import executor
+    from experiments import sweep as sw
+
+    _need_build()
+    try:
+        grid = sw.grid_from_args(engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size,
+                                 skip_invalid=skip_invalid)
+        run_dir = sw.run_sweep(grid, label=label, jobs=jobs, scheduler=scheduler or None, resume=resume)
+    except executor.SchedulerError as exc:
+        raise Exit(str(exc)) from exc
+    except ValueError as exc:
+        raise Exit(f"sweep: {exc}") from exc
+    print(run_dir)
+
+
+@task(help={"name": "experiment name or 'all' (default: all)",
+            "run": "a run folder to redraw (default: the latest run of the experiment)"})
+def plot(c, name="all", run=""):
+    """Redraw figures from saved runs; computes nothing."""
+    from experiments import results, runner
+
+    for n in _names(name):
+        if not run and results.latest_run(n) is None:
+            print(f"{n}: no saved run (invoke run-experiment --name {n})")
+            continue
+        try:
+            print(runner.plot_run(n, Path(run) if run else None))
+        except (ValueError, FileNotFoundError) as exc:
+            raise Exit(f"{n}: {exc}") from exc
+
+
+@task(help={"out": "the Markdown report (default results/REPORT.md; the HTML page goes next to it)"})
 def report(c, out=""):
-    """Write results/REPORT.md: every claim of ACCEPTANCE.md, PASS or FAIL, from the latest runs."""
+    """Write results/REPORT.md and REPORT.html: every ACCEPTANCE.md claim, PASS or FAIL, and every figure."""
     from experiments import report as rep
 
-    path = rep.write_report(out or None)
-    print(path)
+    md, html = rep.write_report(out or None)
+    print(md)
+    print(html)
 
 
-@task(help={"backend": "sim (simulator speed) or xdp (real engine vs bare AF_XDP; root)",
-            "json_out": "also save pytest-benchmark's JSON here"})
+@task(help={"backend": "sim (default: simulated packets per wall-clock second) or xdp (real engine vs bare "
+                       "AF_XDP; root)",
+            "json_out": "also save pytest-benchmark's JSON here (default: a temporary file)"})
 def bench(c, backend="sim", json_out=""):
     """Benchmarks: simulated packets per wall-clock second (sim), or packets/s on a veth (xdp)."""
-    import sys
     import tempfile
-    from pathlib import Path
 
     files = {"sim": ["tests/test_benchmark_sim.py"], "xdp": ["tests/test_benchmark_xdp.py"]}
     if backend not in files:
         raise Exit(f"--backend {backend!r}: choose sim or xdp")
+    missing = [f for f in files[backend] if not (ROOT / f).exists()]
+    if missing:
+        raise Exit(f"--backend {backend}: {', '.join(missing)} does not exist yet (the {backend} benchmark "
+                   f"has not landed in this checkout)")
+    if backend == "xdp":
+        _need_root("invoke bench --backend xdp")
     out = json_out or str(Path(tempfile.mkdtemp()) / "bench.json")
     c.run(f"{sys.executable} -m pytest -q --benchmark-only --benchmark-json={out} " + " ".join(files[backend]),
           pty=False)
@@ -94,4 +208,109 @@ def bench(c, backend="sim", json_out=""):
               f"{b['name']:60s} {b['stats']['min']:9.3f} {'':>14s}")
 
 
-ns = Collection(run_experiment, list_experiments, report, bench)
+@task(help={"older_than": "age of the runs to delete: a number and s, m, h, d or w, e.g. 30d (required)",
+            "dry_run": "only list what would go (default: off)",
+            "keep_latest": "keep each experiment's newest complete run so the report can be rebuilt "
+                           "(default: on; --no-keep-latest deletes it too)"})
+def clean_results(c, older_than, dry_run=False, keep_latest=True):
+    """Delete run folders under results/ older than --older-than (never results/reference/)."""
+    from experiments import results
+
+    try:
+        age = results.parse_age(older_than)
+    except ValueError as exc:
+        raise Exit(str(exc)) from exc
+    gone = results.clean_results(age, keep_latest=keep_latest, dry_run=dry_run)
+    for p in gone:
+        print(("would delete " if dry_run else "deleted ") + str(p))
+    print(f"{len(gone)} run folder(s) {'to delete' if dry_run else 'deleted'}")
+
+
+@task(help={"reason": "why the reference changes (required; recorded with date and commit)",
+            "name": "experiments, comma-separated, or 'all' (default: all simulated experiments)",
+            "perf": "also re-measure the performance ratios CI compares (default: on)"})
+def update_reference(c, reason, name="all", perf=True):
+    """Regenerate results/reference/ from the quick configs: a deliberate act, with a recorded reason."""
+    from experiments import reference
+
+    _need_build()
+    if not reason.strip():
+        raise Exit("--reason: say why the reference changes (e.g. 'NIC buffer footprint recalibrated')")
+    names = None if name == "all" else [n for part in name.split(",") for n in _names(part.strip())]
+    try:
+        for line in reference.update(reason, names=names, perf=perf):
+            print(line)
+    except ValueError as exc:
+        raise Exit(f"update-reference: {exc}") from exc
+
+
+@task(
+    iterable=["param"],
+    help={
+        "inventory": "inventory file (TOML or YAML) naming hosts and roles: generator, capture, "
+                     "optional receiver (required; see experiments/remote/inventory.py)",
+        "name": "experiment to run on the capture host (required)",
+        "quick": "the experiment's reduced set of points (default: off)",
+        "backend": "sim (default) or xdp (real capture on the capture host's interface)",
+        "param": "override one configuration value, key=value (repeatable; default: none)",
+        "probe_packets": "packets the generator sends to check the test link, 0 to skip (default 2000)",
+        "probe_rate": "probe send rate in packets/s (default 20000)",
+        "timeout": "seconds to wait for any one remote step before giving up (default 600)",
+    },
+)
+def remote_run(c, inventory, name, quick=False, backend="sim", param=None, probe_packets=2000,
+               probe_rate=20000, timeout=600):
+    """Run an experiment across hosts over SSH (Fabric): install, set up, capture, generate, collect, tear down."""
+    from experiments.remote import orchestrate
+    from experiments.remote.errors import InventoryError, RemoteError
+
+    _names(name)
+    if not Path(inventory).is_file():
+        raise Exit(f"--inventory {inventory}: no such file (see experiments/remote/inventory.py for the format, "
+                   f"or `invoke ssh-testbed-up` for a local one)")
+    try:
+        run_dir = orchestrate.remote_run(inventory, name, quick=quick, backend=backend,
+                                         overrides=_parse_params(param), probe_packets=probe_packets,
+                                         probe_rate=probe_rate, step_timeout=timeout)
+    except (InventoryError, RemoteError) as exc:
+        raise Exit(f"remote-run: {exc}") from exc
+    except (KeyError, ValueError) as exc:
+        raise Exit(f"remote-run: {exc.args[0] if exc.args else exc}") from exc
+    except KeyboardInterrupt:
+        raise Exit("remote-run: interrupted; every host was torn down", code=130) from None
+    print(run_dir)
+
+
+@task(help={"inventory": "where to write the inventory of the local testbed (default: "
+                         "/tmp/wirecap-sshbed/PREFIX/inventory.toml)",
+            "prefix": "name prefix of its namespaces (default wcssh)"})
+def ssh_testbed_up(c, inventory="", prefix="wcssh"):
+    """Two SSH hosts in network namespaces on this machine (sshd each, a veth between them) for remote-run."""
+    from experiments.remote import vhosts
+
+    _need_root("ssh-testbed-up")
+    try:
+        bed = vhosts.up(prefix, Path(inventory) if inventory else None)
+    except (OSError, RuntimeError) as exc:
+        raise Exit(f"ssh-testbed-up: {exc}") from exc
+    print(f"inventory: {bed.inventory}\nstop with: invoke ssh-testbed-down --prefix {prefix}")
+
+
+@task(help={"prefix": "name prefix of the namespaces to remove (default wcssh)"})
+def ssh_testbed_down(c, prefix="wcssh"):
+    """Stop the sshd servers and remove the namespaces and veth of ssh-testbed-up."""
+    from experiments.remote import vhosts
+
+    _need_root("ssh-testbed-down")
+    for line in vhosts.down(prefix):
+        print(line)
+
+
+ns = Collection(run_experiment, list_experiments, sweep, plot, report, bench, clean_results,
+                update_reference, remote_run, ssh_testbed_up, ssh_testbed_down)
+
+# traces/tasks.py: make-trace, rewrite-trace, trace-info
+from traces.tasks import TASKS as _TRACE_TASKS  # noqa: E402
+
+for _t in _TRACE_TASKS:
+    ns.add_task(_t)

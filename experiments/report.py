@@ -1,52 +1,251 @@
-"""results/REPORT.md, rebuilt from what is on disk: one row per claim."""
+"""The reproduction report, rebuilt from what is on disk.
+
+``results/REPORT.md`` and ``results/REPORT.html``:
+
+1. one row per claim of ACCEPTANCE.md (experiments/acceptance.py): the claim,
+   the paper's value, ours, the difference, the tolerance, PASS or FAIL, and
+   the run it came from. A claim whose experiment has no saved run, or is not
+   implemented yet, is a FAIL that says so: the table never hides a claim;
+2. checks that experiments make beyond ACCEPTANCE.md;
+3. every figure of the latest runs with a one-line reading of what it shows.
+
+Nothing is recomputed except the claims, which are evaluated on the saved
+tables (``claims(df)``), so the report always matches the data next to it.
+"""
 from __future__ import annotations
 
+import html
 import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
-from experiments import registry, results
+import pandas as pd
+
+from experiments import acceptance, registry, results
+from experiments.claims import Claim
+
+COLUMNS = ("claim", "paper", "ours", "difference", "tolerance", "result", "run")
+
+
+@dataclass
+class RunInfo:
+    """The latest complete run of one experiment, and its claims."""
+
+    name: str
+    registered: bool
+    run_dir: Path | None = None
+    meta: dict = field(default_factory=dict)
+    df: pd.DataFrame | None = None
+    claims: list[Claim] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def run_label(self) -> str:
+        if self.run_dir is None:
+            return ""
+        rel = os.path.relpath(self.run_dir, results.results_dir())
+        cfg = self.meta.get("config", {})
+        tags = [t for t in ("quick" if cfg.get("quick") else "", cfg.get("backend", "sim")) if t]
+        return f"{rel} ({', '.join(tags)})"
+
+
+def _load(name: str) -> RunInfo:
+    registered = name in registry.EXPERIMENTS
+    info = RunInfo(name, registered)
+    if not registered:
+        info.error = f"not implemented yet: no experiment {name!r} in experiments/registry.py"
+        return info
+    info.run_dir = results.latest_run(name)
+    if info.run_dir is None:
+        info.error = f"no saved run: invoke run-experiment --name {name}"
+        return info
+    try:
+        info.meta, info.df = results.load_run(info.run_dir)
+        info.claims = list(registry.get(name).claims(info.df))
+    except Exception as exc:  # noqa: BLE001 - the report must build; the row names the failure
+        info.error = f"claims() failed on {info.run_label}: {type(exc).__name__}: {exc}"
+    return info
+
+
+def collect() -> dict[str, RunInfo]:
+    """Every registered experiment and every experiment ACCEPTANCE.md names."""
+    names = list(registry.names())
+    for e in acceptance.CATALOGUE:
+        names += [n for n in e.experiments if n not in names]
+    return {n: _load(n) for n in names}
+
+
+def _name(c: Claim, entry_id: str) -> str:
+    """What distinguishes one of several claims behind an entry: the key past
+    the entry's id ("fig8.lossless.DNA" -> "DNA"), else its last part."""
+    return c.key[len(entry_id) + 1:] if c.key.startswith(entry_id + ".") else c.key.rsplit(".", 1)[-1]
+
+
+def _ours(matched: list[Claim], entry_id: str) -> str:
+    def one(c: Claim) -> str:
+        return c.ours + (f" ({c.point})" if c.point else "")
+
+    if len(matched) == 1:
+        return one(matched[0])
+    failed = [c for c in matched if not c.passed]
+    head = f"{len(matched) - len(failed)}/{len(matched)} checks hold"
+    shown = failed or matched
+    body = "; ".join(f"{_name(c, entry_id)}: {one(c)}" for c in shown[:4]) + ("; ..." if len(shown) > 4 else "")
+    return f"{head}; {'failing: ' if failed else ''}{body}"
+
+
+def acceptance_rows(infos: dict[str, RunInfo]) -> list[dict]:
+    """One row per ACCEPTANCE.md claim, in the document's order."""
+    rows = []
+    for e in acceptance.CATALOGUE:
+        matched, runs, problems = [], [], []
+        for name in e.experiments:
+            info = infos[name]
+            if info.error:
+                problems.append(info.error)
+                continue
+            hits = [c for c in info.claims if e.matches(c.key)]
+            if hits:
+                matched += hits
+                runs.append(info.run_label)
+            else:
+                problems.append(f"{info.run_label} checks no claim with key {' or '.join(e.patterns)}")
+        if matched and not problems:
+            ours, diff = _ours(matched, e.id), "; ".join(c.diff for c in matched if c.diff)
+            passed = all(c.passed for c in matched)
+        else:
+            ours, diff, passed = "; ".join(problems) or "no evidence", "", False
+        rows.append({"id": e.id, "section": e.section, "claim": e.claim, "paper": e.paper, "ours": ours,
+                     "difference": diff, "tolerance": e.tolerance, "result": "PASS" if passed else "FAIL",
+                     "run": "; ".join(runs)})
+    return rows
+
+
+def extra_rows(infos: dict[str, RunInfo]) -> list[dict]:
+    """Checks the experiments make that no ACCEPTANCE.md row collects."""
+    rows = []
+    for name, info in infos.items():
+        for c in info.claims:
+            if acceptance.entry_for(c.key, name) is None:
+                rows.append({"id": c.key, "claim": c.text + (f" ({c.point})" if c.point else ""),
+                             "paper": c.paper, "ours": c.ours, "difference": c.diff, "tolerance": c.tolerance,
+                             "result": c.result, "run": info.run_label})
+    return rows
 
 
 def claim_rows() -> list[dict]:
-    rows = []
-    for name in registry.names():
-        run_dir = results.latest_run(name)
-        if run_dir is None:
-            rows.append({"experiment": name, "key": f"{name}.*", "text": "(no saved run)",
-                         "paper": "", "ours": "", "diff": "", "tolerance": "", "result": "FAIL",
-                         "run": "", "point": ""})
-            continue
-        cfg, df = results.load_run(run_dir)
-        for claim in registry.get(name).claims(df):
-            row = claim.as_row()
-            row["run"] = str(run_dir.relative_to(results.results_dir()))
-            rows.append(row)
-    return rows
+    """The report's claim table (kept for callers of the first report)."""
+    return acceptance_rows(collect())
 
+
+def reading(info: RunInfo) -> str:
+    """One line saying what the figure shows: the experiment's own
+    ``reading(df)`` if it has one, else the drop-rate range of every engine
+    and how many of its checks hold."""
+    mod = registry.get(info.name)
+    if hasattr(mod, "reading"):
+        return str(mod.reading(info.df))
+    parts = []
+    df = info.df
+    if df is not None and {"engine_label", "drop_rate"} <= set(df.columns):
+        for label, g in df.groupby("engine_label", sort=False):
+            lo, hi = 100 * g["drop_rate"].min(), 100 * g["drop_rate"].max()
+            parts.append(f"{label} {lo:.1f}-{hi:.1f}%" if hi - lo >= 0.05 else f"{label} {hi:.1f}%")
+        head = "drop rate over its points: " + ", ".join(parts)
+    else:
+        head = mod.TITLE
+    n_ok = sum(c.passed for c in info.claims)
+    return f"{head}; {n_ok} of {len(info.claims)} checks hold."
+
+
+def figures(infos: dict[str, RunInfo]) -> list[dict]:
+    out = []
+    for name, info in infos.items():
+        if not info.registered:
+            continue
+        title = registry.get(name).TITLE
+        if info.run_dir is None or info.df is None:
+            out.append({"name": name, "title": title, "images": [], "reading": info.error})
+            continue
+        imgs = sorted(info.run_dir.glob("*.png"))
+        text = reading(info) if not info.error else info.error
+        out.append({"name": name, "title": title, "images": imgs, "reading": text, "run": info.run_label})
+    return out
+
+
+# ---- writing --------------------------------------------------------------------
 
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(out: str | None = None) -> Path:
-    rows = claim_rows()
-    path = Path(out) if out else results.results_dir() / "REPORT.md"
+def _markdown(rows, extras, figs, base: Path, stamp: str) -> str:
+    n_pass = sum(r["result"] == "PASS" for r in rows)
     lines = ["# WireCAP reproduction report", "",
-             f"{sum(r['result'] == 'PASS' for r in rows)} of {len(rows)} claims pass.", "",
+             f"Generated {stamp} from the latest complete run of each experiment under `results/`. "
+             f"**{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.**", "",
              "| claim | paper | ours | difference | tolerance | result | run |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        point = f" ({r['point']})" if r.get("point") else ""
-        lines.append(f"| {_cell(r['text'] + point)} | {_cell(r['paper'])} | {_cell(r['ours'])} | "
-                     f"{_cell(r['diff'])} | {_cell(r['tolerance'])} | {r['result']} | {_cell(r['run'])} |")
+        lines.append("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |")
+    if extras:
+        lines += ["", "## Further checks", "",
+                  "Checks the experiments make beyond ACCEPTANCE.md.", "",
+                  "| check | paper | ours | difference | tolerance | result | run |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in extras:
+            lines.append("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |")
     lines += ["", "## Figures", ""]
-    for name in registry.names():
-        run_dir = results.latest_run(name)
-        if run_dir is None:
-            continue
-        mod = registry.get(name)
-        fig = run_dir / f"{name}.png"
-        if fig.exists():
-            lines += [f"### {name}: {mod.TITLE}", "", f"![{name}]({os.path.relpath(fig, path.parent)})", ""]
-    results._atomic_write(path, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
-    return path
+    for f in figs:
+        lines += [f"### {f['name']}: {f['title']}", "", f["reading"], ""]
+        for img in f["images"]:
+            lines += [f"![{f['name']}]({os.path.relpath(img, base)})", ""]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
+table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
+th{background:#f4f4f4}td.PASS{background:#d8f5d0;font-weight:bold}td.FAIL{background:#f9d6d5;font-weight:bold}
+figure{display:inline-block;margin:1em 1em 1em 0}figure img{max-width:560px}"""
+
+
+def _html_table(rows, head: str) -> list[str]:
+    out = ["<table>", "<tr>" + "".join(f"<th>{h}</th>" for h in (head,) + COLUMNS[1:]) + "</tr>"]
+    for r in rows:
+        cells = [f"<td class='{r['result']}'>{r['result']}</td>" if c == "result" else f"<td>{html.escape(str(r[c]))}</td>"
+                 for c in COLUMNS]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    return out + ["</table>"]
+
+
+def _html(rows, extras, figs, base: Path, stamp: str) -> str:
+    n_pass = sum(r["result"] == "PASS" for r in rows)
+    out = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>WireCAP reproduction report</title>",
+           f"<style>{_CSS}</style></head><body>", "<h1>WireCAP reproduction report</h1>",
+           f"<p>Generated {html.escape(stamp)} from the latest complete run of each experiment. "
+           f"<b>{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.</b></p>"]
+    out += _html_table(rows, "claim")
+    if extras:
+        out += ["<h2>Further checks</h2>"] + _html_table(extras, "check")
+    out.append("<h2>Figures</h2>")
+    for f in figs:
+        out.append(f"<h3>{html.escape(f['name'])}: {html.escape(f['title'])}</h3>")
+        out.append(f"<p>{html.escape(f['reading'])}</p>")
+        for img in f["images"]:
+            src = html.escape(os.path.relpath(img, base))
+            out.append(f"<figure><img src='{src}' alt='{html.escape(f['name'])}'>"
+                       f"<figcaption>{html.escape(f.get('run', ''))}</figcaption></figure>")
+    return "\n".join(out + ["</body></html>"]) + "\n"
+
+
+def write_report(out: str | None = None) -> tuple[Path, Path]:
+    """Write REPORT.md and REPORT.html (next to it); return both paths."""
+    md_path = Path(out) if out else results.results_dir() / "REPORT.md"
+    html_path = md_path.with_suffix(".html")
+    infos = collect()
+    rows, extras, figs = acceptance_rows(infos), extra_rows(infos), figures(infos)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp))
+    results.atomic_write_text(html_path, _html(rows, extras, figs, html_path.parent, stamp))
+    return md_path, html_path

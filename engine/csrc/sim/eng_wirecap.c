@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* metadata buffer of one capture call; the loop calls again until done */
 #define CAPTURE_BATCH 64u
 
 static inline struct sim_wc *W(struct sim_queue *q)
@@ -197,7 +198,8 @@ int wc_init(struct sim *s)
 	}
 	for (i = 0; i < s->nq_total; i++) {
 		struct sim_wc *w = W(&s->q[i]);
-		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r, (uint16_t)s->q[i].nic, (uint16_t)i };
+		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r,
+					  (uint16_t)s->q[i].nic, (uint16_t)i };
 
 		err = wc_pool__create(&w->pool, &o);
 		if (err)

@@ -1,0 +1,194 @@
+"""Capture performance as ratios measured in one run, for CI.
+
+Absolute packets/s depend on the machine and on what else it is doing; a
+ratio of two speeds measured side by side on the same core mostly does not.
+So CI compares
+
+    simulator      simulated packets/s of a WireCAP/DNA/PF_RING run
+    -----------  = -------------------------------------------------------
+    bare loop      packets/s of a bare C loop that does the least any packet
+                   simulator must do per packet (stamp an arrival time, put
+                   it in a 1,024-slot descriptor ring, drain the ring)
+
+against the same ratio recorded in results/reference/perf.json, and fails
+only when it fell by more than :data:`REGRESSION_FACTOR` (a large
+regression, not noise). Both sides are timed alternately, best of
+:data:`REPEATS`, so a busy neighbour slows both.
+
+The bare loop is compiled here with cffi on first use (cached under
+``build/perf/``): it must be C, like the simulator's core, or the ratio would
+measure Python.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+from experiments.results import REPO_ROOT
+
+# a run slower than reference/REGRESSION_FACTOR (relative to the bare loop) fails
+REGRESSION_FACTOR = 2.5
+REPEATS = 5
+MIN_TIMING_S = 0.03          # each timing runs at least this long (packets are scaled up until it does)
+START_PACKETS = 1_000_000
+# the configurations timed: the benchmark's single-queue runs (DESIGN.md §7)
+CASES = (("wirecap-b:256:500", 0), ("dna", 300), ("pfring", 0))
+
+_C_SOURCE = r"""
+#include <stdint.h>
+/* The floor of a packet simulator: per packet, an arrival time (one add), a
+ * descriptor in a ring of 1,024 slots, and a consumer draining the ring in
+ * batches of 32 (a NAPI-sized poll). Returns a checksum so the compiler
+ * cannot drop the work. */
+uint64_t wc_bare_ring(uint64_t packets, uint64_t gap_ps)
+{
+    static uint64_t ring[1024];
+    uint64_t head = 0, tail = 0, t = 0, sum = 0;
+    for (uint64_t i = 0; i < packets; i++) {
+        t += gap_ps;
+        ring[head++ & 1023u] = t;
+        if (head - tail >= 32) {
+            while (tail != head)
+                sum += ring[tail++ & 1023u] >> 3;
+        }
+    }
+    while (tail != head)
+        sum += ring[tail++ & 1023u] >> 3;
+    return sum ^ t;
+}
+"""
+_C_DEF = "uint64_t wc_bare_ring(uint64_t packets, uint64_t gap_ps);"
+
+
+def _module():
+    """Build (once per source version) and import the bare loop."""
+    tag = hashlib.sha256((_C_SOURCE + _C_DEF).encode()).hexdigest()[:12]
+    name = f"_wc_bare_{tag}"
+    if name in sys.modules:
+        return sys.modules[name]
+    build = REPO_ROOT / "build" / "perf"
+    found = sorted(build.glob(f"{name}*.so")) if build.is_dir() else []
+    if not found:
+        from cffi import FFI
+
+        ffi = FFI()
+        ffi.cdef(_C_DEF)
+        ffi.set_source(name, _C_SOURCE, extra_compile_args=["-O2"])
+        build.mkdir(parents=True, exist_ok=True)
+        try:
+            found = [Path(ffi.compile(tmpdir=str(build), verbose=False))]
+        except Exception as exc:  # cffi raises VerificationError / CompileError / DistutilsError
+            raise RuntimeError(f"could not compile the bare C loop ({exc}); install a C compiler "
+                               f"(`make sysdeps`)") from exc
+    spec = importlib.util.spec_from_file_location(name, found[0])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sys.modules[name] = mod
+    return mod
+
+
+def _bare(packets: int) -> float:
+    lib = _module().lib
+    t0 = time.perf_counter()
+    lib.wc_bare_ring(packets, 67_200)
+    return time.perf_counter() - t0
+
+
+def _sim(spec: str, x: int):
+    from driver.sim import Burst, simulate
+    from engine.models import EngineConfig
+
+    engine = EngineConfig.parse(spec)
+
+    def run(packets: int) -> float:
+        t0 = time.perf_counter()
+        out = simulate(engine, Burst(packets), x=x)
+        elapsed = time.perf_counter() - t0
+        assert out.total["sent"] == packets
+        return elapsed
+
+    return run
+
+
+def _calibrate(timed) -> int:
+    """Packets for one timing of at least MIN_TIMING_S (short timings are all noise)."""
+    packets = START_PACKETS
+    while timed(packets) < MIN_TIMING_S and packets < 1 << 34:
+        packets *= 4
+    return packets
+
+
+def case_name(spec: str, x: int) -> str:
+    return f"{spec}@x={x}"
+
+
+def measure(repeats: int = REPEATS, cases=CASES) -> dict:
+    """Best-of-`repeats` packets/s of each case and of the bare loop, timed
+    alternately, and their ratios."""
+    runs = {case_name(*c): _sim(*c) for c in cases}
+    sizes = {"bare": _calibrate(_bare), **{k: _calibrate(f) for k, f in runs.items()}}
+    bare, sims = 0.0, {k: 0.0 for k in runs}
+    for _ in range(repeats):
+        for k, f in runs.items():
+            bare = max(bare, sizes["bare"] / _bare(sizes["bare"]))
+            sims[k] = max(sims[k], sizes[k] / f(sizes[k]))
+    return {"bare_pps": bare, "sim_pps": sims, "ratios": {k: v / bare for k, v in sims.items()},
+            "packets": sizes}
+
+
+# ---- the real backend: WireCAP on AF_XDP against a bare AF_XDP drop loop ----------
+
+XDP_PACKETS = 1_000_000   # per burst: ~1 s on a veth here
+XDP_ROUNDS = 2
+
+
+class Unavailable(RuntimeError):
+    """The real backend cannot run here (not root, no AF_XDP, not landed)."""
+
+
+def xdp_measure(packets: int = XDP_PACKETS, rounds: int = XDP_ROUNDS) -> dict:
+    """Best-of-`rounds` packets/s of WireCAP (basic mode, null callback) and
+    of a bare AF_XDP drop loop on the same one-queue veth, alternately
+    (driver/xdp/bench.py, DESIGN.md §7)."""
+    try:
+        from driver.xdp import bench, prereq
+    except ImportError as exc:
+        raise Unavailable(f"the xdp backend's benchmark (driver.xdp.bench) is not importable: {exc}") from None
+    why = prereq.unavailable()
+    if why:
+        raise Unavailable(why)
+    best = {"bare": 0.0, "wirecap": 0.0}
+    for _ in range(rounds):
+        for row in bench.run_all(packets, ("bare", "wirecap")):
+            if "skipped" in row:
+                raise Unavailable(f"{row['engine']}: {row['skipped']}")
+            best[row["engine"]] = max(best[row["engine"]], row["packets_per_s"])
+    return {"bare_pps": best["bare"], "engine_pps": best["wirecap"],
+            "ratio": best["wirecap"] / best["bare"] if best["bare"] else 0.0}
+
+
+def reference_measure(rounds: int = 3) -> dict:
+    """What update-reference records: the median ratio of a few measure()s,
+    so one lucky or unlucky round does not set the bar."""
+    import statistics
+
+    runs = [measure() for _ in range(rounds)]
+    ratios = {k: statistics.median(r["ratios"][k] for r in runs) for k in runs[0]["ratios"]}
+    return {"ratios": ratios, "rounds": runs}
+
+
+def regressions(now: dict, reference: dict, factor: float = REGRESSION_FACTOR) -> list[str]:
+    """Messages for the cases whose ratio fell below reference/factor."""
+    out = []
+    for case, ref in reference.get("ratios", {}).items():
+        cur = now["ratios"].get(case)
+        if cur is None:
+            out.append(f"{case}: in the reference but not measured")
+        elif cur < ref / factor:
+            out.append(f"{case}: simulator/bare-loop speed ratio {cur:.4f} < reference {ref:.4f} / {factor:g} "
+                       f"({now['sim_pps'][case] / 1e6:.1f} M sim pkt/s against a bare loop at "
+                       f"{now['bare_pps'] / 1e6:.0f} M pkt/s): a {ref / cur:.1f}x slowdown")
+    return out
