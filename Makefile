@@ -20,7 +20,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test setup sysdeps build clean-build
 
 run: setup
-	$(BIN)/invoke run-experiment --name all
+	$(BIN)/invoke run-experiment --name all --jobs $$(nproc)
 	$(BIN)/invoke report
 
 test: setup
