@@ -314,3 +314,9 @@ from traces.tasks import TASKS as _TRACE_TASKS  # noqa: E402
 
 for _t in _TRACE_TASKS:
     ns.add_task(_t)
+
+# driver/xdp/tasks.py: testbed-up, testbed-down, xdp-bench (the real backend's testbed)
+from driver.xdp.tasks import TASKS as _XDP_TASKS  # noqa: E402
+
+for _t in _XDP_TASKS:
+    ns.add_task(_t)

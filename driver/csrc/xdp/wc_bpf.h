@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * wc_bpf: the few BPF objects the real backend needs, made with the bpf(2)
+ * syscall directly (no libbpf, no clang at run time, so the same build runs
+ * on hosts that have neither):
+ *
+ *   - an XSKMAP (one AF_XDP socket per receive queue index);
+ *   - the redirect program: every frame goes to the socket of the queue it
+ *     arrived on (ctx->rx_queue_index), "one socket per queue; XDP program
+ *     redirects by rx_queue_index" (DESIGN.md §4); queues without a socket
+ *     fall back to XDP_PASS (bpf_redirect_map's flags, see bpf-helpers(7)).
+ *     Optionally it stamps each frame with a 16-byte metadata block in
+ *     front of the packet (struct wc_xdp_meta) via bpf_xdp_adjust_meta(),
+ *     which AF_XDP copies into the UMEM together with the frame;
+ *   - XDP_TX and XDP_PASS programs for the live-frame generator and for
+ *     engines that read the kernel stack (AF_PACKET, libpcap);
+ *   - attachment through a BPF link (BPF_LINK_CREATE, kernel >= 5.9): the
+ *     program is detached when the last reference to the link goes away,
+ *     so a crashed run cannot leave a program on an interface. A link can
+ *     be pinned in a bpffs to outlive its creator (`invoke testbed-up`);
+ *   - BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES (kernel >= 5.18), the
+ *     line-rate burst generator (Documentation/bpf/bpf_prog_run.rst).
+ *
+ * This file includes linux/bpf.h, which defines struct bpf_insn as
+ * pcap/pcap.h does; libpcap code lives in wc_pcap.c, never here.
+ * Functions return a file descriptor or 0 on success, a negative errno on
+ * failure.
+ */
+#ifndef WC_BPF_H
+#define WC_BPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "WCAP": marks a metadata block written by our redirect program */
+#define WC_XDP_META_MAGIC 0x50414357u
+
+/* Per receive queue, what the redirect program saw arrive: the first and the
+ * last arrival time (bpf_ktime_get_ns). Frames dropped afterwards (no fill
+ * ring entry) are counted too, so a burst's rate at the NIC is
+ * frames / (last_ns - first_ns). */
+struct wc_xdp_arrival {
+	uint64_t first_ns; /* 0 until the first frame */
+	uint64_t last_ns;
+};
+
+/* What the redirect program writes right before the packet (data_meta). */
+struct wc_xdp_meta {
+	uint64_t ts_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC at the XDP hook */
+	uint32_t magic;   /* WC_XDP_META_MAGIC */
+	uint32_t rx_queue; /* ctx->rx_queue_index */
+};
+
+int wc_bpf__xskmap_create(uint32_t max_entries);
+/* An ARRAY of max_entries struct wc_xdp_arrival (one per queue). */
+int wc_bpf__arrival_map_create(uint32_t max_entries);
+int wc_bpf__arrival_get(int map_fd, uint32_t queue, struct wc_xdp_arrival *out);
+int wc_bpf__arrival_reset(int map_fd, uint32_t queue);
+int wc_bpf__map_set(int map_fd, uint32_t key, int value_fd);
+int wc_bpf__map_del(int map_fd, uint32_t key);
+
+/* The redirect-by-rx_queue_index program over map_fd; with arrival_fd >= 0
+ * it also records each queue's arrival window there. The verifier's log goes
+ * to log (if not NULL) when loading fails. */
+int wc_bpf__redirect_prog(int map_fd, int arrival_fd, int timestamps, char *log, size_t log_size);
+/* Programs that return a constant action (XDP_TX = 3, XDP_PASS = 2, ...). */
+int wc_bpf__action_prog(uint32_t action);
+
+/* Attach prog_fd to ifindex (in the caller's network namespace) as a BPF
+ * link; mode: 0 = native (driver) XDP, 1 = generic (SKB) XDP. */
+int wc_bpf__xdp_link(int prog_fd, int ifindex, int mode);
+
+int wc_bpf__pin(int fd, const char *path);
+int wc_bpf__get(const char *path);
+
+/* Kernel id of the object behind fd (for checks and messages). */
+int wc_bpf__prog_id(int prog_fd, uint32_t *id);
+
+/*
+ * Run prog_fd repeat times on a copy of frame as live frames arriving at
+ * ifindex queue 0 (in the caller's namespace): an XDP_TX program sends each
+ * one out of ifindex. batch: frames per flush (0: kernel default, 64).
+ * *elapsed_ns gets the syscall's wall time. Returns 0 or -errno (-EINTR
+ * when a signal cut the run short: the number sent is then unknown, so
+ * callers run bounded slices and read the device counters).
+ */
+int wc_bpf__live_frames(int prog_fd, int ifindex, const void *frame, uint32_t len,
+			uint32_t repeat, uint32_t batch, uint64_t *elapsed_ns);
+
+#endif /* WC_BPF_H */

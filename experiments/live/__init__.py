@@ -1,0 +1,12 @@
+"""The experiments' runners on the real backend (``--backend xdp``, issue 5).
+
+    pkt_handler.run(args) -> dict            one queue, a burst (experiments/tools/pkt_handler)
+    multi_pkt_handler.run(args) -> [dict]    n queues, a replayed trace, per-queue rows + "all"
+    queue_profiler.run(args) -> [dict]       packets and bytes per queue per 10 ms bin
+    fig9.run(cfg), table1.run(cfg), fig11.run(cfg) -> DataFrame   scaled to this host
+
+Each module's docstring documents its argument dict. Everything needs root
+and AF_XDP (driver/xdp/prereq.py says what is missing), and creates (and
+removes) its own veth testbed unless given the interface of one made by
+`invoke testbed-up`.
+"""
