@@ -4,6 +4,7 @@ queues removes nearly all drops (paper §4)."""
 from __future__ import annotations
 
 from experiments import multiqueue as mq
+from experiments.backends import measured_live
 from experiments.claims import Claim, within
 
 NAME = "fig11"
@@ -32,7 +33,11 @@ def run(cfg, progress=None):
     return mq.run_points(cfg, mq.points(cfg), progress)
 
 
+
 def plot(df, path):
+    live = measured_live(NAME, df)
+    if live:
+        return live.plot(df, path)
     mq.plot_vs_queues(df, path, "Figure 11: x = 300")
 
 
@@ -63,4 +68,7 @@ def advanced_claims(name: str, df, basic="WireCAP-B-(256,500)", adv="WireCAP-A-(
 
 
 def claims(df) -> list[Claim]:
+    live = measured_live(NAME, df)
+    if live:
+        return live.claims(df)
     return advanced_claims(NAME, df)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from experiments import burst_figures as bf
+from experiments.backends import measured_live
 from experiments.claims import Claim, exactly_zero, ordering, pct, within
 from driver.sim import app_cost_ns
 from driver.sim.params import HostModel, line_rate_pps
@@ -55,7 +56,11 @@ def run(cfg, progress=None):
     return bf.run(cfg, progress, extra_points=formula_points(cfg))
 
 
+
 def plot(df, path):
+    live = measured_live(NAME, df)
+    if live:
+        return live.plot(df, path)
     bf.plot(df, path, "Figure 9: x = 300")
 
 
@@ -65,6 +70,9 @@ def _drop(d, label, p):
 
 
 def claims(df) -> list[Claim]:
+    live = measured_live(NAME, df)
+    if live:
+        return live.claims(df)
     out = []
     d = bf.main_rows(df)
     v = _drop(d, "DNA", 6000)

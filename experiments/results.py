@@ -294,9 +294,18 @@ def incomplete_runs(experiment: str) -> list[Path]:
                   key=_run_order)
 
 
-def latest_run(experiment: str) -> Path | None:
-    runs = run_dirs(experiment)
-    return runs[-1] if runs else None
+def latest_run(experiment: str, backend: str | None = None) -> Path | None:
+    """The newest finished run, or the newest one measured on `backend`."""
+    for run in reversed(run_dirs(experiment)):
+        if backend is None:
+            return run
+        try:
+            cfg = json.loads((run / "config.json").read_text()).get("config", {})
+        except (OSError, json.JSONDecodeError):
+            continue
+        if cfg.get("backend", "sim") == backend:
+            return run
+    return None
 
 
 def load_run(run_dir: Path) -> tuple[dict, pd.DataFrame]:

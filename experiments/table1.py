@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from experiments import multiqueue as mq
+from experiments.backends import measured_live
 from experiments.claims import Claim, exactly_zero, pct, within
 
 NAME = "table1"
@@ -43,7 +44,11 @@ def table(df: pd.DataFrame, x: int = 300) -> pd.DataFrame:
     return pd.DataFrame(rows).T[["NETMAP", "DNA", "PF_RING"]]
 
 
+
 def plot(df, path):
+    live = measured_live(NAME, df)
+    if live:
+        return live.plot(df, path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,6 +85,9 @@ def _rate(r, kind):
 
 
 def claims(df) -> list[Claim]:
+    live = measured_live(NAME, df)
+    if live:
+        return live.claims(df)
     out = []
     spec = [  # queue, engine, drop type, paper, lo, hi
         (0, "NETMAP", "capture_drops", 0.465, 0.435, 0.495),

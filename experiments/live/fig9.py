@@ -87,12 +87,13 @@ def run(cfg: dict, progress=None) -> pd.DataFrame:
     cost = cfg.get("cost_ns") or (PAPER_COST_NS * x / 300 if x else None)
     size = int(cfg.get("size", 64))
     rows = []
+    engines = engines_from(cfg.get("engines"))
     with terminate_as_interrupt(), Testbed(queues=1) as tb:
-        for spec in engines_from(cfg.get("engines")):
+        for spec in engines:
             for P in ps:
                 rows.append(_point(tb, spec, P, x, cost, cfg.get("emulate", "auto"), size, int(cfg.get("seed", 0))))
                 if progress:
-                    progress(len(rows))
+                    progress(len(rows), len(engines) * len(ps), rows[-1])  # (done, total, last row)
     return pd.DataFrame(rows)
 
 

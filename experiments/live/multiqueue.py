@@ -28,17 +28,21 @@ def engines_from(cfg_engines) -> list[str]:
 
 def run_points(cfg: dict, queues: list[int], xs: list[int], progress=None) -> pd.DataFrame:
     rows = []
+    engines = engines_from(cfg["engines"])
+    total, done = len(xs) * len(queues) * len(engines), 0
     for x in xs:
         for n in queues:
-            for spec in engines_from(cfg["engines"]):
+            for spec in engines:
                 args = {"engine": spec, "trace": cfg.get("trace", "fermilab-like"), "queues": int(n),
                         "x": int(x), "cost_ns": PAPER_COST_NS * x / 300 if x else None,
                         "emulate": cfg.get("emulate", "auto"), "speed": float(cfg.get("speed", SPEED)),
                         "window_s": cfg.get("window_s"), "seed": int(cfg.get("seed", 0)),
                         "forward": bool(cfg.get("forward", False))}
-                rows += multi_pkt_handler.run(args)
+                out = multi_pkt_handler.run(args)
+                rows += out
+                done += 1
                 if progress:
-                    progress(len(rows))
+                    progress(done, total, out[-1])  # experiments.progress: (done, total, last row)
     df = pd.DataFrame(rows)
     df["queue"] = df["queue"].astype(str)
     return df

@@ -10,7 +10,8 @@ profiles every queue at once:
 RSS, 128-entry redirection table; traces/rss.py) and bins each queue's
 packets by their recorded time: the paper saw no drops while profiling
 ("No packet drops occur in the experiment"), so arrival time is capture
-time. ``--backend xdp`` (a real queue through AF_XDP) is not available yet.
+time. ``--backend xdp`` captures the real queues of a veth testbed while the
+trace is replayed into it (root; experiments/live/queue_profiler.py).
 
 ``--json`` prints a JSON array of ``{queue, bin_start_s, packets, bytes}``,
 one object per queue per bin from the first packet's bin to the last
@@ -124,9 +125,24 @@ def profile_sim(args) -> tuple[pd.DataFrame, float]:
 
 
 def profile_xdp(args) -> tuple[pd.DataFrame, float]:
-    """A real receive queue through AF_XDP (not built yet)."""
-    raise BackendUnavailable("--backend xdp: the real backend is not available for queue_profiler yet; "
-                             "use --backend sim")
+    """Real receive queues through AF_XDP: the trace replayed (addresses
+    rewritten into 198.18.0.0/15) into a veth testbed, every queue captured
+    (experiments/live/queue_profiler.py). Needs root."""
+    try:
+        from experiments.live import queue_profiler as live
+    except ImportError as exc:
+        raise BackendUnavailable(f"--backend xdp: the real backend is not available ({exc})") from None
+    point = {"trace": args.trace, "queues": args.queues, "speed": args.speed, "bin_ms": args.bin_ms,
+             "interface": args.interface}
+    if args.window_s is not None:
+        point["window_s"] = args.window_s
+    try:
+        rows = live.run(point)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BackendUnavailable(f"--backend xdp: {exc}") from None
+    df = pd.DataFrame(rows, columns=["queue", "bin_start_s", "packets", "bytes"])
+    duration = float(df["bin_start_s"].max() + args.bin_ms / 1000) if len(df) else 0.0
+    return df, duration
 
 
 BACKENDS = {"sim": profile_sim, "xdp": profile_xdp}
@@ -157,6 +173,16 @@ def _queues(text):
     return v
 
 
+def _window(text):
+    try:
+        start, end = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START,END in seconds, got {text!r}") from None
+    if not 0 <= start < end:
+        raise argparse.ArgumentTypeError(f"need 0 <= START < END, got {text!r}")
+    return [start, end]
+
+
 def _rss_key(text):
     try:
         key = bytes.fromhex(text)
@@ -170,7 +196,7 @@ def _rss_key(text):
 def parser() -> argparse.ArgumentParser:
     p = ToolArgumentParser(prog=PROG, description="Packets per receive queue per time bin (paper §2.2).")
     p.add_argument("--backend", choices=sorted(BACKENDS), default="sim",
-                   help="sim: the simulated 82599 (default); xdp: a real queue (not available yet)")
+                   help="sim: the simulated 82599 (default); xdp: real queues of a veth testbed (root)")
     p.add_argument("--trace", default="fermilab-like",
                    help="fermilab-like, fermilab-like:SEED, a real trace name, or a .pcap/.pcapng/.npz path")
     p.add_argument("--queues", type=_queues, default=6, help="RSS receive queues (1..16; default 6)")
@@ -184,6 +210,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rss-key", type=_rss_key, default=None, help="RSS key, 80 hex digits (default: Microsoft's)")
     p.add_argument("--speed", type=_positive_float("speed"), default=1.0,
                    help="replay speed factor (2: twice as fast)")
+    p.add_argument("--window-s", type=_window, default=None, metavar="START,END",
+                   help="xdp: replay only this part of the trace, in seconds (default: all of it)")
+    p.add_argument("--interface", default=None,
+                   help="xdp: capture interface of a testbed from `invoke testbed-up` (default: a throwaway one)")
     return p
 
 
