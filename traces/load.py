@@ -20,10 +20,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # the shared real captures (../shared/traces/README.md); WIRECAP_SHARED_TRACES moves them
 SHARED_TRACES_ENV = "WIRECAP_SHARED_TRACES"
 REAL_TRACES = ("gnutella", "1kxun", "synscan")
+# the same three files, unchanged, shipped with the project (traces/data/README.md)
+# for checkouts that have no ../shared beside them (a clean clone in CI)
+BUNDLED_TRACES = Path(__file__).resolve().parent / "data"
 
 
 def shared_traces_dir() -> Path:
-    return Path(os.environ.get(SHARED_TRACES_ENV) or REPO_ROOT.parent / "shared" / "traces")
+    """$WIRECAP_SHARED_TRACES if set; else ../shared/traces; else the bundled copy."""
+    if os.environ.get(SHARED_TRACES_ENV):
+        return Path(os.environ[SHARED_TRACES_ENV])
+    shared = REPO_ROOT.parent / "shared" / "traces"
+    return shared if shared.is_dir() else BUNDLED_TRACES
 
 
 def real_trace_path(name: str) -> Path:
