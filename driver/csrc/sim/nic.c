@@ -316,57 +316,120 @@ static uint64_t queue_cut(struct sim *s, struct sim_queue *q, uint32_t ql, uint6
 			k = w->seg_left - 1;    /* the frame after completes the segment */
 		break;
 	}
-	case SIM_ENGINE_DNA: {
-		uint32_t r;
-
-		if (dna_passes_through(s, q))
-			return NO_CUT;
-		if (!q->app.busy)
-			return first_of(i0, ql, nq);
-		r = t2_ready(s, q);
-		if (r) {
-			k = r;                  /* the ring takes r more */
-		} else if (p->drop_en) {
-			/* full ring: everything is dropped until the next release */
-			int64_t t = t2_next_release(s, q);
-			uint64_t i;
-
-			if (t == SIM_NEVER)
-				return NO_CUT;
-			i = (uint64_t)((t + p->gen_gap_ps - 1) / p->gen_gap_ps);
-			return first_of(i > i0 ? i : i0, ql, nq);
-		} else {
-			return first_of(i0, ql, nq);
-		}
-		break;
-	}
+	case SIM_ENGINE_DNA:
+		/* count_run follows DNA's queue frame by frame (dna_run); only a
+		 * full ring with DROP_EN clear (one queue) stops it */
+		return NO_CUT;
 	default:
 		return first_of(i0, ql, nq); /* no closed form: frame by frame */
 	}
 	return first_of(i0, ql, nq) + admitted_position(q->bus_acc, p->bus_admit, k) * nq;
 }
 
+/* DNA's application as a single server: frames leave one every app_cost
+ * after max(arrival, previous departure) (the batches of eng_typeii.c are
+ * this Lindley recursion). `busy_until` is when the last frame in the ring
+ * leaves; frames still held at t are those leaving after t. */
+static inline int64_t dna_busy_until(const struct sim *s, const struct sim_queue *q)
+{
+	if (!q->app.busy)
+		return SIM_NEVER;
+	return q->app.started + (int64_t)(q->e.t2.in_ring - q->e.t2.released) * s->p->app_cost_ps;
+}
+
+/* Make the frames still held at time `from` the current batch (they leave
+ * back to back from `from`), with its completion event. */
+static void dna_set_busy(struct sim *s, struct sim_queue *q, int64_t from, uint64_t held)
+{
+	struct sim_app *app = &q->app;
+
+	app->gen++; /* a completion already scheduled is stale */
+	if (!held) {
+		app->busy = 0;
+		return;
+	}
+	app->busy = 1;
+	app->batch = held;
+	app->started = from;
+	q->e.t2.released = q->e.t2.in_ring - held;
+	q->st.last_done_ps = from + (int64_t)held * s->p->app_cost_ps;
+	sim_schedule(s, q->st.last_done_ps, EV_APP_DONE, q->id, app->gen);
+}
+
+/* DNA's queue through c of its frames (the first at index f, then one
+ * every nq; bus accumulator acc0 before them): each frame passes the bus or
+ * not, then finds the ring full (a drop, or with DROP_EN clear the end of
+ * the run: the buffer takes it, frame by frame) or joins it. Returns the
+ * index of the first frame not counted. */
+static uint64_t dna_run(struct sim *s, struct sim_queue *q, uint64_t f, uint64_t c, uint64_t acc0)
+{
+	const struct sim_params *p = s->p;
+	const int64_t cost = p->app_cost_ps;
+	int64_t until = dna_busy_until(s, q), t_last = 0;
+	uint64_t r, held, done, accepted = 0, released0 = q->e.t2.released;
+
+	q->bus_acc = acc0;
+	if (until == SIM_NEVER)
+		until = 0;
+	for (r = 0; r < c; r++) {
+		int64_t t = gen_time(s, f + r * p->n_queues);
+
+		held = until > t ? (uint64_t)((until - t + cost - 1) / cost) : 0;
+		if (held >= p->ring_usable && !p->drop_en)
+			break;
+		q->st.sent++;
+		if (!bus_admits(s, q)) {
+			drop(q, &q->st.drops_bus, 1);
+		} else if (held >= p->ring_usable) {
+			drop(q, &q->st.drops_nodesc, 1);
+		} else {
+			until = (until > t ? until : t) + cost;
+			accepted++;
+			t_last = t;
+			if (held + 1 > q->st.max_buffered)
+				q->st.max_buffered = held + 1;
+		}
+	}
+	if (accepted) {
+		/* frames gone by the last arrival are processed; the rest leave
+		 * back to back until `until`: the current batch */
+		q->e.t2.in_ring += accepted;
+		q->head_seq += accepted;
+		held = (uint64_t)((until - t_last + cost - 1) / cost);
+		done = q->e.t2.in_ring - held - released0;
+		if (done)
+			sim_processed(s, q->id, q->id, released0, done,
+				      until - (int64_t)(held + done - 1) * cost, cost);
+		dna_set_busy(s, q, until - (int64_t)held * cost, held);
+	}
+	return f + r * p->n_queues;
+}
+
 /* Count the frames of queue q among NIC arrivals [i0, i1): none of them
- * changes the queue's state beyond counters (see queue_cut). */
-static void count_run(struct sim *s, struct sim_queue *q, uint32_t ql, uint64_t i0, uint64_t i1)
+ * changes the queue's state beyond what is accounted here (see queue_cut).
+ * Returns i1, or the index of a frame the run had to stop before (DNA with a
+ * full ring and DROP_EN clear: that frame goes to the buffer, one by one). */
+static uint64_t count_run(struct sim *s, struct sim_queue *q, uint32_t ql, uint64_t i0, uint64_t i1)
 {
 	const struct sim_params *p = s->p;
 	uint32_t nq = p->n_queues;
 	uint64_t f = first_of(i0, ql, nq), c = count_of(i0, i1, ql, nq), acc0 = q->bus_acc, a;
 
 	if (!c)
-		return;
+		return i1;
+	if (p->engine == SIM_ENGINE_DNA && !dna_passes_through(s, q))
+		return dna_run(s, q, f, c, acc0);
 	a = admit_run(q, p->bus_admit, c);
 	q->st.sent += c;
 	drop(q, &q->st.drops_bus, c - a);
 	if (!a)
-		return;
+		return i1;
 	if (p->engine == SIM_ENGINE_WIRECAP) {
 		struct sim_wc *w = &q->e.wc;
 
 		if (!w->ready) {
 			drop(q, &q->st.drops_nodesc, a);
-			return;
+			return i1;
 		}
 		w->ready -= (uint32_t)a;
 		w->pending_rx += (uint32_t)a;
@@ -375,7 +438,7 @@ static void count_run(struct sim *s, struct sim_queue *q, uint32_t ql, uint64_t 
 		if (w->buffered > q->st.max_buffered)
 			q->st.max_buffered = w->buffered;
 		q->head_seq += a;
-		return;
+		return i1;
 	}
 	/* DNA */
 	if (dna_passes_through(s, q)) {
@@ -383,7 +446,6 @@ static void count_run(struct sim *s, struct sim_queue *q, uint32_t ql, uint64_t 
 		 * all but the last are done, the last is the current batch */
 		int64_t t_first = gen_time(s, f + admitted_position(acc0, p->bus_admit, 0) * nq);
 		int64_t t_last = gen_time(s, f + admitted_position(acc0, p->bus_admit, a - 1) * nq);
-		struct sim_app *app = &q->app;
 
 		q->e.t2.in_ring += a;
 		q->e.t2.released += a - 1;
@@ -391,24 +453,12 @@ static void count_run(struct sim *s, struct sim_queue *q, uint32_t ql, uint64_t 
 			sim_processed(s, q->id, q->id, q->head_seq, a - 1, t_first + p->app_cost_ps,
 				      (t_last - t_first) / (int64_t)(a - 1));
 		q->head_seq += a;
-		app->busy = 1;
-		app->gen++;
-		app->batch = 1;
-		app->started = t_last;
-		q->st.last_done_ps = t_last + p->app_cost_ps;
-		sim_schedule(s, t_last + p->app_cost_ps, EV_APP_DONE, q->id, app->gen);
+		dna_set_busy(s, q, t_last, 1);
 		if (!q->st.max_buffered)
 			q->st.max_buffered = 1;
-		return;
+		return i1;
 	}
-	if (!t2_ready(s, q)) {
-		drop(q, &q->st.drops_nodesc, a); /* full ring until the next release */
-		return;
-	}
-	q->e.t2.in_ring += a;
-	q->head_seq += a;
-	if (q->e.t2.in_ring - q->e.t2.released > q->st.max_buffered)
-		q->st.max_buffered = q->e.t2.in_ring - q->e.t2.released;
+	return i1;
 }
 
 /* NIC k's arrivals up to t_lim, counted in closed form as far as no queue
@@ -471,8 +521,21 @@ static uint64_t bulk_step(struct sim *s, uint32_t k, int64_t t_lim)
 			i_end = cut;
 		if (i_end <= i0)
 			return 0;
-		for (ql = 0; ql < p->n_queues; ql++)
-			count_run(s, &s->q[n->q0 + ql], ql, i0, i_end);
+		for (ql = 0; ql < p->n_queues; ql++) {
+			uint64_t stop = count_run(s, &s->q[n->q0 + ql], ql, i0, i_end);
+
+			if (stop < i_end) {
+				/* only one queue can stop early: DROP_EN is clear
+				 * with a single queue per NIC */
+				if (p->n_queues != 1) {
+					s->err = -EPROTO;
+					return 0;
+				}
+				i_end = stop;
+			}
+		}
+		if (i_end <= i0)
+			return 0;
 	}
 	s->now = gen_time(s, i_end - 1);
 	n->next = i_end;
