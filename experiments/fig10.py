@@ -33,4 +33,4 @@ def claims(df) -> list[Claim]:
     worst_p = int(spread.idxmax())
     return [Claim(NAME, "fig10.spread", "WireCAP-B-(64,400), (128,200), (256,100) lose about the same at each P",
                   "same", f"max spread {100 * spread.max():.3f} pp", "spread <= 1 pp at every P",
-                  bool((spread <= 0.01).all()), f"P={worst_p}")]
+                  bool((spread <= 0.01).all()), f"widest at P={worst_p}" if spread.max() > 0 else "every P")]
