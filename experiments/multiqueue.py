@@ -35,8 +35,9 @@ def per_queue(df: pd.DataFrame) -> pd.DataFrame:
 
 def spare_capacity(df: pd.DataFrame, engine_label: str, n: int, x: int = 300) -> float:
     """Packets the queues other than the busiest could still have processed
-    over the run, as a fraction of all packets: an upper bound on what
-    offloading can rescue (used to decide where a claim applies)."""
+    while the trace was arriving, as a fraction of all packets: an upper
+    bound on what offloading can rescue (used to decide where a claim
+    applies)."""
     from driver.sim import app_cost_ns
     from engine.models import EngineConfig
 
@@ -45,7 +46,7 @@ def spare_capacity(df: pd.DataFrame, engine_label: str, n: int, x: int = 300) ->
         return 0.0
     spec = rows.iloc[0]
     engine = EngineConfig.make(spec["engine"], spec["M"], spec["R"], spec["T"])
-    capacity = rows["sim_time_s"].iloc[0] * 1e9 / app_cost_ns(engine, int(spec["x"]))
+    capacity = rows["trace_duration_s"].iloc[0] * 1e9 / app_cost_ns(engine, int(spec["x"]))
     busiest = rows["sent"].idxmax()
     others = rows.drop(index=busiest)
     return float((capacity - others["sent"]).clip(lower=0).sum() / rows["sent"].sum())

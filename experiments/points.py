@@ -70,7 +70,8 @@ def sim_multi_pkt_handler(point: dict) -> list[dict]:
     common = {"engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R,
               "T": engine.T, "x": x, "P": len(workload.ts_ns), "size": None, "queues": n,
               "nic_buffer": True, "backend": "sim", "seed": int(point.get("seed", 0)),
-              "trace": str(point["trace"]), "forward": forward}
+              "trace": str(point["trace"]), "forward": forward,
+              "trace_duration_s": float(workload.ts_ns[-1] - workload.ts_ns[0]) / 1e9 if len(workload.ts_ns) else 0.0}
     rows = []
     for q in run.queues + [run.total]:
         row = dict(common)

@@ -57,10 +57,67 @@ def test_queue3_rate_and_burst(trace, queues):
 def test_fifo_loss_fit(trace, queues):
     ql = fifo.queue_losses(trace.ts_ns, queues, 6, RING, SERVICE_PPS)
     loss = [q["loss"] for q in ql["queues"]]
-    assert 0.08 <= loss[3] <= 0.11                    # Table 1, DNA queue 3: 9.3%
-    assert 0.48 <= loss[0] <= 0.52                    # Table 1, DNA queue 0: 50.1%
+    assert 0.063 <= loss[3] <= 0.123                  # Table 1, DNA queue 3: 9.3% +- 3 pp
+    assert 0.471 <= loss[0] <= 0.531                  # Table 1, DNA queue 0: 50.1% +- 3 pp
     assert 0.15 <= ql["loss"] <= 0.45                 # "existing engines lose 20-40%"
     assert 0.20 <= ql["loss"] <= 0.30                 # the fit's aim
+
+
+def napi_longest_busy_ms(ts_ns, wire_len, fixed_ns=300.0, per_byte_ns=0.9):
+    """Longest busy period (ms) of one core copying each frame out of the
+    ring in fixed + per-byte time (PfRingCosts: 0.3 us + 0.9 ns/byte, on
+    the length with FCS): a train that keeps it busy for ~2 ms is what makes
+    PF_RING's softirq defer to ksoftirqd (capture drops)."""
+    a = ts_ns.astype(np.float64)
+    s = fixed_ns + per_byte_ns * (wire_len.astype(np.float64) + 4)
+    done = np.cumsum(s)
+    depart = done + np.maximum.accumulate(a - (done - s))   # Lindley, closed form
+    start = np.ones(len(a), bool)
+    start[1:] = a[1:] >= depart[:-1]
+    first = np.flatnonzero(start)
+    last = np.append(first[1:] - 1, len(a) - 1)
+    return float((depart[last] - a[first]).max() / 1e6)
+
+
+def test_line_rate_trains_only_from_the_burst(trace, queues):
+    # PF_RING: no capture drops on queue 0, small ones on queue 3 only
+    # (paper §2.2): only the burst's windows outrun a NAPI copy loop
+    p = DEFAULT_PARAMS
+    busy = [napi_longest_busy_ms(trace.ts_ns[queues == q], trace.wire_len[queues == q]) for q in range(6)]
+    assert busy[p.burst_queue] > 2.0
+    assert max(b for q, b in enumerate(busy) if q != p.burst_queue) < 1.0
+
+
+def test_the_burst(trace, queues):
+    # the one transfer between 10 GbE hosts: both directions on queue 3, its
+    # slow start reaches the full window at ~3.86 s (the paper's burst at
+    # [3.86 s, 3.97 s]), and its line-rate windows are queue 3's largest
+    # 10 ms bins
+    p = DEFAULT_PARAMS
+    t_ms = trace.ts_ns // 1_000_000
+    span = (t_ms >= 3_800) & (t_ms < 5_000) & (queues == p.burst_queue)
+    counts = np.bincount(trace.key_idx[span], minlength=len(trace.keys))
+    ack, data = np.argsort(counts)[-2:]
+    assert (rss.key_queues(trace.keys[[data, ack]], 6) == p.burst_queue).all()
+    whole = np.bincount(trace.key_idx, minlength=len(trace.keys))
+    assert whole[data] == p.burst_size and whole[ack] >= 0.45 * p.burst_size
+    slow_start, w = 0, fermilab.ELEPHANT_IW           # IW 10, doubling until the window limit
+    while w < p.burst_window:
+        slow_start, w = slow_start + w, 2 * w
+    first_full = trace.ts_ns[trace.key_idx == data][slow_start] / 1e9
+    assert 3.80 <= first_full <= 3.95
+    bins = np.bincount(trace.ts_ns[queues == p.burst_queue] // 10_000_000)
+    assert 380 <= int(bins.argmax()) < 500
+
+
+def test_queue3_overloads_fit_a_pf_ring(trace, queues):
+    # PF_RING queue 3: no delivery drops, so every overload episode fits its
+    # 10,240-slot pf_ring drained at ~35 kp/s (38.8 kp/s less the NAPI and
+    # interrupt work on the same core), while a 1,023-slot ring at
+    # 38,844 p/s still loses ~9% (DNA)
+    t = trace.ts_ns[queues == 3]
+    assert fifo.fifo_drops(t, 10_240, 34_500.0) == 0
+    assert fifo.fifo_loss(t) > 0.063
 
 
 def test_buddies_can_absorb_queue0(trace, queues):

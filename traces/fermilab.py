@@ -19,16 +19,30 @@ The model
   Senders fall in classes (desktop / server / storage) that set their access
   link rate and largest window.
 * **Science transfers**: data-transfer nodes (DTNs, 10 GbE, multi-MB
-  windows) start transfers at ``dtn_flow_rate`` per second, with lognormal
-  sizes. Once their window passes ~1,100 packets, each round is a line-rate
-  burst longer than a 1,023-slot ring can absorb: they are what makes a
-  20 kp/s queue lose packets behind a 38.8 kp/s consumer (Table 1, queue 3).
+  windows) move files to and from distant science sites (``dtn_flow_rate``
+  per second, lognormal sizes). Each window crosses the tap spread at the
+  transfer's share of its path's bottleneck (``dtn_path_bps``), not at the
+  DTN's line rate: a TCP flow is ACK-clocked at its bottleneck rate, and
+  data entering the lab was spread by that bottleneck upstream. A window of
+  2,500-3,000 packets in ~15 ms still overruns a 1,023-slot ring drained at
+  38.8 kp/s (what makes a ~20 kp/s queue lose ~9% behind DNA, Table 1 queue
+  3), but never outruns a NAPI loop copying ~600k full frames/s, so PF_RING
+  defers no softirq work (no capture drops on queue 0).
+* **The burst**: the exception, one transfer between two 10 GbE hosts on a
+  clear path, whose windows cross the tap back to back at line rate (~812k
+  full frames/s, faster than NAPI copies them): the 2,724-packet burst to
+  queue 3 at 3.86-3.97 s (§2.2) and PF_RING's "small capture drops at
+  queue 3". Its data port is chosen so that both directions hash to
+  ``burst_queue``, and it starts so that its slow start reaches the full
+  window at 3.86 s: the second deliberate placement (see Elephants).
 * **TCP flows** (all but ``udp_fraction``) send like TCP: round k carries a
   window of min(IW * 2^k, W_max) packets (slow start, then the receive or
   congestion window limit), rounds start one RTT apart, and the packets of a
-  round leave back to back at the sender's access rate (ACK-clocked window
-  bursts: the source of short-term burstiness at the 10 ms scale). IW, W_max,
-  RTT and the access rate are drawn per flow. The receiver returns one
+  round leave back to back at the flow's rate: the sender's access link for
+  ordinary hosts (at most 1 Gb/s, their own bottleneck), the path's
+  bottleneck share for science transfers (ACK-clocked window bursts: the
+  source of short-term burstiness at the 10 ms scale). IW, W_max, RTT and
+  the rate are drawn per flow. The receiver returns one
   delayed ACK per two data packets (RFC 1122 §4.2.3.2), seen at the tap
   after ``ack_lag`` (a host delay for transfers into Fermilab, a WAN RTT for
   transfers out of it).
@@ -40,9 +54,9 @@ The model
   ACK-clocked at its share of the WAN bottleneck (evenly spaced packets),
   and their ports are chosen, as GridFTP picks data-channel ports from a range,
   so that both directions of every stream hash to ``elephant_queue`` under
-  the default key and six queues. This is the one deliberate placement in
-  the model; it stands for the published fact that queue 0 carries a
-  sustained ~80 kp/s from ~10 s on.
+  the default key and six queues. This and the burst are the model's only
+  deliberate placements; it stands for the published fact that queue 0
+  carries a sustained ~80 kp/s from ~10 s on.
 * **The wire**: all packets share one 10 GbE link and cannot overlap on it
   (each holds the link for (wire_len + 4 FCS + 20) * 8 bits).
 
@@ -62,7 +76,7 @@ from traces import rss
 from traces.fifo import fifo_loss  # noqa: F401  (the fit's queue check, re-exported: fermilab.fifo_loss)
 from traces.trace import KEY_DTYPE, Trace, as_keys
 
-GENERATOR_VERSION = 1  # bump when the model changes meaning (the cache also hashes this file)
+GENERATOR_VERSION = 2  # bump when the model changes meaning (the cache also hashes this file)
 
 # ---- constants with their sources -------------------------------------------------
 
@@ -98,11 +112,11 @@ class FermilabParams:
     n_outside: int = 60000           # remote hosts (assumed)
     zipf_s: float = 1.0              # host popularity exponent (assumed)
     # regular flows: web, ssh, mail, DNS, ... from ordinary hosts
-    flow_rate: float = 6060.0        # flows/s; fitted: 5,000,000 packets last ~32 s
+    flow_rate: float = 5400.0        # flows/s; fitted: 5,000,000 packets last ~32 s
     udp_fraction: float = 0.25       # share of regular flows that are UDP (assumed)
     size_alpha: float = 1.2          # Pareto shape of flow sizes (heavy tail, 1.1-1.3 is typical)
     size_min: float = 2.0            # Pareto scale (data packets)
-    size_max: int = 20_000           # truncation (data packets, ~30 MB)
+    size_max: int = 10_000           # truncation (data packets, ~15 MB)
     iw_choices: tuple = (3, 10)      # RFC 3390 / RFC 6928 initial windows
     iw_p: tuple = (0.4, 0.6)
     # regular senders: (name, share of TCP flows, access link bps, largest window in MSS)
@@ -118,15 +132,30 @@ class FermilabParams:
     host_lag_s: tuple = (0.0001, 0.001)  # receiver ACK delay inside Fermilab, uniform
     udp_rate_median_pps: float = 50.0    # UDP constant-rate senders, lognormal (assumed)
     udp_rate_sigma: float = 1.5
-    # science transfers: data-transfer nodes (DTNs) moving files over 10 GbE with
-    # tuned multi-MB windows; their window-sized line-rate bursts are what overruns
-    # a 1,023-slot ring (paper §2.2: 2,724 packets to queue 3 in one burst)
+    # science transfers: data-transfer nodes (DTNs, 10 GbE, tuned multi-MB TCP
+    # buffers) moving files to and from distant science sites. A transfer's
+    # windows cross the tap spread at its path's bottleneck share, not at the
+    # DTN's line rate (see dtn_path_bps)
     dtn_hosts: int = 32              # DTNs inside (assumed)
-    dtn_flow_rate: float = 3.0       # transfers/s; fitted: queue-3 FIFO loss ~9.3%
-    dtn_size_median: float = 3000.0  # data packets (~4.4 MB), lognormal; fitted with dtn_flow_rate
-    dtn_size_sigma: float = 1.0
-    dtn_window: int = 2200           # 3.2 MB / 1,460 B; fitted: queue 3's peak 10 ms bin (2,724)
+    dtn_flow_rate: float = 3.5       # transfers/s; fitted: queue-3 FIFO loss (Table 1, DNA 9.3%)
+    dtn_size_median: float = 5500.0  # data packets per transfer (8 MB), lognormal; fitted with dtn_flow_rate
+    dtn_size_sigma: float = 0.3
+    dtn_size_max: int = 8000         # truncation (12 MB); fitted: no transfer alone fills a 10,240-slot pf_ring
+    dtn_window: int = 3000           # packets (4.4 MB), a tuned DTN's TCP buffer (assumed)
+    dtn_path_bps: float = 2.5e9      # a transfer's share of its shared 10 GbE WAN path; fitted (see README)
+    dtn_rtt_median_s: float = 0.150  # science partners' RTT, lognormal (assumed): across the Atlantic and farther
+    dtn_rtt_sigma: float = 0.3
     dtn_access_bps: float = 10e9
+    # the burst: one transfer between two 10 GbE hosts on a clear path, so its
+    # windows cross the tap back to back at line rate: the 2,724-packet burst
+    # to queue 3 at 3.86-3.97 s (paper §2.2). Its port is chosen so that both
+    # directions hash to burst_queue (as for the elephant); it starts so that
+    # its slow start reaches full windows at ~3.9 s
+    burst_queue: int = 3
+    burst_start_s: float = 2.66      # slow start from IW 10 reaches the full window at 2.66 + 8 RTT = 3.86 s
+    burst_size: int = 12_000         # data packets (17.5 MB); fitted: PF_RING's small capture drops on queue 3
+    burst_window: int = 2200         # packets (3.2 MB); fitted: queue 3's largest 10 ms bin (2,724)
+    burst_rtt_s: float = 0.150       # as the science transfers' median (assumed)
     # the elephant (queue 0's sustained load from ~10 s on)
     elephant_queue: int = 0
     elephant_n_queues: int = 6
@@ -135,9 +164,10 @@ class FermilabParams:
     elephant_window: int = 1150      # packets per stream window (1.7 MB), above rate x RTT
     elephant_rtt_s: float = 0.100    # transatlantic-class RTT (assumed)
     # each stream's share of its WAN bottleneck: a long-lived stream is
-    # ACK-clocked at this rate: 10,730 frames/s, evenly spaced (132 Mb/s);
-    # fitted: queue 0 ~80 kp/s from 10 s on and ~50% FIFO loss (Table 1, DNA)
-    elephant_bottleneck_bps: float = 132e6
+    # ACK-clocked at this rate: 10,400 frames/s, evenly spaced (128 Mb/s);
+    # fitted: queue 0 ~80 kp/s from 10 s on and ~48-50% FIFO loss (Table 1,
+    # DNA 50.1%), without pushing NETMAP's queue 3 past its tolerance
+    elephant_bottleneck_bps: float = 128e6
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -152,6 +182,12 @@ class FermilabParams:
             raise ValueError(f"elephant_queue={self.elephant_queue} must be < elephant_n_queues")
         if not 0 < self.dtn_hosts < self.n_inside:
             raise ValueError(f"dtn_hosts={self.dtn_hosts} must be in 1..n_inside-1")
+        if not 0 <= self.burst_queue < self.elephant_n_queues:
+            raise ValueError(f"burst_queue={self.burst_queue} must be < elephant_n_queues")
+        if self.burst_size > 0 and not 0 <= self.burst_start_s < self.horizon_s:
+            raise ValueError(f"burst_start_s={self.burst_start_s} must lie in [0, horizon_s={self.horizon_s})")
+        if not (self.dtn_path_bps > 0 and self.dtn_access_bps > 0 and self.dtn_window > 0 and self.burst_window > 0):
+            raise ValueError("dtn_path_bps, dtn_access_bps, dtn_window and burst_window must be > 0")
         for name in ("iw_p",):
             if abs(sum(getattr(self, name)) - 1) > 1e-9:
                 raise ValueError(f"{name} must sum to 1")
@@ -239,8 +275,10 @@ def _frame_rate(bps: np.ndarray | float) -> np.ndarray | float:
     return bps / (8.0 * (MSS_FRAME + ETH_OVERHEAD))
 
 
-def _rtt(p: FermilabParams, rng, n) -> np.ndarray:
-    return np.clip(p.rtt_median_s * np.exp(p.rtt_sigma * rng.standard_normal(n)), p.rtt_min_s, p.rtt_max_s)
+def _rtt(p: FermilabParams, rng, n, median=None, sigma=None) -> np.ndarray:
+    median = p.rtt_median_s if median is None else median
+    sigma = p.rtt_sigma if sigma is None else sigma
+    return np.clip(median * np.exp(sigma * rng.standard_normal(n)), p.rtt_min_s, p.rtt_max_s)
 
 
 def _ack_lag(p: FermilabParams, rng, sender_inside, rtt) -> np.ndarray:
@@ -275,9 +313,14 @@ def _regular_flows(p: FermilabParams, rng, inside, outside) -> FlowSet:
 
 
 def _dtn_flows(p: FermilabParams, rng, dtns, outside) -> FlowSet:
+    """Science transfers: TCP from slow start up to dtn_window, one window per
+    RTT, each window spread at the path's bottleneck share (the ACK clock of a
+    flow through a shared bottleneck; data entering the lab was already spread
+    by it upstream)."""
     n = rng.poisson(p.dtn_flow_rate * (p.horizon_s + p.warmup_s))
     t0 = rng.uniform(-p.warmup_s, p.horizon_s, n)
-    size = np.ceil(p.dtn_size_median * np.exp(p.dtn_size_sigma * rng.standard_normal(n))).astype(np.int64)
+    size = np.ceil(np.minimum(p.dtn_size_median * np.exp(p.dtn_size_sigma * rng.standard_normal(n)),
+                              p.dtn_size_max)).astype(np.int64)
     h_in = dtns[rng.integers(0, len(dtns), n)]
     h_out = outside[_zipf_pick(rng, len(outside), p.zipf_s, n)]
     sender_inside = rng.random(n) < 0.5
@@ -287,24 +330,32 @@ def _dtn_flows(p: FermilabParams, rng, dtns, outside) -> FlowSet:
     dst = np.where(sender_inside[:, None], h_out, h_in)
     key = _keys(src, dst, data_port, client_port, IPPROTO_TCP)
     iw = np.asarray(p.iw_choices)[rng.choice(len(p.iw_choices), n, p=p.iw_p)]
-    rtt = _rtt(p, rng, n)
-    return FlowSet(t0, size, key, np.zeros(n, bool), iw, np.full(n, p.dtn_window, np.int64),
-                   np.full(n, _frame_rate(p.dtn_access_bps)), rtt, _ack_lag(p, rng, sender_inside, rtt))
+    rtt = _rtt(p, rng, n, p.dtn_rtt_median_s, p.dtn_rtt_sigma)
+    rate = np.full(n, _frame_rate(min(p.dtn_path_bps, p.dtn_access_bps)))
+    return FlowSet(t0, size, key, np.zeros(n, bool), iw, np.full(n, p.dtn_window, np.int64), rate, rtt,
+                   _ack_lag(p, rng, sender_inside, rtt))
+
+
+def _ports_on_queue(p: FermilabParams, rng, src, dst, queue, count, what) -> np.ndarray:
+    """count TCP keys src -> dst (GridFTP data port, ephemeral client port)
+    whose both directions hash to queue under the default key and
+    elephant_n_queues queues."""
+    ports = np.arange(*GRIDFTP_DATA_PORTS, dtype=np.int64)
+    client = rng.integers(EPHEMERAL_PORTS[0], EPHEMERAL_PORTS[1] + 1, len(ports))
+    cand = _keys(np.tile(src, (len(ports), 1)), np.tile(dst, (len(ports), 1)), ports, client, IPPROTO_TCP)
+    qf = rss.key_queues(cand, p.elephant_n_queues)
+    qr = rss.key_queues(_reverse(cand), p.elephant_n_queues)
+    ok = np.flatnonzero((qf == queue) & (qr == queue))
+    if len(ok) < count:
+        raise ValueError(f"only {len(ok)} GridFTP data ports of the {what} hash to queue {queue} both ways")
+    return cand[rng.choice(ok, count, replace=False)]
 
 
 def _elephant_flows(p: FermilabParams, rng, dtns, outside) -> FlowSet:
     """GridFTP streams from one DTN to one remote site, both directions on elephant_queue."""
     src = dtns[rng.integers(0, len(dtns))]
     dst = outside[rng.integers(0, min(64, len(outside)))]
-    ports = np.arange(*GRIDFTP_DATA_PORTS, dtype=np.int64)
-    client = rng.integers(EPHEMERAL_PORTS[0], EPHEMERAL_PORTS[1] + 1, len(ports))
-    cand = _keys(np.tile(src, (len(ports), 1)), np.tile(dst, (len(ports), 1)), ports, client, IPPROTO_TCP)
-    qf = rss.key_queues(cand, p.elephant_n_queues)
-    qr = rss.key_queues(_reverse(cand), p.elephant_n_queues)
-    ok = np.flatnonzero((qf == p.elephant_queue) & (qr == p.elephant_queue))
-    if len(ok) < p.elephant_streams:
-        raise ValueError(f"only {len(ok)} GridFTP data ports hash to queue {p.elephant_queue} both ways")
-    key = cand[rng.choice(ok, p.elephant_streams, replace=False)]
+    key = _ports_on_queue(p, rng, src, dst, p.elephant_queue, p.elephant_streams, "elephant")
     E = p.elephant_streams
     # long enough to outlast the capture; slow start from IW 10, then paced at the bottleneck share
     rounds = int(np.ceil((p.horizon_s - p.elephant_start_s) / p.elephant_rtt_s)) + 2
@@ -314,6 +365,20 @@ def _elephant_flows(p: FermilabParams, rng, dtns, outside) -> FlowSet:
                    iw=np.full(E, ELEPHANT_IW), wmax=np.full(E, p.elephant_window, np.int64),
                    rate_pps=np.full(E, _frame_rate(p.elephant_bottleneck_bps)), rtt=rtt,
                    ack_lag=_ack_lag(p, rng, np.ones(E, bool), rtt))  # data leaves Fermilab
+
+
+def _burst_flow(p: FermilabParams, rng, dtns, outside) -> FlowSet:
+    """One transfer from a 10 GbE DTN to a 10 GbE remote host on a clear
+    path: its windows leave back to back at line rate; both directions on
+    burst_queue."""
+    src = dtns[rng.integers(0, len(dtns))]
+    dst = outside[rng.integers(0, min(64, len(outside)))]
+    key = _ports_on_queue(p, rng, src, dst, p.burst_queue, 1, "burst")
+    rtt = np.full(1, p.burst_rtt_s)
+    return FlowSet(t0=np.full(1, p.burst_start_s), size=np.full(1, p.burst_size, np.int64), key=key,
+                   udp=np.zeros(1, bool), iw=np.full(1, ELEPHANT_IW), wmax=np.full(1, p.burst_window, np.int64),
+                   rate_pps=np.full(1, _frame_rate(p.dtn_access_bps)), rtt=rtt,
+                   ack_lag=_ack_lag(p, rng, np.ones(1, bool), rtt))  # data leaves Fermilab
 
 
 # ---- packets --------------------------------------------------------------------
@@ -379,7 +444,8 @@ def generate(seed: int = DEFAULT_SEED, params: FermilabParams = DEFAULT_PARAMS) 
     dtns = inside[-p.dtn_hosts:]
     flows = FlowSet.concat([_regular_flows(p, rng, inside[:-p.dtn_hosts], outside),
                             _dtn_flows(p, rng, dtns, outside),
-                            _elephant_flows(p, rng, dtns, outside)])
+                            _elephant_flows(p, rng, dtns, outside)]
+                           + ([_burst_flow(p, rng, dtns, outside)] if p.burst_size > 0 else []))
     t, k, wl = _packets(flows, rng)
     keys = as_keys(np.concatenate([flows.key, _reverse(flows.key)]))
 
