@@ -44,12 +44,13 @@ RATIO_MIN = 3.0
 
 
 def _profile(spec: str, cfg: dict, kind: str) -> pd.DataFrame:
-    from experiments.tools.queue_profiler import MAX_DENSE_ROWS, profile_trace
+    from experiments.tools.queue_profiler import profile_trace
     from traces import load_trace
 
     tr = load_trace(spec)
-    span_bins = (tr.duration_s * 1e3 / cfg["bin_ms"]) + 1
-    sparse = kind == "real" and span_bins * cfg["queues"] > MAX_DENSE_ROWS
+    # the real captures are long and mostly idle: keep their non-empty bins
+    # only (every statistic here sums packets, so empty bins add nothing)
+    sparse = kind == "real"
     df = profile_trace(tr, cfg["queues"], cfg["bin_ms"], sparse=sparse)
     df.insert(0, "trace", spec)
     df.insert(1, "kind", kind)
