@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments import executor
+from experiments import executor, plotting
 from experiments.points import sim_pkt_handler
 
 # paper §4: "P varies, ranging from 1,000 to 10,000,000"; 6,000 and 100,000
@@ -33,24 +33,11 @@ def main_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot(df: pd.DataFrame, path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from experiments.results import write_figure
-
-    d = main_rows(df)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, g in d.groupby("engine_label", sort=False):
-        g = g.sort_values("P")
-        ax.plot(g["P"], 100 * g["drop_rate"], marker="o", ms=3.5, label=label)
+    fig, (ax,) = plotting.axes()
+    plotting.drop_lines(ax, main_rows(df), "P", ms=3.5)
     ax.set_xscale("log")
     ax.set_xlabel("P (64-byte packets at 10 GbE line rate)")
-    ax.set_ylabel("packet drop rate (%)")
     ax.set_ylim(-3, 103)
-    ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left")
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
-    plt.close(fig)
+    plotting.save(fig, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments import multiqueue as mq
+from experiments import multiqueue as mq, plotting
 from experiments.claims import Claim
 
 NAME = "fig12"
@@ -29,25 +29,14 @@ def run(cfg, progress=None):
 
 
 def plot(df, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from experiments.results import write_figure
-
-    d = mq.overall(df)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for (m, r), g in d.groupby(["M", "R"], sort=False):
-        g = g.sort_values("T")
-        ax.plot(g["T"], 100 * g["drop_rate"], marker="o", ms=4, label=f"WireCAP-A-({m},{r},T)")
+    d = mq.overall(df).copy()
+    d["series"] = [f"WireCAP-A-({m},{r},T)" for m, r in zip(d["M"], d["R"])]
+    fig, (ax,) = plotting.axes()
+    plotting.drop_lines(ax, d, "T", group="series")
     ax.set_xlabel("offloading threshold T (% of the capture queue)")
-    ax.set_ylabel("packet drop rate (%)")
-    ax.grid(True, alpha=0.3)
     ax.set_title("Figure 12: 6 queues, x = 300")
     ax.legend(fontsize=8)
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
-    plt.close(fig)
+    plotting.save(fig, path)
 
 
 def claims(df: pd.DataFrame) -> list[Claim]:

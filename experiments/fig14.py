@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments import executor
+from experiments import executor, plotting
 from experiments.claims import Claim, exactly_zero, ordering, pct
 from experiments.points import sim_scalability
 
@@ -41,26 +41,14 @@ def run(cfg, progress=None):
 
 
 def plot(df, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from experiments.results import write_figure
-
     sizes = sorted(df["size"].unique())
-    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), sharey=True, squeeze=False)
-    for ax, size in zip(axes[0], sizes):
-        for label, g in df[df["size"] == size].groupby("engine_label", sort=False):
-            g = g.sort_values("queues")
-            ax.plot(g["queues"], 100 * g["drop_rate"], marker="o", ms=4, label=label)
+    fig, axes = plotting.axes(len(sizes), width=5, height=4, sharey=True)
+    for ax, size in zip(axes, sizes):
+        plotting.drop_lines(ax, df[df["size"] == size], "queues")
         ax.set_title(f"{size}-byte packets, 2 x 10 GbE")
         ax.set_xlabel("receive queues per NIC")
-        ax.grid(True, alpha=0.3)
-    axes[0][0].set_ylabel("packet drop rate (%)")
-    axes[0][0].legend(fontsize=8)
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
-    plt.close(fig)
+    axes[0].legend(fontsize=8)
+    plotting.save(fig, path)
 
 
 def _series(df: pd.DataFrame, label: str, size: int) -> pd.Series:

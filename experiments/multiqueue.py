@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments import executor
+from experiments import executor, plotting
 from experiments.points import sim_multi_pkt_handler
 
 
@@ -53,23 +53,12 @@ def spare_capacity(df: pd.DataFrame, engine_label: str, n: int, x: int = 300) ->
 
 
 def plot_vs_queues(df: pd.DataFrame, path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from experiments.results import write_figure
-
+    """Overall drop rate against the number of queues (Figures 11, 13; also xdp)."""
     d = overall(df)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, g in d.groupby("engine_label", sort=False):
-        g = g.sort_values("queues")
-        ax.plot(g["queues"], 100 * g["drop_rate"], marker="o", ms=4, label=label)
+    fig, (ax,) = plotting.axes()
+    plotting.drop_lines(ax, d, "queues")
     ax.set_xlabel("receive queues (one pkt_handler thread each)")
-    ax.set_ylabel("packet drop rate (%)")
     ax.set_xticks(sorted(d["queues"].unique()))
-    ax.grid(True, alpha=0.3)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
-    plt.close(fig)
+    plotting.save(fig, path)

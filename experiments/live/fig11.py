@@ -37,26 +37,9 @@ def run(cfg: dict, progress=None) -> pd.DataFrame:
 
 
 def plot(df: pd.DataFrame, path) -> None:
-    import matplotlib
+    from experiments.multiqueue import plot_vs_queues
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from experiments.results import write_figure
-
-    d = mq.overall(df)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, g in d.groupby("engine_label", sort=False):
-        g = g.sort_values("queues")
-        ax.plot(g["queues"], 100 * g["drop_rate"], marker="o", ms=4, label=label)
-    ax.set_xlabel("receive queues (one pkt_handler thread each)")
-    ax.set_ylabel("packet drop rate (%)")
-    ax.set_xticks(sorted(d["queues"].unique()))
-    ax.grid(True, alpha=0.3)
-    ax.set_title("Figure 11 on AF_XDP (veth), x = 300 rate")
-    ax.legend(fontsize=8)
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
-    plt.close(fig)
+    plot_vs_queues(df, path, "Figure 11 on AF_XDP (veth), x = 300 rate")
 
 
 def claims(df: pd.DataFrame) -> list:

@@ -17,6 +17,16 @@ def fail(prog: str, message: str) -> None:
     sys.exit(2)
 
 
+def check_load(prog: str, args) -> None:
+    """The ranges pkt_handler and multi_pkt_handler share: x, the clock, T."""
+    if args.x < 0:
+        fail(prog, f"--x {args.x}: the number of filter runs per packet must be >= 0")
+    if args.clock_ghz <= 0:
+        fail(prog, f"--clock-ghz {args.clock_ghz}: must be > 0")
+    if args.T is not None and not 0 < args.T <= 100:
+        fail(prog, f"--T {args.T}: the offloading threshold T must be in (0, 100] percent")
+
+
 def on_off(value: str) -> bool:
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError(f"expected on or off, got {value!r}")

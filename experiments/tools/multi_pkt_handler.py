@@ -15,7 +15,7 @@ import json
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.tools.cli import ToolArgumentParser, fail
+from experiments.tools.cli import ToolArgumentParser, check_load, fail
 
 PROG = "multi_pkt_handler"
 MAX_QUEUES = 16  # 82599 RSS spreads over at most 16 queues (datasheet §7.1.2.8)
@@ -46,12 +46,7 @@ def build_parser() -> ToolArgumentParser:
 def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
     if not 1 <= args.queues <= MAX_QUEUES:
         fail(PROG, f"--queues {args.queues}: must be 1..{MAX_QUEUES}")
-    if args.x < 0:
-        fail(PROG, f"--x {args.x}: the number of filter runs per packet must be >= 0")
-    if args.clock_ghz <= 0:
-        fail(PROG, f"--clock-ghz {args.clock_ghz}: must be > 0")
-    if args.T is not None and not 0 < args.T <= 100:
-        fail(PROG, f"--T {args.T}: the offloading threshold T must be in (0, 100] percent")
+    check_load(PROG, args)
     groups = None
     if args.groups is not None:
         try:

@@ -14,7 +14,7 @@ import json
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.tools.cli import ToolArgumentParser, fail, on_off
+from experiments.tools.cli import ToolArgumentParser, check_load, fail, on_off
 
 PROG = "pkt_handler"
 
@@ -46,16 +46,11 @@ def build_parser() -> ToolArgumentParser:
 
 def validate(args) -> EngineConfig | None:
     """Range checks that name the parameter; returns the engine (sim engines)."""
-    if args.x < 0:
-        fail(PROG, f"--x {args.x}: the number of filter runs per packet must be >= 0")
+    check_load(PROG, args)
     if args.burst < 1:
         fail(PROG, f"--burst {args.burst}: P must be at least 1 packet")
     if not 60 <= args.size <= 1514:
         fail(PROG, f"--size {args.size}: frame size must be 60..1514 bytes")
-    if args.clock_ghz <= 0:
-        fail(PROG, f"--clock-ghz {args.clock_ghz}: must be > 0")
-    if args.T is not None and not 0 < args.T <= 100:
-        fail(PROG, f"--T {args.T}: the offloading threshold T must be in (0, 100] percent")
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None
     try:
