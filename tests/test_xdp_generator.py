@@ -3,7 +3,6 @@ with addresses moved into 198.18.0.0/15; flows steered to chosen queues."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from driver.xdp.xdp_prog import PassProgram
 from xdp_fixtures import XDP_MARKS, make_testbed, testbed  # noqa: F401 (fixtures)
 
 pytestmark = XDP_MARKS
-SHARED_TRACES = Path(__file__).resolve().parent.parent.parent / "shared" / "traces"
 
 
 def _arrived(tb, before):
@@ -62,9 +60,9 @@ def test_burst_needs_an_xdp_program_on_the_receiver(testbed):
 def test_pcap_replay_rewrites_addresses_into_the_benchmark_range(testbed):
     from experiments.live import workload
 
-    path = SHARED_TRACES / "gnutella.pcap"
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the shared traces folder is needed (see shared/traces/README.md)")
+    from traces.load import real_trace_path
+
+    path = real_trace_path("gnutella")  # a clear error if the capture is missing
     rp = workload.raw(str(path), testbed, speed=8.0, window_s=(100, 116))     # 2 s at 8x
     assert len(rp) > 100
     for f in rp.templates:
