@@ -20,6 +20,9 @@ CORE_SOURCES = [
 SIM_SOURCES = [
     "driver/csrc/sim/des.c",
     "driver/csrc/sim/nic.c",
+    "driver/csrc/sim/bulk.c",
+    "driver/csrc/sim/forward.c",
+    "driver/csrc/sim/run.c",
     "engine/csrc/sim/eng_wirecap.c",
     "engine/csrc/sim/eng_typeii.c",
     "engine/csrc/sim/eng_pfring.c",

@@ -291,8 +291,11 @@ void sim_heap_free(struct sim_heap *h);
 int sim_schedule(struct sim *s, int64_t t, uint32_t kind, uint32_t q, uint64_t arg);
 int sim_heap_pop(struct sim_heap *h, struct sim_event *out);
 
-/* nic.c: the engines call these */
+/* nic.c: the receive path; the engines call nic_kick */
 void nic_kick(struct sim *s, uint32_t nic);
+void nic_arrival(struct sim *s, uint64_t pkt);
+/* bulk.c */
+uint64_t bulk_step(struct sim *s, uint32_t nic, int64_t t_lim);
 int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n,
 		      int64_t t_first, int64_t dt);
 uint32_t pkt_size(const struct sim *s, uint64_t pkt);

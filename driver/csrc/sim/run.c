@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The main loop: arrivals and events in time order, and the run's set-up
+ * and accounting (sim_run). */
+#include "frames.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the main loop ------------------------------------------------------ */
+
+static void dispatch(struct sim *s, const struct sim_event *ev)
+{
+	if (ev->kind == EV_NIC_UNBLOCK) {
+		nic_kick(s, ev->q);
+		return;
+	}
+	switch (s->p->engine) {
+	case SIM_ENGINE_WIRECAP:
+		wc_event(s, ev);
+		break;
+	case SIM_ENGINE_DNA:
+	case SIM_ENGINE_NETMAP:
+		t2_event(s, ev);
+		break;
+	default:
+		pf_event(s, ev);
+		break;
+	}
+}
+
+static int check_params(const struct sim_params *p)
+{
+	uint64_t i;
+
+	if (!p->n_queues || p->n_nics < 1 || p->n_nics > 2 || p->n_nics * p->n_queues > WC_GROUP_MAX ||
+	    p->engine > SIM_ENGINE_PFRING || p->bus_admit > SIM_BUS_ONE)
+		return -EINVAL;
+	if (p->gen_gap_ps < 0 || (p->gen_gap_ps && (!p->gen_len || !p->gen_queue || !p->gen_flow)))
+		return -EINVAL;
+	if (!p->gen_gap_ps && (p->n_nics != 1 || p->bulk ||
+			       (p->n_packets && (!p->ts_ps || !p->queue || !p->flow || !p->size))))
+		return -EINVAL;
+	if (!p->ring_size || p->app_cost_ps < 0 || (p->forward && p->tx_ps_per_byte <= 0))
+		return -EINVAL;
+	if (p->n_packets >= (1ull << 32))
+		return -E2BIG; /* frame ids and bulk arithmetic are 32-bit per NIC */
+	if (p->bulk) {
+		/* closed forms assume the plain round-robin queue pattern and
+		 * counters only (no per-frame record) */
+		if (p->gen_len != p->n_queues || p->track_flows || p->fwd_log)
+			return -EINVAL;
+		for (i = 0; i < p->gen_len; i++)
+			if (p->gen_queue[i] != i)
+				return -EINVAL;
+	}
+	return 0;
+}
+
+static int count_per_queue(struct sim *s, uint64_t *per_queue)
+{
+	const struct sim_params *p = s->p;
+	uint64_t i, k;
+
+	if (p->gen_gap_ps) {
+		uint64_t full = p->n_packets / p->gen_len, rest = p->n_packets % p->gen_len;
+
+		for (i = 0; i < p->gen_len; i++) {
+			if (p->gen_queue[i] >= p->n_queues)
+				return -EINVAL;
+			for (k = 0; k < p->n_nics; k++)
+				per_queue[k * p->n_queues + p->gen_queue[i]] += full + (i < rest);
+		}
+		return 0;
+	}
+	for (i = 0; i < p->n_packets; i++) {
+		if (p->queue[i] >= p->n_queues || (i && p->ts_ps[i] < p->ts_ps[i - 1]))
+			return -EINVAL;
+		per_queue[p->queue[i]]++;
+	}
+	return 0;
+}
+
+/* The next arrival: its NIC and time (SIM_NEVER when none is left). */
+static inline int64_t next_arrival(const struct sim *s, uint32_t *k)
+{
+	const struct sim_params *p = s->p;
+	int64_t best = SIM_NEVER;
+	uint32_t i;
+
+	if (!p->gen_gap_ps) {
+		*k = 0;
+		return s->next_pkt < p->n_packets ? p->ts_ps[s->next_pkt] : SIM_NEVER;
+	}
+	for (i = 0; i < p->n_nics; i++) {
+		if (s->nic[i].next < p->n_packets && gen_time(s, s->nic[i].next) < best) {
+			best = gen_time(s, s->nic[i].next);
+			*k = i;
+		}
+	}
+	return best;
+}
+
+static int engine_init(struct sim *s)
+{
+	switch (s->p->engine) {
+	case SIM_ENGINE_WIRECAP:
+		return wc_init(s);
+	case SIM_ENGINE_DNA:
+	case SIM_ENGINE_NETMAP:
+		return t2_init(s);
+	default:
+		return pf_init(s);
+	}
+}
+
+static void engine_fini(struct sim *s)
+{
+	if (s->p->engine == SIM_ENGINE_WIRECAP)
+		wc_fini(s);
+	else if (s->p->engine == SIM_ENGINE_PFRING)
+		pf_fini(s);
+}
+
+int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res)
+{
+	struct sim s;
+	uint64_t per_queue[WC_GROUP_MAX] = { 0 };
+	uint32_t i, k;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = check_params(p);
+	if (err)
+		return res->error = err;
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	s.res = res;
+	s.nq_total = p->n_nics * p->n_queues;
+	err = count_per_queue(&s, per_queue);
+	if (err)
+		return res->error = err;
+	err = -ENOMEM;
+	if (sim_heap_init(&s.heap, 256))
+		goto out;
+	s.q = calloc(s.nq_total, sizeof(*s.q));
+	if (!s.q)
+		goto out;
+	for (k = 0; k < p->n_nics; k++) {
+		struct sim_nic *n = &s.nic[k];
+
+		n->id = k;
+		n->q0 = k * p->n_queues;
+		n->unblock_at = SIM_NEVER;
+		/* the buffer holds at most fifo_bytes / (smallest footprint) frames */
+		n->fifo_cap = p->fifo_bytes / (p->fifo_unit ? p->fifo_unit : 1) + 1;
+		n->fifo = calloc(n->fifo_cap, sizeof(*n->fifo));
+		if (!n->fifo)
+			goto out;
+	}
+	for (i = 0; i < s.nq_total; i++) {
+		s.q[i].id = i;
+		s.q[i].nic = i / p->n_queues;
+		if (p->track_flows || (!p->gen_gap_ps && (p->forward || p->engine == SIM_ENGINE_PFRING))) {
+			s.q[i].seq_cap = per_queue[i];
+			s.q[i].seq_pkt = malloc((per_queue[i] + 1) * sizeof(uint32_t));
+			if (!s.q[i].seq_pkt)
+				goto out;
+		}
+	}
+	if (p->track_flows && p->n_flows) {
+		s.flow_thread = malloc(p->n_flows * sizeof(*s.flow_thread));
+		s.flow_split = calloc(p->n_flows, 1);
+		if (!s.flow_thread || !s.flow_split)
+			goto out;
+		memset(s.flow_thread, 0xff, p->n_flows * sizeof(*s.flow_thread));
+	}
+	err = engine_init(&s);
+	if (err)
+		goto out;
+
+	/* the loop: arrivals first on ties, then events in (time, seq) order */
+	while (!s.err) {
+		int64_t te = s.heap.len ? s.heap.ev[0].t : SIM_NEVER;
+		int64_t ta = next_arrival(&s, &k);
+		struct sim_event ev;
+
+		if (ta != SIM_NEVER && ta <= te) {
+			if (p->bulk && bulk_step(&s, k, te))
+				continue;
+			s.now = ta;
+			if (p->gen_gap_ps)
+				nic_arrival(&s, s.nic[k].next++ * p->n_nics + k);
+			else
+				nic_arrival(&s, s.next_pkt++);
+			continue;
+		}
+		if (sim_heap_pop(&s.heap, &ev))
+			break;
+		s.now = ev.t;
+		res->events++;
+		dispatch(&s, &ev);
+	}
+	res->arrivals = p->gen_gap_ps ? s.nic[0].next + (p->n_nics > 1 ? s.nic[1].next : 0) : s.next_pkt;
+	res->end_ps = s.now;
+	err = s.err;
+	for (k = 0; k < p->n_nics && !err; k++)
+		if (s.nic[k].fifo_len)
+			err = -EDEADLK; /* frames left waiting for descriptors that never came */
+	for (i = 0; i < s.nq_total; i++)
+		qs[i] = s.q[i].st;
+out:
+	if (s.q)
+		engine_fini(&s);
+	if (s.q)
+		for (i = 0; i < s.nq_total; i++)
+			free(s.q[i].seq_pkt);
+	free(s.q);
+	for (k = 0; k < 2; k++)
+		free(s.nic[k].fifo);
+	free(s.flow_thread);
+	free(s.flow_split);
+	sim_heap_free(&s.heap);
+	res->error = err;
+	return err;
+}
