@@ -25,6 +25,10 @@ DEFAULT_CONFIG = {
     "seed": 0,
 }
 QUICK_CONFIG = {"P": bf.P_QUICK}
+# read by the xdp backend only (experiments/live/fig9.py, live/remote.py)
+XDP_CONFIG = {"cost_ns": None,     # per-packet time of the consumer, ns (None: from x)
+              "emulate": "auto",   # burn | pace | auto: how the consumer spends it
+              "sender": "auto"}    # remote runs: live-frames | afpacket | auto (by driver)
 
 
 def burst_formula(spec: str, x: int, size: int = 64, clock_ghz: float = 2.4) -> float:

@@ -9,7 +9,9 @@ Every experiment is a module exposing:
     plot(df, path)     writes the figure
     claims(df) -> list[experiments.claims.Claim]
 
-and optionally BACKENDS (default ("sim",)) and ACCOUNTING (default True:
+and optionally BACKENDS (default ("sim",)), XDP_CONFIG (dict: the parameters
+only the xdp backend reads, with their defaults; ``--param`` accepts them
+with ``--backend xdp``) and ACCOUNTING (default True:
 rows carry sent/delivered/capture_drops/delivery_drops and must balance;
 False for experiments that only profile traffic, such as fig3).
 """
@@ -42,14 +44,18 @@ def get(name: str) -> ModuleType:
         raise KeyError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}") from None
 
 
-def config(name: str, quick: bool = False, overrides: dict | None = None) -> dict:
+def config(name: str, quick: bool = False, overrides: dict | None = None, backend: str = "sim") -> dict:
     mod = get(name)
     cfg = dict(mod.DEFAULT_CONFIG)
     if quick:
         cfg.update(mod.QUICK_CONFIG)
+    xdp_only = dict(getattr(mod, "XDP_CONFIG", {}))
+    if backend == "xdp":
+        cfg.update(xdp_only)
     for key, value in (overrides or {}).items():
         if key not in cfg:
-            raise KeyError(f"experiment {name} has no parameter {key!r}; parameters: {', '.join(cfg)}")
+            hint = f" (with --backend xdp only)" if key in xdp_only else ""
+            raise KeyError(f"experiment {name} has no parameter {key!r}{hint}; parameters: {', '.join(cfg)}")
         cfg[key] = value
     cfg["quick"] = bool(quick)
     return cfg

@@ -60,7 +60,7 @@ def run_experiment(name: str, quick: bool = False, backend: str = "sim", overrid
         raise ValueError(f"backend {backend!r} is not available for {name}; use one of {', '.join(backends)}")
     if plot_only:
         return plot_run(name).parent
-    cfg = registry.config(name, quick=quick, overrides=overrides)
+    cfg = registry.config(name, quick=quick, overrides=overrides, backend=backend)
     cfg["backend"] = backend
     run_dir = results.find_resumable(name, cfg) if resume else None
     if run_dir is None:

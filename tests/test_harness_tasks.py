@@ -72,6 +72,16 @@ def test_bad_param_names_the_parameter(tmp_path):
     assert r.returncode != 0 and "expected key=value" in r.stderr
 
 
+def test_xdp_only_parameters_need_the_xdp_backend():
+    with pytest.raises(KeyError, match=r"no parameter 'sender' \(with --backend xdp only\)"):
+        registry.config("fig9", overrides={"sender": "afpacket"})
+    cfg = registry.config("fig9", overrides={"sender": "afpacket", "cost_ns": 20000}, backend="xdp")
+    assert (cfg["sender"], cfg["cost_ns"], cfg["emulate"]) == ("afpacket", 20000, "auto")
+    # the simulator's configuration (and so its results' config.json) is unchanged
+    assert "sender" not in registry.config("fig9") and "speed" not in registry.config("table1")
+    assert registry.config("table1", overrides={"speed": 0.25}, backend="xdp")["speed"] == 0.25
+
+
 def test_plot_only_without_runs_says_what_to_run(tmp_path):
     r = inv("run-experiment", "--name", "fig10", "--plot-only", env={"WIRECAP_RESULTS": str(tmp_path)})
     assert r.returncode != 0 and "invoke run-experiment --name fig10" in r.stderr

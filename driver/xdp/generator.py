@@ -53,9 +53,13 @@ class SendResult:
 
 
 class Generator:
-    """Sends into the capture interface of a testbed, from its gen namespace."""
+    """Sends into the capture interface of a testbed, from its gen namespace.
 
-    def __init__(self, testbed, qdisc_bypass: bool = False):
+    ``dst_mac``: the capture interface is on another host (a remote run,
+    experiments/live/remote.py): frames go to this MAC, and the check that
+    the receiving end runs an XDP program is the capture host's job."""
+
+    def __init__(self, testbed, qdisc_bypass: bool = False, dst_mac: str | None = None):
         ffi, lib = native()
         self.tb = testbed
         self.ifindex = netns.ifindex(testbed.gen_ns, testbed.gen_if)
@@ -63,7 +67,8 @@ class Generator:
             self.fd = check(lib.wc_gen__socket(self.ifindex, int(qdisc_bypass)),
                             f"AF_PACKET socket on {testbed.gen_if}")
         self._tx_prog = -1
-        self.dst_mac = testbed.mac(testbed.cap_if)
+        self.remote_peer = dst_mac is not None
+        self.dst_mac = dst_mac if self.remote_peer else testbed.mac(testbed.cap_if)
         self.src_mac = testbed.mac(testbed.gen_if)
 
     def close(self) -> None:
@@ -165,7 +170,7 @@ class Generator:
             raise ValueError(f"count={count}: a burst has at least one frame")
         if not 0 < max_s <= 3600:
             raise ValueError(f"max_s={max_s}: every send is bounded in time, 0 < max_s <= 3600")
-        if attached_prog_id(self.tb.cap_ns, self.tb.cap_if) is None:
+        if not self.remote_peer and attached_prog_id(self.tb.cap_ns, self.tb.cap_if) is None:
             raise RuntimeError(f"{self.tb.cap_if} runs no XDP program: live frames sent to a veth without "
                                "one vanish (attach the engine, or driver.xdp.xdp_prog.PassProgram, first)")
         cpu = cpu_for_queue(queue, self.tb.queues)

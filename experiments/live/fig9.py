@@ -109,28 +109,46 @@ def _point(tb, spec, P, x, cost, emulate, size, seed) -> dict:
         counts, drained = cap.wait_drained(sent.sent, max_s=240)
         loops = cap.stop()
         arrival = cap.arrival_pps(0, counts[0]["arrived"])
-    c = counts[0]
-    w = works[0].stats()
+    side = capture_side(counts[0], works[0], loops[0], arrival, drained, steal_ms() - steal0)
+    return make_row(spec, P, x, cost, size, seed, side,
+                    {"sent": sent.sent, "rate_pps": sent.rate_pps, "method": sent.method})
+
+
+def capture_side(c: dict, work, loop: dict, arrival: float, drained: bool, steal: float) -> dict:
+    """What the capture side measured for one point (JSON-able: a remote
+    capture host sends exactly this back, see experiments/live/remote.py)."""
+    w = work.stats()
+    p_p = processed_rate(w, loop)
+    return {"counts": c, "arrival_pps": arrival, "processed_pps": p_p if p_p == p_p else 0.0,
+            "work": work.describe(), "drained": drained, "host_steal_ms": steal, **host_info()}
+
+
+def make_row(spec, P, x, cost, size, seed, side: dict, sent: dict) -> dict:
+    """One row of the table from the capture side's and the generator's
+    measurements (``sent``: frames sent, rate_pps, method)."""
+    c = side["counts"]
     row = {**spec.columns(), "x": x, "P": P, "size": size, "queues": 1, "nic_buffer": False, "backend": "xdp",
-           "seed": seed, "sent": sent.sent, "delivered": c["delivered"],
-           "capture_drops": c["capture_drops"] + max(0, sent.sent - c["arrived"]),
+           "seed": seed, "sent": sent["sent"], "delivered": c["delivered"],
+           "capture_drops": c["capture_drops"] + max(0, sent["sent"] - c["arrived"]),
            "delivery_drops": c["delivery_drops"], "filtered": c["filtered"]}
     row["drop_rate"] = (row["capture_drops"] + row["delivery_drops"]) / row["sent"] if row["sent"] else 0.0
     # Pin is the rate at the NIC (the XDP hook), as in the paper; on veth a
     # live-frame burst reaches the capture side faster than the generator's
     # syscall rate, so the generator's own rate would misstate it
-    p_in = arrival if arrival == arrival else sent.rate_pps
-    p_p = processed_rate(w, loops[0])
-    p_p = p_p if p_p == p_p else 0.0
-    row.update({"offered_pps": sent.rate_pps, "arrival_pps": p_in, "processed_pps": p_p, "capacity": capacity(spec),
+    arrival = side["arrival_pps"]
+    p_in = arrival if arrival == arrival else sent["rate_pps"]
+    p_p = side["processed_pps"]
+    cap = capacity(spec)
+    row.update({"offered_pps": sent["rate_pps"], "arrival_pps": p_in, "processed_pps": p_p, "capacity": cap,
                 "arrived": c["arrived"],
-                "formula_lossless_P": p_in * capacity(spec) / (p_in - p_p) if p_in > p_p else float("inf"),
-                "formula_drop_rate": formula_drop_rate(sent.sent, p_in, p_p, capacity(spec)),
+                "formula_lossless_P": p_in * cap / (p_in - p_p) if p_in > p_p else float("inf"),
+                "formula_drop_rate": formula_drop_rate(sent["sent"], p_in, p_p, cap),
                 "chunks_copied": c["chunks_copied"], "max_rx_gap_us": c["max_rx_gap_us"],
-                "work": works[0].describe(), "cost_ns": cost, "drained": drained,
-                "host_steal_ms": steal_ms() - steal0,
-                "scaling": "burst at the generator's maximum (BPF_PROG_RUN live frames) instead of 14.88 Mp/s; "
-                           f"consumer {works[0].describe()}", **host_info()})
+                "work": side["work"], "cost_ns": cost, "drained": side["drained"],
+                "host_steal_ms": side["host_steal_ms"],
+                "scaling": f"burst at the generator's maximum ({sent.get('method', 'live-frames')}) instead of "
+                           f"14.88 Mp/s; consumer {side['work']}",
+                "host_cpus": side["host_cpus"], "kernel": side["kernel"]})
     row["formula_gap_pp"] = 100 * abs(row["drop_rate"] - row["formula_drop_rate"])
     row["unaccounted"] = unaccounted(row)
     return row

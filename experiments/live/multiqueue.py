@@ -35,7 +35,7 @@ def run_points(cfg: dict, queues: list[int], xs: list[int], progress=None) -> pd
             for spec in engines:
                 args = {"engine": spec, "trace": cfg.get("trace", "fermilab-like"), "queues": int(n),
                         "x": int(x), "cost_ns": PAPER_COST_NS * x / 300 if x else None,
-                        "emulate": cfg.get("emulate", "auto"), "speed": float(cfg.get("speed", SPEED)),
+                        "emulate": cfg.get("emulate", "auto"), "speed": float(cfg.get("speed") or SPEED),
                         "window_s": cfg.get("window_s"), "seed": int(cfg.get("seed", 0)),
                         "forward": bool(cfg.get("forward", False))}
                 out = multi_pkt_handler.run(args)

@@ -90,9 +90,16 @@ def cmd_iface_up(a) -> None:
         link = ipr.get_links(idx)[0]
         was_up = bool(link["flags"] & 1)  # IFF_UP
         present = any(x.get_attr("IFA_ADDRESS") == str(iface.ip) for x in ipr.get_addr(index=idx))
-        record = {"interface": a.interface, "address": a.address, "was_up": was_up, "added": not present}
+        ipv6 = _ipv6_switch(a.interface)
+        record = {"interface": a.interface, "address": a.address, "was_up": was_up, "added": not present,
+                  "ipv6_was_disabled": ipv6.read_text().strip() if ipv6.exists() else None}
         # record first: a crash between here and the change still gets undone
         (state / f"iface-{a.interface}.json").write_text(json.dumps(record))
+        if ipv6.exists():
+            # no IPv6 on the test link while the run holds it: the kernel would
+            # send router solicitations, DAD and MLD frames of its own, and
+            # every frame the capture host sees must be one the generator counted
+            ipv6.write_text("1\n")
         if not present:
             ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
         ipr.link("set", index=idx, state="up")
@@ -114,7 +121,15 @@ def _iface_restore(record: dict) -> dict:
                 return {**record, "restored": f"address removal failed: {exc}"}
         if not record["was_up"]:
             ipr.link("set", index=idx, state="down")
+    ipv6 = _ipv6_switch(record["interface"])
+    if record.get("ipv6_was_disabled") is not None and ipv6.exists():
+        ipv6.write_text(record["ipv6_was_disabled"] + "\n")
     return {**record, "restored": True}
+
+
+def _ipv6_switch(interface: str) -> Path:
+    """The interface's disable_ipv6 sysctl (in this process's namespace)."""
+    return Path("/proc/sys/net/ipv6/conf") / interface / "disable_ipv6"
 
 
 def cmd_iface_down(a) -> None:

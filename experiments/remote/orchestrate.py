@@ -209,17 +209,24 @@ class RemoteRun:
         """One point: capture side in the background, generator in front, then stop."""
         cap, gen = self.sessions[self.inv.capture.name], self.sessions[self.inv.generator.name]
         job = f"capture-{idx}"
-        common = ["--impl", impl, "--point", json.dumps(point)]
-        self.agent(cap, ["start", "--state", self.state(cap), "--name", job, "--", "capture", *common,
-                         "--interface", cap.host.interface, "--bind", cap.host.test_ip], "capture start")
-        sent = self.job(gen, f"generate-{idx}", ["generate", *common, "--interface", gen.host.interface,
+        self.agent(cap, ["start", "--state", self.state(cap), "--name", job, "--", "capture", "--impl", impl,
+                         "--point", json.dumps(point), "--interface", cap.host.interface,
+                         "--bind", cap.host.test_ip], "capture start")
+        # the generator addresses its frames to the capture interface (raw
+        # frames, no ARP): its MAC is what iface-up reported
+        cap_mac = self.record["hosts"].get(cap.name, {}).get("interface", {}).get("mac")
+        sent = self.job(gen, f"generate-{idx}", ["generate", "--impl", impl,
+                                                 "--point", json.dumps({**point, "dst_mac": cap_mac}),
+                                                 "--interface", gen.host.interface,
                                                  "--bind", gen.host.test_ip, "--dest", cap.host.test_ip],
                         "generate", timeout=min(self.step_timeout, roles.MAX_DURATION_S + 30))
-        # the capture side stops by itself once everything arrived; give
-        # stragglers a moment, then stop it (it reports what it got)
+        # the capture side stops by itself once everything arrived (and, for
+        # an engine with a pool, was worked off); past that, stop it: it
+        # reports what it got
+        drain = roles.drain_timeout(impl, point)
         try:
-            got = self.agent(cap, ["wait", "--state", self.state(cap), "--name", job, "--timeout", "2"],
-                             "capture wait", timeout=30)
+            got = self.agent(cap, ["wait", "--state", self.state(cap), "--name", job, "--timeout", f"{drain:g}"],
+                             "capture wait", timeout=drain + 30)
         except RemoteError:
             got = self.agent(cap, ["stop", "--state", self.state(cap), "--name", job], "capture stop", timeout=60)
         if got.get("result") is None:
@@ -275,7 +282,7 @@ class RemoteRun:
         import pandas as pd
 
         live = roles.xdp_roles()
-        cfg = registry.config(self.name, quick=self.quick, overrides=self.overrides)
+        cfg = registry.config(self.name, quick=self.quick, overrides=self.overrides, backend="xdp")
         cfg["backend"] = "xdp"
         rows = []
         for i, point in enumerate(live.points(self.name, cfg), start=1):
@@ -357,5 +364,10 @@ def remote_run(inventory_path, name: str, quick: bool = False, backend: str = "s
     backends = getattr(mod, "BACKENDS", ("sim",))
     if backend not in backends:
         raise ValueError(f"backend {backend!r} is not available for {name}; use one of {', '.join(backends)}")
-    registry.config(name, quick=quick, overrides=overrides)  # a bad --param fails here, before any SSH
+    cfg = registry.config(name, quick=quick, overrides=overrides, backend=backend)  # a bad --param fails here, before any SSH
+    if backend == "xdp":
+        try:
+            roles.xdp_roles().points(name, cfg)  # an experiment not measured across hosts, too
+        except RuntimeError as exc:
+            raise RemoteError("localhost", str(exc), "prepare") from None
     return RemoteRun(inv, name, quick, backend, overrides, probe_packets, probe_rate, step_timeout, log).execute()

@@ -16,7 +16,9 @@ Two implementations:
                    backend, with the counters of both hosts.
 ``xdp``            the real engine on AF_XDP: experiments.live.remote,
                    provided by the xdp backend, with the same four functions
-                   (points(name, cfg), capture, generate, row).
+                   (points(name, cfg), capture, generate, row) and
+                   drain_timeout(point): a capture side with a pool works
+                   off the burst after the generator is done.
 """
 from __future__ import annotations
 
@@ -127,6 +129,13 @@ class UdpProbe:
         return {"packets": point["packets"], "rate": point["rate"], "size": point["size"], "sent": sent,
                 "received": got, "lost": sent - got, "loss_rate": (sent - got) / sent if sent else 0.0,
                 "achieved_pps": generate["rate_pps"], "end": capture["end"]}
+
+
+def drain_timeout(name: str, point: dict) -> float:
+    """How long the orchestrator lets the capture side finish by itself once
+    the generator is done (then it stops it)."""
+    impl = implementation(name)
+    return float(impl.drain_timeout(point)) if hasattr(impl, "drain_timeout") else 2.0
 
 
 def implementation(name: str):

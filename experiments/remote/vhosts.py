@@ -203,6 +203,10 @@ def up(prefix: str = "wcssh", inventory: Path | None = None, roles=("generator",
             bed["namespaces"].append(ns)
             _save(bed)
             _run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            # no IPv6 in a test host: its kernel would put frames of its own
+            # (DAD, router solicitations) on the test link
+            _run(["ip", "netns", "exec", ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+                  "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"])
             bed["hosts"][short] = {"role": role, "netns": ns, "interface": "test0", "test_address": addr,
                                    "project_dir": str(work / "hosts" / short / "wirecap")}
         gen, cap = f"{prefix}-gen", f"{prefix}-cap"
