@@ -70,7 +70,8 @@ def _names(name: str) -> list[str]:
         "scheduler": "address of a Dask scheduler, e.g. tcp://10.0.0.1:8786: run the points there (default: none)",
         "plot_only": "redraw the figure of the latest saved run, compute nothing (default: off)",
         "resume": "continue an interrupted identical run from its saved points (default: on; --no-resume starts afresh)",
-        "param": "override one configuration value, key=value (repeatable; JSON values), e.g. --param R=500 "
+        "param": "override one configuration value, key=value (repeatable; JSON values), e.g. --param R=500; "
+                 "with --backend xdp also the real backend's own (the module's XDP_CONFIG) "
                  "(default: none, the experiment's own configuration)",
     },
 )
@@ -252,7 +253,8 @@ def update_reference(c, reason, name="all", perf=True):
         "name": "experiment to run on the capture host (required)",
         "quick": "the experiment's reduced set of points (default: off)",
         "backend": "sim (default) or xdp (real capture on the capture host's interface)",
-        "param": "override one configuration value, key=value (repeatable; default: none)",
+        "param": "override one configuration value, key=value (repeatable; with --backend xdp also the "
+                 "module's XDP_CONFIG, e.g. sender=afpacket; default: none)",
         "probe_packets": "packets the generator sends to check the test link, 0 to skip (default 2000)",
         "probe_rate": "probe send rate in packets/s (default 20000)",
         "timeout": "seconds to wait for any one remote step before giving up (default 600)",

@@ -151,7 +151,8 @@ XDP_ROLES = "experiments.live.remote"
 
 
 def xdp_roles() -> ModuleType:
-    """The xdp backend's remote roles, or a message saying they have not landed."""
+    """The xdp backend's remote roles (experiments/live/remote.py); a copy
+    of the project without them gets a message, not a traceback."""
     try:
         mod = importlib.import_module(XDP_ROLES)
     except ImportError as exc:
