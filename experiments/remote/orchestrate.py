@@ -364,7 +364,8 @@ def remote_run(inventory_path, name: str, quick: bool = False, backend: str = "s
     backends = getattr(mod, "BACKENDS", ("sim",))
     if backend not in backends:
         raise ValueError(f"backend {backend!r} is not available for {name}; use one of {', '.join(backends)}")
-    cfg = registry.config(name, quick=quick, overrides=overrides, backend=backend)  # a bad --param fails here, before any SSH
+    # a bad --param fails here, before any SSH
+    cfg = registry.config(name, quick=quick, overrides=overrides, backend=backend)
     if backend == "xdp":
         try:
             roles.xdp_roles().points(name, cfg)  # an experiment not measured across hosts, too
