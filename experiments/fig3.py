@@ -14,8 +14,6 @@ claims come from the saved data alone.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -182,5 +180,5 @@ def plot(df: pd.DataFrame, path) -> None:
     ax.set_title(f"mean p/s / largest {bin_ms:g} ms bin (packets), per RSS queue", fontsize=9)
     fig.suptitle(f"Figure 3: {tr}, {int(d['n_queues'].iloc[0])} RSS queues")
     fig.tight_layout()
-    write_figure(Path(path), fig)
+    write_figure(path, fig)
     plt.close(fig)

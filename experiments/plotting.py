@@ -2,8 +2,6 @@
 per engine configuration, written atomically (experiments/results.py)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
 
@@ -33,5 +31,5 @@ def save(fig, path) -> None:
 
     from experiments.results import write_figure
 
-    write_figure(Path(path), fig)
+    write_figure(path, fig)
     plt.close(fig)

@@ -203,7 +203,7 @@ def read_parquet(path: Path) -> pd.DataFrame:
     return df
 
 
-def write_figure(path: Path, fig) -> None:
+def write_figure(path: Path | str, fig) -> None:
     path = Path(path)
     _atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip("."), dpi=120, bbox_inches="tight"))
 
@@ -330,6 +330,15 @@ def find_resumable(experiment: str, cfg: dict) -> Path | None:
             return run_dir
     return None
 
+
+
+def open_run(experiment: str, cfg: dict, resume: bool, extra: dict | None = None) -> tuple[Path, PointStore]:
+    """The run folder for cfg and its journal: the resumable one (``resume``
+    and find_resumable() finds one), else a new one started with ``extra``."""
+    run_dir = find_resumable(experiment, cfg) if resume else None
+    if run_dir is None:
+        run_dir = start_run(experiment, cfg, extra=extra)
+    return run_dir, PointStore(run_dir)
 
 # ---- the resume journal -----------------------------------------------------
 

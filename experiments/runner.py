@@ -62,10 +62,7 @@ def run_experiment(name: str, quick: bool = False, backend: str = "sim", overrid
         return plot_run(name).parent
     cfg = registry.config(name, quick=quick, overrides=overrides, backend=backend)
     cfg["backend"] = backend
-    run_dir = results.find_resumable(name, cfg) if resume else None
-    if run_dir is None:
-        run_dir = results.start_run(name, cfg, extra={"execution": {"jobs": jobs, "scheduler": scheduler}})
-    store = results.PointStore(run_dir)
+    run_dir, store = results.open_run(name, cfg, resume, extra={"execution": {"jobs": jobs, "scheduler": scheduler}})
     saved = len(store)
     if saved:
         print(f"{name}: resuming {run_dir} ({saved} point(s) already saved)")

@@ -215,10 +215,7 @@ def run_sweep(grid: Grid, label: str = "", jobs: int = 1, scheduler: str | None 
     if not pts:
         raise ValueError("the sweep has no valid point; check --engine and the M/R/T axes")
     cfg = {"grid": grid.as_config(), "label": label, "skipped": skipped, "backend": "sim"}
-    run_dir = results.find_resumable(SWEEP, cfg) if resume else None
-    if run_dir is None:
-        run_dir = results.start_run(SWEEP, cfg, extra={"execution": {"jobs": jobs, "scheduler": scheduler}})
-    store = results.PointStore(run_dir)
+    run_dir, store = results.open_run(SWEEP, cfg, resume, extra={"execution": {"jobs": jobs, "scheduler": scheduler}})
     saved = len(store)
     if saved:
         print(f"sweep: resuming {run_dir} ({saved} of {len(pts)} point(s) already saved)")
@@ -299,5 +296,5 @@ def plot_sweep(df: pd.DataFrame, path, x: str | None = None, series: str = "engi
     x, others = choose(df, x, series)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     plot_lines(df, x, series, y, others, ax)
-    results.write_figure(Path(path), fig)
+    results.write_figure(path, fig)
     plt.close(fig)

@@ -75,7 +75,7 @@ def plot(df, path):
     ax_b.set_ylabel("drop rate (%)")
     ax_b.legend(fontsize=8)
     ax_b.grid(True, axis="y", alpha=0.3)
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
+    write_figure(path, fig)
     plt.close(fig)
 
 

@@ -60,8 +60,8 @@ The model
 * **The wire**: all packets share one 10 GbE link and cannot overlap on it
   (each holds the link for (wire_len + 4 FCS + 20) * 8 bits).
 
-Addresses: Fermilab hosts in 198.18.0.0/16 (standing in for 131.225.0.0/16,
-so the paper's filter "131.225.2 and UDP" becomes "net 198.18.2.0/24 and
+Addresses: Fermilab hosts in 198.18.0.0/16 (standing in for Fermilab's own
+/16, so the paper's §2.2 filter on one of its /24s becomes "net 198.18.2.0/24 and
 udp"), Internet hosts in 198.19.0.0/16: every address is in RFC 2544's
 198.18.0.0/15.
 """
@@ -86,9 +86,9 @@ MSS_FRAME = 1514                 # 1460-byte MSS + TCP/IP 40 + Ethernet 14 (no F
 ACK_FRAME = 66                   # TCP ACK with the timestamp option: 14 + 20 + 32 (RFC 7323)
 MIN_FRAME = 60                   # 64-byte minimum frame without FCS (IEEE 802.3)
 ACK_EVERY = 2                    # delayed ACK: one per two full segments (RFC 1122 §4.2.3.2)
-INSIDE_NET = (198, 18)           # Fermilab side (131.225.0.0/16 in the paper)
+INSIDE_NET = (198, 18)           # Fermilab side (the site's public /16 in the paper)
 OUTSIDE_NET = (198, 19)          # the Internet side
-PAPER_FILTER_NET = (198, 18, 2)  # paper §2.2 filter "131.225.2 and UDP" -> 198.18.2.0/24
+PAPER_FILTER_NET = (198, 18, 2)  # paper §2.2 filter (one Fermilab /24 and UDP) -> 198.18.2.0/24
 EPHEMERAL_PORTS = (32768, 60999)  # Linux net.ipv4.ip_local_port_range default
 GRIDFTP_DATA_PORTS = (20000, 25000)  # GLOBUS_TCP_PORT_RANGE commonly used by sites
 ELEPHANT_IW = 10                 # RFC 6928 initial window of the bulk transfer's streams

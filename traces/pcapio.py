@@ -274,21 +274,13 @@ def write_pcap(trace: Trace, path: str | os.PathLike, snaplen: int = MAX_SNAPLEN
     magic = 0xA1B23C4D if nsec else 0xA1B2C3D4
     header = struct.pack("<IHHiIII", magic, *PCAP_VERSION, 0, 0, snaplen, linktype)
 
+    def records(out, size, n, args):
+        return lib.ps_write__pcap(out, size, n, int(nsec), *args)
+
     def write(f):
         f.write(header)
-        for lo in range(0, len(trace), WRITE_CHUNK_PACKETS):
-            hi = min(lo + WRITE_CHUNK_PACKETS, len(trace))
-            cap = np.minimum(trace.cap_len[lo:hi], np.uint32(snaplen))
-            data, offsets = _frames_for(trace, lo, hi, cap)
-            abs_ts = ts[lo:hi] + t0
-            size = int(cap.sum(dtype=np.int64)) + lib.PS_PCAP_REC_HDR_LEN * (hi - lo)
-            out = np.empty(size, np.uint8)
-            got = lib.ps_write__pcap(ptr(out, "uint8_t *"), size, hi - lo, int(nsec), ptr(abs_ts, "int64_t *"),
-                                     ptr(trace.wire_len[lo:hi], "uint32_t *"), ptr(cap, "uint32_t *"),
-                                     ptr(data, "uint8_t *"), ptr(offsets, "int64_t *"))
-            if got != size:  # pragma: no cover
-                raise RuntimeError(f"ps_write__pcap wrote {got} of {size} bytes")
-            f.write(out.data)
+        _write_records(f, trace, snaplen, t0, ts, "ps_write__pcap", records,
+                       lambda cap: int(cap.sum(dtype=np.int64)) + lib.PS_PCAP_REC_HDR_LEN * len(cap))
 
     return _atomic(path, write)
 
@@ -305,20 +297,33 @@ def write_pcapng(trace: Trace, path: str | os.PathLike, snaplen: int = MAX_SNAPL
     idb_body = struct.pack("<HHI", linktype, 0, snaplen) + opts
     idb = struct.pack("<II", 1, 12 + len(idb_body)) + idb_body + struct.pack("<I", 12 + len(idb_body))
 
+    def records(out, size, n, args):
+        return lib.ps_write__pcapng(out, size, n, *args)
+
     def write(f):
         f.write(shb + idb)
-        for lo in range(0, len(trace), WRITE_CHUNK_PACKETS):
-            hi = min(lo + WRITE_CHUNK_PACKETS, len(trace))
-            cap = np.minimum(trace.cap_len[lo:hi], np.uint32(snaplen))
-            data, offsets = _frames_for(trace, lo, hi, cap)
-            abs_ts = ts[lo:hi] + t0
-            size = int(((cap.astype(np.int64) + 3) & ~3).sum()) + lib.PS_PCAPNG_EPB_OVERHEAD * (hi - lo)
-            out = np.empty(size, np.uint8)
-            got = lib.ps_write__pcapng(ptr(out, "uint8_t *"), size, hi - lo, ptr(abs_ts, "int64_t *"),
-                                       ptr(trace.wire_len[lo:hi], "uint32_t *"), ptr(cap, "uint32_t *"),
-                                       ptr(data, "uint8_t *"), ptr(offsets, "int64_t *"))
-            if got != size:  # pragma: no cover
-                raise RuntimeError(f"ps_write__pcapng wrote {got} of {size} bytes")
-            f.write(out.data)
+        # an EPB pads its packet data to 32 bits
+        _write_records(f, trace, snaplen, t0, ts, "ps_write__pcapng", records,
+                       lambda cap: int(((cap.astype(np.int64) + 3) & ~3).sum())
+                       + lib.PS_PCAPNG_EPB_OVERHEAD * len(cap))
 
     return _atomic(path, write)
+
+
+def _write_records(f, trace: Trace, snaplen: int, t0: int, ts: np.ndarray, what: str, records, size_of) -> None:
+    """The records of every packet, WRITE_CHUNK_PACKETS at a time, formatted
+    in C: records(out, size, n, (ts, wire_len, cap_len, data, offsets))
+    fills ``out`` (size_of(cap_len) bytes) and returns the bytes written."""
+    for lo in range(0, len(trace), WRITE_CHUNK_PACKETS):
+        hi = min(lo + WRITE_CHUNK_PACKETS, len(trace))
+        cap = np.minimum(trace.cap_len[lo:hi], np.uint32(snaplen))
+        data, offsets = _frames_for(trace, lo, hi, cap)
+        abs_ts = ts[lo:hi] + t0
+        size = size_of(cap)
+        out = np.empty(size, np.uint8)
+        got = records(ptr(out, "uint8_t *"), size, hi - lo,
+                      (ptr(abs_ts, "int64_t *"), ptr(trace.wire_len[lo:hi], "uint32_t *"), ptr(cap, "uint32_t *"),
+                       ptr(data, "uint8_t *"), ptr(offsets, "int64_t *")))
+        if got != size:  # pragma: no cover
+            raise RuntimeError(f"{what} wrote {got} of {size} bytes")
+        f.write(out.data)

@@ -60,7 +60,7 @@ class HostModel:
     # paper §2.2/§4: "The CPU speed is set at 2.4 GHz"
     clock_ghz: float = 2.4
     # paper §2.2: x = 300 filter runs give 38,844 p/s on one 2.4 GHz core,
-    # i.e. 85.8 ns per run of the BPF filter "131.225.2 and UDP"
+    # i.e. 85.8 ns per run of the paper's BPF filter (one Fermilab /24 and UDP)
     filter_ns_at_2_4ghz: float = 85.8
 
     @property

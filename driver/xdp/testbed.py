@@ -34,6 +34,7 @@ from pathlib import Path
 from driver.xdp import netns
 from driver.xdp.errors import PrerequisiteError
 from driver.xdp.prereq import require_netns, require_root
+from driver.xdp.procs import pid_alive
 
 NS_PREFIX = "wcap-"                      # namespaces: wcap-<tag>-gen|cap|sink
 IF_RE = re.compile(r"^wc[0-9a-f]{6}[gcfs]$")  # interfaces: wc<tag><role>
@@ -295,18 +296,6 @@ def _remove_host_interfaces(tag: str | None = None) -> None:
                         raise
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep(include_persistent: bool = False) -> list[str]:
     """Remove testbeds left behind by dead processes (and, with
     include_persistent, the ones `invoke testbed-up` made). Returns the tags
@@ -325,7 +314,7 @@ def sweep(include_persistent: bool = False) -> list[str]:
                 tb = Testbed(tag=tag, forward=True)
             if tb.persistent and not include_persistent:
                 continue
-            if not tb.persistent and _alive(tb.owner_pid):
+            if not tb.persistent and pid_alive(tb.owner_pid):
                 continue
         else:
             ages = [time.time() - netns.path(n).stat().st_mtime

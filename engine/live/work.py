@@ -20,7 +20,7 @@ import os
 from driver.xdp._native import native
 from driver.xdp.errors import check
 
-PAPER_FILTER = "net 198.18.2.0/24 and udp"  # paper §2.2 "131.225.2 and UDP", in 198.18.0.0/15
+PAPER_FILTER = "net 198.18.2.0/24 and udp"  # paper §2.2 filter (a Fermilab /24, UDP), in 198.18.0.0/15
 PAPER_COST_NS = 25744                       # paper §2.2: x = 300 -> 38,844 p/s on 2.4 GHz
 EMULATE = ("auto", "burn", "pace")
 

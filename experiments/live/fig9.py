@@ -174,7 +174,7 @@ def plot(df: pd.DataFrame, path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title("Figure 9 on AF_XDP (veth), consumer at 38,844 p/s")
     ax.legend(fontsize=7, loc="upper left")
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
+    write_figure(path, fig)
     plt.close(fig)
 
 

@@ -52,7 +52,7 @@ def plot(df: pd.DataFrame, path) -> None:
     ax.set_title("Table 1 on AF_XDP (veth): per-queue drop rates, x = 300 rate")
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
-    write_figure(path if hasattr(path, "suffix") else __import__("pathlib").Path(path), fig)
+    write_figure(path, fig)
     plt.close(fig)
 
 

@@ -36,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from driver.xdp.procs import pid_alive
 from experiments.remote.inventory import BENCHMARK_NET
 
 AGENT = "experiments.remote.agent"
@@ -159,21 +160,6 @@ def _job(state: Path, name: str) -> dict:
             "ready": state / f"job-{name}.ready", "rc": state / f"job-{name}.rc"}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie is not alive for our purposes
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def cmd_start(a) -> None:
     """Run `agent ARGS` detached (own session: it outlives this SSH command)."""
     state = _state(a.state)
@@ -226,7 +212,7 @@ def _wait(j: dict, timeout: float, heartbeat: bool = False) -> bool:
     deadline = time.monotonic() + timeout
     beat = time.monotonic()
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         if heartbeat and time.monotonic() - beat >= 1.0:
             beat = time.monotonic()
@@ -253,7 +239,7 @@ def cmd_wait(a) -> None:
 
 def _stop(j: dict, name: str) -> dict:
     pid = int(j["pid"].read_text())
-    if _alive(pid):
+    if pid_alive(pid):
         try:
             os.killpg(pid, signal.SIGTERM)  # the job leads its own session/group
         except ProcessLookupError:

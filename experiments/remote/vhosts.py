@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from driver.xdp.procs import pid_alive
 from experiments.remote import netns
 
 STATE_ROOT = Path(tempfile.gettempdir()) / "wirecap-sshbed"
@@ -123,24 +124,10 @@ def _wait_ssh(ns: str, pid: int, log: Path) -> None:
                 return
         except OSError:
             pass
-        if not _alive(pid):
+        if not pid_alive(pid):
             break
         time.sleep(0.1)
     raise RuntimeError(f"sshd in {ns} did not start: {log.read_text()[-800:] if log.exists() else ''}")
-
-
-def _alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (our own exited child) is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def sweep_stale() -> list[str]:
@@ -155,8 +142,8 @@ def sweep_stale() -> list[str]:
             bed = json.loads(state.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        sshd_alive = any(_alive(p) for p in bed.get("sshd", {}).values())
-        owner_gone = bed.get("ephemeral") and not _alive(bed.get("owner", 0))
+        sshd_alive = any(pid_alive(p) for p in bed.get("sshd", {}).values())
+        owner_gone = bed.get("ephemeral") and not pid_alive(bed.get("owner", 0))
         if (bed.get("sshd") and not sshd_alive) or owner_gone:
             done += down(bed["prefix"])
     return done
@@ -250,13 +237,13 @@ def _stop(pid: int) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         try:
             os.waitpid(pid, os.WNOHANG)  # our own child when up() ran in this process
         except ChildProcessError:
             pass
         time.sleep(0.05)
-    if _alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
 
 
@@ -31,3 +33,20 @@ def on_off(value: str) -> bool:
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError(f"expected on or off, got {value!r}")
     return value == "on"
+
+
+def live_module(prog: str, name: str):
+    """experiments.live.<name> (the xdp backend), or a one-line error."""
+    try:
+        return importlib.import_module(f"experiments.live.{name}")
+    except ImportError as exc:
+        fail(prog, f"--backend xdp: the real backend is not available ({exc})")
+
+
+def output(result, as_json: bool, summary) -> None:
+    """One JSON document on a line, or the tool's readable summary."""
+    if as_json:
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(summary(result))

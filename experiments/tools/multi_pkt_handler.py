@@ -11,11 +11,10 @@ and a last one with "queue": "all".
 """
 from __future__ import annotations
 
-import json
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.tools.cli import ToolArgumentParser, check_load, fail
+from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, output
 
 PROG = "multi_pkt_handler"
 MAX_QUEUES = 16  # 82599 RSS spreads over at most 16 queues (datasheet §7.1.2.8)
@@ -90,21 +89,14 @@ def main(argv: list[str] | None = None) -> int:
 
             rows = sim_multi_pkt_handler(point)
         else:
-            try:
-                from experiments.live import multi_pkt_handler as live
-            except ImportError as exc:
-                fail(PROG, f"--backend xdp: the real backend is not available ({exc})")
+            live = live_module(PROG, "multi_pkt_handler")
             point.update(cost_ns=args.cost_ns, interface=args.interface, M=args.M, R=args.R, T=args.T)
             rows = live.run(point)
     except FileNotFoundError as exc:
         fail(PROG, f"--trace {args.trace!r}: {exc}")
     except (OSError, RuntimeError, ValueError) as exc:
         fail(PROG, f"{exc}")
-    if args.json:
-        json.dump(rows, sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        print(summary(rows))
+    output(rows, args.json, summary)
     return 0
 
 

@@ -10,11 +10,10 @@ real engine on AF_XDP (experiments.live.pkt_handler).
 """
 from __future__ import annotations
 
-import json
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.tools.cli import ToolArgumentParser, check_load, fail, on_off
+from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, on_off, output
 
 PROG = "pkt_handler"
 
@@ -85,20 +84,13 @@ def main(argv: list[str] | None = None) -> int:
 
         row = sim_pkt_handler(point)
     else:
-        try:
-            from experiments.live import pkt_handler as live
-        except ImportError as exc:
-            fail(PROG, f"--backend xdp: the real backend is not available ({exc})")
+        live = live_module(PROG, "pkt_handler")
         point.update(cost_ns=args.cost_ns, rate=args.rate, interface=args.interface, burst=args.burst)
         try:
             row = live.run(point)
         except (OSError, RuntimeError, ValueError) as exc:
             fail(PROG, f"--backend xdp: {exc}")
-    if args.json:
-        json.dump(row, sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        print(summary(row))
+    output(row, args.json, summary)
     return 0
 
 

@@ -20,7 +20,7 @@
 
 /* PCAP_ERRBUF_SIZE */
 #define WC_ERRBUF_SIZE 256u
-/* the paper's "131.225.2 and UDP", moved into RFC 2544's benchmark range */
+/* the paper's §2.2 filter (one Fermilab /24 and UDP), moved into RFC 2544's benchmark range */
 #define WC_PAPER_FILTER "net 198.18.2.0/24 and udp"
 
 struct wc_filter;

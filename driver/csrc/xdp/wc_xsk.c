@@ -88,6 +88,31 @@ static uint32_t cons_avail(struct ring *r)
 	return r->cached_prod - r->cached_cons;
 }
 
+/* producer side: publish n entries written after cached_prod */
+static void prod_submit(struct ring *r, uint32_t n)
+{
+	r->cached_prod += n;
+	store_rel(r->producer, r->cached_prod);
+}
+
+/* consumer side: hand n entries read at cached_cons back to the kernel */
+static void cons_release(struct ring *r, uint32_t n)
+{
+	if (!n)
+		return;
+	r->cached_cons += n;
+	store_rel(r->consumer, r->cached_cons);
+}
+
+/* producer side: entries the kernel has not consumed yet */
+static uint32_t prod_pending(struct ring *r)
+{
+	if (!r->map)
+		return 0;
+	r->cached_cons = load_acq(r->consumer);
+	return r->cached_prod - r->cached_cons;
+}
+
 int wc_umem__create(struct wc_umem **out, const struct wc_umem_opts *opts)
 {
 	struct wc_umem_opts o = { 0 };
@@ -377,8 +402,7 @@ int wc_xsk__fill_range(struct wc_xsk *x, uint64_t addr, uint32_t n, uint32_t str
 		return -ENOBUFS;
 	for (i = 0; i < n; i++)
 		e[(r->cached_prod + i) & r->mask] = addr + (uint64_t)i * stride;
-	r->cached_prod += n;
-	store_rel(r->producer, r->cached_prod);
+	prod_submit(r, n);
 	return 0;
 }
 
@@ -394,19 +418,13 @@ int wc_xsk__fill(struct wc_xsk *x, const uint64_t *addrs, uint32_t n)
 		return -ENOBUFS;
 	for (i = 0; i < n; i++)
 		e[(r->cached_prod + i) & r->mask] = addrs[i];
-	r->cached_prod += n;
-	store_rel(r->producer, r->cached_prod);
+	prod_submit(r, n);
 	return 0;
 }
 
 uint32_t wc_xsk__fill_pending(struct wc_xsk *x)
 {
-	struct ring *r = &x->fill;
-
-	if (!r->map)
-		return 0;
-	r->cached_cons = load_acq(r->consumer);
-	return r->cached_prod - r->cached_cons;
+	return prod_pending(&x->fill);
 }
 
 int wc_xsk__fill_wakeup(struct wc_xsk *x)
@@ -441,10 +459,7 @@ uint32_t wc_xsk__rx_burst(struct wc_xsk *x, struct wc_desc *out, uint32_t max)
 		out[i].len = d->len;
 		out[i].options = d->options;
 	}
-	if (n) {
-		r->cached_cons += n;
-		store_rel(r->consumer, r->cached_cons);
-	}
+	cons_release(r, n);
 	return n;
 }
 
@@ -479,21 +494,14 @@ uint32_t wc_xsk__tx_burst(struct wc_xsk *x, const struct wc_desc *d, uint32_t n)
 		s->len = d[i].len;
 		s->options = 0;
 	}
-	if (n) {
-		r->cached_prod += n;
-		store_rel(r->producer, r->cached_prod);
-	}
+	if (n)
+		prod_submit(r, n);
 	return n;
 }
 
 uint32_t wc_xsk__tx_pending(struct wc_xsk *x)
 {
-	struct ring *r = &x->tx;
-
-	if (!r->map)
-		return 0;
-	r->cached_cons = load_acq(r->consumer);
-	return r->cached_prod - r->cached_cons;
+	return prod_pending(&x->tx);
 }
 
 int wc_xsk__tx_kick(struct wc_xsk *x)
@@ -527,9 +535,6 @@ uint32_t wc_xsk__comp_burst(struct wc_xsk *x, uint64_t *addrs, uint32_t max)
 		n = max;
 	for (i = 0; i < n; i++)
 		addrs[i] = e[(r->cached_cons + i) & r->mask];
-	if (n) {
-		r->cached_cons += n;
-		store_rel(r->consumer, r->cached_cons);
-	}
+	cons_release(r, n);
 	return n;
 }

@@ -7,10 +7,8 @@
 
 #include "wc_sys.h"
 
-typedef int (*dispatch_fn)(void *src, int cnt, wc_pkt_cb cb, void *user, int timeout_ms);
-
-static int run(dispatch_fn fn, void *src, wc_pkt_cb cb, void *user, wc_idle_cb idle,
-	       const struct wc_consume_opts *opts, struct wc_consume_result *res)
+int wc_drive__run(wc_dispatch_fn fn, void *src, wc_pkt_cb cb, void *user, wc_idle_cb idle,
+		  const struct wc_consume_opts *opts, struct wc_consume_result *res)
 {
 	struct wc_consume_opts o = { 0 };
 	uint64_t t0;
@@ -89,17 +87,17 @@ static int d_pcap(void *s, int c, wc_pkt_cb cb, void *u, int t)
 int wc_drive__xring(struct wc_xring *r, wc_pkt_cb cb, void *user, wc_idle_cb idle,
 		    const struct wc_consume_opts *opts, struct wc_consume_result *res)
 {
-	return run(d_xring, r, cb, user, idle, opts, res);
+	return wc_drive__run(d_xring, r, cb, user, idle, opts, res);
 }
 
 int wc_drive__tpacket(struct wc_tpacket *t, wc_pkt_cb cb, void *user, wc_idle_cb idle,
 		      const struct wc_consume_opts *opts, struct wc_consume_result *res)
 {
-	return run(d_tpacket, t, cb, user, idle, opts, res);
+	return wc_drive__run(d_tpacket, t, cb, user, idle, opts, res);
 }
 
 int wc_drive__pcap(struct wc_pcap *p, wc_pkt_cb cb, void *user, wc_idle_cb idle,
 		   const struct wc_consume_opts *opts, struct wc_consume_result *res)
 {
-	return run(d_pcap, p, cb, user, idle, opts, res);
+	return wc_drive__run(d_pcap, p, cb, user, idle, opts, res);
 }

@@ -3,8 +3,9 @@
  * wc_drive: the application loop of the baselines (afxdp-ring,
  * afpacket-copy, libpcap), pcap_loop() with bounds, in C so that the
  * per-packet path never enters Python: dispatch until max_packets, max_ns
- * or *stop, calling idle() whenever a dispatch found nothing. WireCAP's own
- * loop is wc_live__consume() (it needs the member index).
+ * or *stop, calling idle() whenever a dispatch found nothing, then
+ * dispatching again with a poll_ms timeout. WireCAP's wc_live__consume()
+ * is the same loop over wc_live__dispatch().
  */
 #ifndef WC_DRIVE_H
 #define WC_DRIVE_H
@@ -33,6 +34,12 @@ struct wc_consume_result {
 };
 
 typedef void (*wc_idle_cb)(void *user);
+/* a pcap_dispatch()-like call on src: timeout_ms 0 = do not wait */
+typedef int (*wc_dispatch_fn)(void *src, int cnt, wc_pkt_cb cb, void *user, int timeout_ms);
+
+/* the bounded loop over any such dispatch */
+int wc_drive__run(wc_dispatch_fn fn, void *src, wc_pkt_cb cb, void *user, wc_idle_cb idle,
+		  const struct wc_consume_opts *opts, struct wc_consume_result *res);
 
 int wc_drive__xring(struct wc_xring *r, wc_pkt_cb cb, void *user, wc_idle_cb idle,
 		    const struct wc_consume_opts *opts, struct wc_consume_result *res);

@@ -721,6 +721,17 @@ int wc_live__stop(struct wc_live *l)
 /* ------------------------------------------------------------------ */
 /* the application side                                                 */
 
+/* hand a used chunk to a capture thread's recycle queue; wake it if asleep */
+static int push_recycle(struct member *mb, const struct wc_chunk_meta *m)
+{
+	if (wc_workq__push(mb->recq, m))
+		return -ENOSPC;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&mb->cap_sleeping, memory_order_relaxed))
+		wake(mb->wake_fd);
+	return 0;
+}
+
 static int recycle_to_owner(struct wc_live *l, const struct wc_chunk_meta *m)
 {
 	struct member *owner;
@@ -732,12 +743,7 @@ static int recycle_to_owner(struct wc_live *l, const struct wc_chunk_meta *m)
 	if (o < 0)
 		return -EXDEV;
 	owner = &l->m[o];
-	if (wc_workq__push(owner->recq, m))
-		return -ENOSPC;
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&owner->cap_sleeping, memory_order_relaxed))
-		wake(owner->wake_fd);
-	return 0;
+	return push_recycle(owner, m);
 }
 
 static uint64_t global_chunk(const struct wc_live *l, uint32_t owner, uint32_t chunk_id)
@@ -812,6 +818,23 @@ static int wait_chunk(struct member *mb, int timeout_ms)
 	return rc > 0 || wc_workq__len(mb->capq) > 0;
 }
 
+/* the XDP program's arrival stamp of the frame at UMEM address addr, as
+ * CLOCK_REALTIME ns, or 0 when it has none */
+static uint64_t take_stamp(const struct wc_live *l, uint64_t addr)
+{
+	struct wc_xdp_meta *mt;
+
+	if (addr % WC_FRAME_SIZE < META_LEN)
+		return 0;
+	mt = (void *)(l->area + addr - META_LEN);
+	if (mt->magic != WC_XDP_META_MAGIC)
+		return 0;
+	/* consumed: a frame the program fails to stamp next time must not
+	 * show this stamp */
+	mt->magic = 0;
+	return mt->ts_ns + l->mono_to_real;
+}
+
 static void fill_hdr(struct wc_live *l, const struct member *mb, const struct cursor *c,
 		     const struct cell *cl, struct wc_pkthdr *h)
 {
@@ -821,17 +844,7 @@ static void fill_hdr(struct wc_live *l, const struct member *mb, const struct cu
 	h->member = (uint16_t)mb->idx;
 	h->flags = c->owner != mb->idx ? WC_PKT_OFFLOADED : 0;
 	h->seq = c->m.seq + c->i;
-	h->ts_ns = 0;
-	if (l->timestamps && cl->addr % WC_FRAME_SIZE >= META_LEN) {
-		struct wc_xdp_meta *mt = (void *)(l->area + cl->addr - META_LEN);
-
-		if (mt->magic == WC_XDP_META_MAGIC) {
-			h->ts_ns = mt->ts_ns + l->mono_to_real;
-			/* consumed: a frame the program fails to stamp next time
-			 * must not show this stamp */
-			mt->magic = 0;
-		}
-	}
+	h->ts_ns = l->timestamps ? take_stamp(l, cl->addr) : 0;
 }
 
 static int tx_reap(struct wc_live *l, struct member *mb);
@@ -963,62 +976,29 @@ int wc_live__setfilter(struct wc_live *l, uint32_t member, const struct wc_filte
 	return 0;
 }
 
+struct live_src {
+	struct wc_live *l;
+	uint32_t member;
+};
+
+/* with a timeout, wc_live__dispatch reaps TX completions and sleeps on the
+ * consumer's eventfd until a chunk is captured (wait_chunk) */
+static int d_live(void *s, int cnt, wc_pkt_cb cb, void *user, int timeout_ms)
+{
+	const struct live_src *src = s;
+
+	return wc_live__dispatch(src->l, src->member, cnt, cb, user, timeout_ms);
+}
+
 int wc_live__consume(struct wc_live *l, uint32_t member, wc_pkt_cb cb, void *user,
 		     wc_idle_cb idle, const struct wc_consume_opts *opts,
 		     struct wc_consume_result *res)
 {
-	struct wc_consume_opts o = { 0 };
-	uint64_t t0;
-	int poll_ms;
+	struct live_src src = { l, member };
 
-	if (member >= l->n || !opts || !res)
+	if (member >= l->n)
 		return -EINVAL;
-	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-	memset(res, 0, sizeof(*res));
-	if (!o.max_ns)
-		return -EINVAL; /* bounded in time (DESIGN.md §5) */
-	poll_ms = o.poll_ms > 0 ? o.poll_ms : 10;
-	t0 = wc_sys__mono_ns();
-	for (;;) {
-		int want = 0, n;
-		uint64_t now;
-
-		if (o.max_packets) {
-			if (res->packets >= o.max_packets) {
-				res->stopped_by = 0;
-				break;
-			}
-			want = (int)(o.max_packets - res->packets < 1u << 30 ?
-					     o.max_packets - res->packets : 1u << 30);
-		}
-		if (o.stop && *o.stop) {
-			res->stopped_by = 2;
-			break;
-		}
-		n = wc_live__dispatch(l, member, want, cb, user, 0);
-		now = wc_sys__mono_ns();
-		if (n > 0) {
-			if (!res->first_ns)
-				res->first_ns = now;
-			res->last_ns = now;
-			res->packets += (uint64_t)n;
-			continue;
-		}
-		if (n < 0) {
-			res->stopped_by = n;
-			break;
-		}
-		if (now - t0 >= o.max_ns) {
-			res->stopped_by = 1;
-			break;
-		}
-		if (idle)
-			idle(user);
-		if (l->m[member].tx)
-			tx_reap(l, &l->m[member]);
-		wait_chunk(&l->m[member], poll_ms);
-	}
-	return 0;
+	return wc_drive__run(d_live, &src, cb, user, idle, opts, res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1079,17 +1059,11 @@ int wc_live__chunk_stamps(const struct wc_live *l, const struct wc_chunk_meta *m
 	for (i = 0; i < n; i++) {
 		uint32_t l_i = 0;
 		const uint8_t *p = wc_live__chunk_packet(l, m, i, &l_i);
-		const struct wc_xdp_meta *mt;
 
 		if (!p)
 			return -EINVAL;
 		len[i] = l_i;
-		ts[i] = 0;
-		mt = (const void *)(p - META_LEN);
-		if ((uint64_t)(p - l->area) % WC_FRAME_SIZE >= META_LEN && mt->magic == WC_XDP_META_MAGIC) {
-			ts[i] = mt->ts_ns + l->mono_to_real;
-			((struct wc_xdp_meta *)mt)->magic = 0; /* consumed, see fill_hdr() */
-		}
+		ts[i] = take_stamp(l, (uint64_t)(p - l->area));
 	}
 	return (int)n;
 }
@@ -1103,17 +1077,9 @@ int wc_live__chunk_put(struct wc_live *l, const struct wc_chunk_meta *m)
 
 int wc_live__recycle_into(struct wc_live *l, uint32_t member, const struct wc_chunk_meta *m)
 {
-	struct member *mb;
-
 	if (member >= l->n || !m)
 		return -EINVAL;
-	mb = &l->m[member];
-	if (wc_workq__push(mb->recq, m))
-		return -ENOSPC;
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&mb->cap_sleeping, memory_order_relaxed))
-		wake(mb->wake_fd);
-	return 0;
+	return push_recycle(&l->m[member], m);
 }
 
 int wc_live__check(struct wc_live *l, uint32_t member)
