@@ -4,6 +4,13 @@
         reference.json       why and when each reference was made (history)
         <experiment>.csv     the quick run of every simulated experiment
         perf.json            simulator / bare-loop speed ratios (experiments/perf.py)
+        determinism.json     digests of the Fermilab-like trace and of one point
+                             simulated on it (experiments/determinism.py)
+
+reference.json also says, per experiment, what it was made from: the
+digests of its input traces and the environment (CPU model, numpy's SIMD
+level, package versions). ``invoke update-reference`` refuses a work tree
+with uncommitted changes, so every entry names a real commit.
 
 The simulator is deterministic, so the quick runs must match their reference
 exactly: a changed drop count anywhere is either a bug or a deliberate model
@@ -25,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments import registry, results
+from experiments import determinism, provenance, registry, results
 
 REFERENCE_DIR = results.REPO_ROOT / "results" / "reference"
 # The columns that say *which* point a row is, in the order a message names
@@ -174,27 +181,53 @@ def check(name: str, actual: pd.DataFrame) -> list[str]:
 
 # ---- updating ------------------------------------------------------------------
 
-def update(reason: str, names: list[str] | None = None, perf: bool = True) -> list[str]:
-    """Recompute the quick runs (and the performance ratios) and record why."""
+class DirtyTree(ValueError):
+    """The work tree has uncommitted changes: a reference made from it could
+    not name the code it came from."""
+
+
+def require_committed(repo_root=None) -> None:
+    """Refuse a work tree with uncommitted changes or untracked files (the
+    reference's own outputs aside): the history must name a real commit."""
+    dirty = provenance.uncommitted(repo_root or provenance.REPO_ROOT)
+    if dirty:
+        shown = "; ".join(dirty[:5]) + (f"; ... {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise DirtyTree(f"the work tree has uncommitted changes ({shown}): commit them (or remove untracked "
+                        f"files) first, so that reference.json names the commit the reference came from")
+
+
+def update(reason: str, names: list[str] | None = None, perf: bool = True, require_clean: bool = True) -> list[str]:
+    """Recompute the quick runs (and the performance ratios) and record why,
+    with each experiment's input digests and the environment it ran in.
+
+    require_clean=False is for tests writing into a scratch WIRECAP_REFERENCE."""
     if not reason or not reason.strip():
         raise ValueError("--reason: say why the reference changes")
     names = names or simulated()
     unknown = [n for n in names if n not in simulated()]
     if unknown:
         raise ValueError(f"not simulated experiments: {', '.join(unknown)}; choose from {', '.join(simulated())}")
+    if require_clean:
+        require_committed()
     out_dir = reference_dir()
     meta = history()
+    env = results.environment()
     lines, changed = [], []
     for name in names:
         df = compute(name)
         before = load(name)
         results.atomic_write_text(out_dir / f"{name}.csv", stored(df).to_csv(index=False))
         diffs = compare(name, before, df) if before is not None else [f"{name}: new reference"]
-        meta["experiments"][name] = {"rows": len(df), "config": json.loads(results.dumps(quick_config(name)))}
+        cfg = quick_config(name)
+        meta["experiments"][name] = {"rows": len(df), "config": json.loads(results.dumps(cfg)),
+                                     "inputs": provenance.input_digests(cfg), "environment": env}
         if diffs:
             changed.append(name)
         status = "new" if before is None else (f"{len(diffs)} difference(s)" if diffs else "unchanged")
         lines.append(f"{name}: {len(df)} rows, {status}")
+    probe = determinism.record(out_dir)
+    lines.append(f"determinism: {probe['trace']} {probe['trace_sha256'][:16]}, "
+                 f"{probe['point']['engine']} point {probe['point_sha256'][:16]}")
     entry = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "commit": results.git_sha(short=False), "describe": results.git_sha(), "reason": reason.strip(),
              "experiments": names, "changed": changed}

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments import provenance
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # WIRECAP_RESULTS moves the results folder (tests use a temporary one).
 RESULTS_DIR = Path(os.environ.get("WIRECAP_RESULTS", REPO_ROOT / "results"))
@@ -93,6 +95,8 @@ def environment() -> dict:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
+        "cpu": provenance.cpu_model(),
+        "numpy_simd": provenance.numpy_simd(),  # which SIMD kernels numpy ran (issue 10)
         "packages": versions,
     }
 

@@ -72,11 +72,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from traces import rss
+from traces import detmath, rss
 from traces.fifo import fifo_loss  # noqa: F401  (the fit's queue check, re-exported: fermilab.fifo_loss)
 from traces.trace import KEY_DTYPE, Trace, as_keys
 
 GENERATOR_VERSION = 2  # bump when the model changes meaning (the cache also hashes this file)
+
+# Same packets on every machine (issue 10): every value that decides a packet
+# comes from numpy's Generator (scalar C, not SIMD-dispatched, pinned by
+# requirements.lock), IEEE basic arithmetic, integer arithmetic, or
+# traces.detmath's exp/log/pow; never from np.exp/np.log/np.log2/np.power,
+# whose last bit depends on the CPU's SIMD level (tests/test_determinism.py).
 
 # ---- constants with their sources -------------------------------------------------
 
@@ -202,7 +208,8 @@ DEFAULT_SEED = 7  # the seed whose queue statistics README.md reports
 # ---- addresses and ports ------------------------------------------------------
 
 def _zipf_pick(rng: np.random.Generator, n_hosts: int, s: float, size: int) -> np.ndarray:
-    w = 1.0 / np.arange(1, n_hosts + 1) ** s
+    rank = np.arange(1, n_hosts + 1, dtype=np.float64)
+    w = 1.0 / rank if s == 1.0 else detmath.pow(rank, -s)
     return rng.choice(n_hosts, size=size, p=w / w.sum())
 
 
@@ -278,7 +285,7 @@ def _frame_rate(bps: np.ndarray | float) -> np.ndarray | float:
 def _rtt(p: FermilabParams, rng, n, median=None, sigma=None) -> np.ndarray:
     median = p.rtt_median_s if median is None else median
     sigma = p.rtt_sigma if sigma is None else sigma
-    return np.clip(median * np.exp(sigma * rng.standard_normal(n)), p.rtt_min_s, p.rtt_max_s)
+    return np.clip(median * detmath.exp(sigma * rng.standard_normal(n)), p.rtt_min_s, p.rtt_max_s)
 
 
 def _ack_lag(p: FermilabParams, rng, sender_inside, rtt) -> np.ndarray:
@@ -290,7 +297,7 @@ def _ack_lag(p: FermilabParams, rng, sender_inside, rtt) -> np.ndarray:
 def _regular_flows(p: FermilabParams, rng, inside, outside) -> FlowSet:
     n = rng.poisson(p.flow_rate * (p.horizon_s + p.warmup_s))
     t0 = rng.uniform(-p.warmup_s, p.horizon_s, n)
-    size = np.minimum(np.ceil(p.size_min * (1.0 - rng.random(n)) ** (-1.0 / p.size_alpha)), p.size_max)
+    size = np.minimum(np.ceil(p.size_min * detmath.pow(1.0 - rng.random(n), -1.0 / p.size_alpha)), p.size_max)
     udp = rng.random(n) < p.udp_fraction
     h_in = inside[_zipf_pick(rng, len(inside), p.zipf_s, n)]
     h_out = outside[_zipf_pick(rng, len(outside), p.zipf_s, n)]
@@ -307,7 +314,7 @@ def _regular_flows(p: FermilabParams, rng, inside, outside) -> FlowSet:
     access = np.array([c[2] for c in p.sender_classes], dtype=float)[cls]
     wmax = np.array([c[3] for c in p.sender_classes], dtype=np.int64)[cls]
     rtt = _rtt(p, rng, n)
-    udp_pps = p.udp_rate_median_pps * np.exp(p.udp_rate_sigma * rng.standard_normal(n))
+    udp_pps = p.udp_rate_median_pps * detmath.exp(p.udp_rate_sigma * rng.standard_normal(n))
     rate = np.where(udp, udp_pps, _frame_rate(access))
     return FlowSet(t0, size.astype(np.int64), key, udp, iw, wmax, rate, rtt, _ack_lag(p, rng, sender_inside, rtt))
 
@@ -319,7 +326,7 @@ def _dtn_flows(p: FermilabParams, rng, dtns, outside) -> FlowSet:
     by it upstream)."""
     n = rng.poisson(p.dtn_flow_rate * (p.horizon_s + p.warmup_s))
     t0 = rng.uniform(-p.warmup_s, p.horizon_s, n)
-    size = np.ceil(np.minimum(p.dtn_size_median * np.exp(p.dtn_size_sigma * rng.standard_normal(n)),
+    size = np.ceil(np.minimum(p.dtn_size_median * detmath.exp(p.dtn_size_sigma * rng.standard_normal(n)),
                               p.dtn_size_max)).astype(np.int64)
     h_in = dtns[rng.integers(0, len(dtns), n)]
     h_out = outside[_zipf_pick(rng, len(outside), p.zipf_s, n)]
@@ -383,17 +390,34 @@ def _burst_flow(p: FermilabParams, rng, dtns, outside) -> FlowSet:
 
 # ---- packets --------------------------------------------------------------------
 
+def _bit_length(q: np.ndarray) -> np.ndarray:
+    """int.bit_length elementwise for 0 <= q < 2^53 (frexp's exponent is exact)."""
+    return np.frexp(np.asarray(q, dtype=np.float64))[1].astype(np.int64)
+
+
+def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return -(-np.asarray(a, dtype=np.int64) // np.asarray(b, dtype=np.int64))
+
+
 def _tcp_rounds(size, iw, wmax):
-    """Flat arrays over every round of every flow: (flow, round k, window, packets before)."""
-    kc = np.where(wmax > iw, np.ceil(np.log2(wmax / iw)), 0).astype(np.int64)
-    ss_total = iw * (2 ** kc - 1)                   # packets sent while still in slow start
-    r_ss = np.ceil(np.log2(size / iw + 1)).astype(np.int64)
-    r_ca = kc + np.ceil(np.maximum(size - ss_total, 0) / wmax).astype(np.int64)
+    """Flat arrays over every round of every flow: (flow, round k, window, packets before).
+
+    Round counts in integers: a float log2 whose last bit depends on the CPU
+    would move a ceil at exact powers of two."""
+    size, iw, wmax = (np.asarray(a, dtype=np.int64) for a in (size, iw, wmax))
+    # slow start reaches wmax after kc rounds: the least kc with iw 2^kc >= wmax,
+    # i.e. 2^kc >= ceil(wmax / iw): kc = bit_length(ceil(wmax / iw) - 1)
+    kc = np.where(wmax > iw, _bit_length(_ceil_div(wmax, iw) - 1), 0)
+    ss_total = iw * ((1 << kc) - 1)                 # packets sent while still in slow start
+    # a flow that ends in slow start needs the least r with iw (2^r - 1) >= size,
+    # i.e. 2^r - 1 >= ceil(size / iw): r = bit_length(ceil(size / iw))
+    r_ss = _bit_length(_ceil_div(size, iw))
+    r_ca = kc + _ceil_div(np.maximum(size - ss_total, 0), wmax)
     rounds = np.maximum(np.where(size <= ss_total, r_ss, r_ca), 1)
     flow = np.repeat(np.arange(len(size)), rounds)
     first = np.cumsum(rounds) - rounds
     k = np.arange(len(flow)) - np.repeat(first, rounds)
-    w = np.minimum(iw[flow] * 2.0 ** np.minimum(k, 40), wmax[flow]).astype(np.int64)
+    w = np.minimum(iw[flow] << np.minimum(k, 40), wmax[flow])
     cum = np.cumsum(w)
     before = cum - w - np.repeat(cum[first] - w[first], rounds)
     w = np.minimum(w, size[flow] - before)

@@ -12,7 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
-from traces import cache, fermilab, pcapio, rss, trace as trace_mod
+from traces import cache, detmath, fermilab, pcapio, rss, trace as trace_mod
 from traces.trace import Trace
 
 FERMILAB = "fermilab-like"
@@ -47,8 +47,8 @@ def real_trace_path(name: str) -> Path:
 def fermilab_like(seed: int = fermilab.DEFAULT_SEED, params: fermilab.FermilabParams = fermilab.DEFAULT_PARAMS,
                   use_cache: bool = True) -> Trace:
     """The generated trace, from the cache when the same generator made it before."""
-    # the sources that decide the packets: the model, the key layout, RSS (elephant ports)
-    key = cache.cache_key(FERMILAB, seed, params.as_dict(), [fermilab, trace_mod, rss])
+    # the sources that decide the packets: the model, its math, the key layout, RSS (elephant ports)
+    key = cache.cache_key(FERMILAB, seed, params.as_dict(), [fermilab, detmath, trace_mod, rss])
     if use_cache:
         hit = cache.load(FERMILAB, key)
         if hit is not None:

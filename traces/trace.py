@@ -17,6 +17,7 @@ dense and numbered in order of first appearance.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass, field, replace
 
@@ -82,6 +83,19 @@ class Trace:
             object.__setattr__(self, "keys", as_keys(self.keys))
         if n and (self.key_idx.min() < 0 or self.key_idx.max() >= len(self.keys)):
             raise ValueError("Trace.key_idx points outside the key table")
+
+    def digest(self) -> str:
+        """SHA-256 of what decides the simulated packets: times, lengths, key
+        index, key table and t0 (little-endian, fixed dtypes), not the name
+        or the metadata. Two machines that made the same trace agree on it."""
+        h = hashlib.sha256()
+        h.update(np.int64(self.t0_ns).astype("<i8").tobytes())
+        for arr, dtype in ((self.ts_ns, "<i8"), (self.wire_len, "<u4"), (self.cap_len, "<u4"),
+                           (self.key_idx, "<i4")):
+            h.update(np.int64(len(arr)).astype("<i8").tobytes())
+            h.update(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+        h.update(np.ascontiguousarray(self.keys, dtype=KEY_DTYPE.newbyteorder("<")).tobytes())
+        return h.hexdigest()
 
     # ---- size and time -------------------------------------------------
 
