@@ -4,8 +4,13 @@
 # Both work on a fresh Debian 12 machine; apt needs root (or sudo).
 
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Every Python package make installs, at its exact version (the project's
+# dependencies, all they pull in, the build tools): installed as constraints,
+# then checked. Refresh it deliberately with `invoke lock`.
+LOCK   := requirements.lock
+BUILD_TOOLS := pip setuptools wheel cffi
 # System packages: C toolchain and headers for the cffi builds, libpcap /
 # libbpf / libxdp for the real backend, clang for its XDP program, iproute2
 # and ethtool for testbeds, openssh-server for the Fabric tests, tcpdump as
@@ -39,10 +44,15 @@ sysdeps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(STAMP): pyproject.toml setup.py
+# The pinned build tools first, then the project without build isolation, so
+# that its build uses them too (an isolated build would fetch the newest);
+# then fail unless the venv holds exactly the lock's versions.
+$(STAMP): pyproject.toml setup.py $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q "setuptools>=68" wheel "cffi>=1.16"
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c $(LOCK) $(BUILD_TOOLS)
+	$(BIN)/python -m pip install -q -c $(LOCK) --no-build-isolation -e '.[dev]'
+	$(BIN)/python -m pip check
+	$(BIN)/python -m experiments.lockfile check --lock $(LOCK)
 	touch $@
 
 # Recompile the C parts in place when a C source or build script changes.

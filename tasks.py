@@ -245,6 +245,20 @@ def update_reference(c, reason, name="all", perf=True):
         raise Exit(f"update-reference: {exc}") from exc
 
 
+@task(help={"python": "interpreter for the fresh temporary venv (default: the one running invoke)",
+            "dry_run": "resolve and print what would change, leave requirements.lock as it is (default: off)"})
+def lock(c, python="", dry_run=False):
+    """Refresh requirements.lock: a fresh venv, pyproject's dependencies unpinned, the new exact versions."""
+    from experiments import lockfile
+
+    try:
+        lines = lockfile.refresh(python=python, write=not dry_run)
+    except lockfile.LockError as exc:
+        raise Exit(f"lock: {exc}") from exc
+    for line in lines:
+        print(line)
+
+
 @task(
     iterable=["param"],
     help={
@@ -309,7 +323,7 @@ def ssh_testbed_down(c, prefix="wcssh"):
 
 
 ns = Collection(run_experiment, list_experiments, sweep, plot, report, bench, clean_results,
-                update_reference, remote_run, ssh_testbed_up, ssh_testbed_down)
+                update_reference, lock, remote_run, ssh_testbed_up, ssh_testbed_down)
 
 # traces/tasks.py: make-trace, rewrite-trace, trace-info
 from traces.tasks import TASKS as _TRACE_TASKS  # noqa: E402

@@ -9,6 +9,10 @@
 2. checks that experiments make beyond ACCEPTANCE.md;
 3. every figure of the latest runs with a one-line reading of what it shows.
 
+Above the table, a note names every run whose recorded package versions
+(config.json ``environment.packages``) are not those of requirements.lock,
+with both versions: its numbers may differ from a locked install's.
+
 Nothing is recomputed except the claims, which are evaluated on the saved
 tables (``claims(df)``), so the report always matches the data next to it.
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments import acceptance, registry, results
+from experiments import acceptance, lockfile, registry, results
 from experiments.claims import Claim
 
 COLUMNS = ("claim", "paper", "ours", "difference", "tolerance", "result", "run")
@@ -141,6 +145,33 @@ def claim_rows() -> list[dict]:
     return acceptance_rows(collect())
 
 
+def version_notes(infos: dict[str, RunInfo], lock: dict[str, str] | None = None) -> list[str]:
+    """One line per run made with package versions other than
+    requirements.lock's, e.g. ``fig9/<run> (quick, sim): numpy 2.3.0
+    (requirements.lock: 2.4.6)``; nothing for runs that match."""
+    if lock is None:
+        try:
+            lock = lockfile.read()
+        except lockfile.LockError as exc:
+            return [f"package versions not checked: {exc}"]
+    notes = []
+    for info in infos.values():
+        if info.run_dir is None or not info.meta:
+            continue
+        packages = info.meta.get("environment", {}).get("packages")
+        if not packages:
+            notes.append(f"{info.run_label}: records no package versions")
+            continue
+        diffs = lockfile.run_differences(packages, lock)
+        if diffs:
+            notes.append(f"{info.run_label}: {', '.join(diffs)}")
+    return notes
+
+
+_NOTE_HEAD = (f"Package versions differ from {lockfile.LOCK_NAME}: these runs may not match the numbers of a "
+              f"locked install (`make setup`); rerun them there to compare.")
+
+
 def reading(info: RunInfo) -> str:
     """One line saying what the figure shows: the experiment's own
     ``reading(df)`` if it has one, else the drop-rate range of every engine
@@ -182,12 +213,14 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(rows, extras, figs, base: Path, stamp: str) -> str:
+def _markdown(rows, extras, figs, base: Path, stamp: str, notes=()) -> str:
     n_pass = sum(r["result"] == "PASS" for r in rows)
     lines = ["# WireCAP reproduction report", "",
              f"Generated {stamp} from the latest complete run of each experiment under `results/`. "
-             f"**{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.**", "",
-             "| claim | paper | ours | difference | tolerance | result | run |",
+             f"**{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.**", ""]
+    if notes:
+        lines += [f"> **Note.** {_NOTE_HEAD}", ">"] + [f"> - {_cell(n)}" for n in notes] + [""]
+    lines += ["| claim | paper | ours | difference | tolerance | result | run |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |")
@@ -209,7 +242,8 @@ def _markdown(rows, extras, figs, base: Path, stamp: str) -> str:
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
 th{background:#f4f4f4}td.PASS{background:#d8f5d0;font-weight:bold}td.FAIL{background:#f9d6d5;font-weight:bold}
-figure{display:inline-block;margin:1em 1em 1em 0}figure img{max-width:560px}"""
+figure{display:inline-block;margin:1em 1em 1em 0}figure img{max-width:560px}
+div.note{background:#fff4d6;border-left:4px solid #e0a800;padding:2px 12px;margin:1em 0}"""
 
 
 def _html_table(rows, head: str) -> list[str]:
@@ -221,12 +255,15 @@ def _html_table(rows, head: str) -> list[str]:
     return out + ["</table>"]
 
 
-def _html(rows, extras, figs, base: Path, stamp: str) -> str:
+def _html(rows, extras, figs, base: Path, stamp: str, notes=()) -> str:
     n_pass = sum(r["result"] == "PASS" for r in rows)
     out = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>WireCAP reproduction report</title>",
            f"<style>{_CSS}</style></head><body>", "<h1>WireCAP reproduction report</h1>",
            f"<p>Generated {html.escape(stamp)} from the latest complete run of each experiment. "
            f"<b>{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.</b></p>"]
+    if notes:
+        out += [f"<div class='note'><p><b>Note.</b> {html.escape(_NOTE_HEAD)}</p><ul>"]
+        out += [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul></div>"]
     out += _html_table(rows, "claim")
     if extras:
         out += ["<h2>Further checks</h2>"] + _html_table(extras, "check")
@@ -247,7 +284,8 @@ def write_report(out: str | None = None) -> tuple[Path, Path]:
     html_path = md_path.with_suffix(".html")
     infos = collect()
     rows, extras, figs = acceptance_rows(infos), extra_rows(infos), figures(infos)
+    notes = version_notes(infos)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp))
-    results.atomic_write_text(html_path, _html(rows, extras, figs, html_path.parent, stamp))
+    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp, notes))
+    results.atomic_write_text(html_path, _html(rows, extras, figs, html_path.parent, stamp, notes))
     return md_path, html_path

@@ -10,7 +10,7 @@ from experiments import registry, results
 
 ROOT = results.REPO_ROOT
 TASKS = ["run-experiment", "list-experiments", "sweep", "plot", "report", "bench", "clean-results",
-         "update-reference", "remote-run", "ssh-testbed-up", "ssh-testbed-down"]
+         "update-reference", "remote-run", "ssh-testbed-up", "ssh-testbed-down", "lock"]
 
 
 def inv(*args, env=None, timeout=300):
