@@ -23,7 +23,8 @@ QUICK_CONFIG = {"queues": [2, 4, 6]}
 # read by the xdp backend only (experiments/live/multiqueue.py)
 XDP_CONFIG = {"emulate": "auto",   # burn | pace | auto: how each consumer spends its per-packet time
               "speed": None,       # replay speed factor (None: live/multiqueue.SPEED, scaled to 2 cores)
-              "window_s": None}    # [start, end] seconds of the trace to replay (None: the module's default)
+              "window_s": None,    # [start, end] seconds of the trace to replay (None: the module's default)
+              "max_gap_s": None}   # idle gaps of the trace longer than this are cut to it (None: as recorded)
 # a claim about offloading applies where the other queues could absorb at
 # least this share of the traffic (see multiqueue.spare_capacity)
 SPARE_MIN = 0.05

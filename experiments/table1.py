@@ -25,7 +25,8 @@ QUICK_CONFIG: dict = {}  # five engines x two loads is already seconds
 # read by the xdp backend only (experiments/live/multiqueue.py)
 XDP_CONFIG = {"emulate": "auto",   # burn | pace | auto: how each consumer spends its per-packet time
               "speed": None,       # replay speed factor (None: live/multiqueue.SPEED, scaled to 2 cores)
-              "window_s": None}    # [start, end] seconds of the trace to replay (None: the module's default)
+              "window_s": None,    # [start, end] seconds of the trace to replay (None: the module's default)
+              "max_gap_s": None}   # idle gaps of the trace longer than this are cut to it (None: as recorded)
 
 
 def run(cfg, progress=None):

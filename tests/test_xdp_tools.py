@@ -123,3 +123,21 @@ def test_queue_profiler_cli_on_the_real_backend(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert rows and {r["queue"] for r in rows} <= {0, 1}
     assert sum(r["packets"] for r in rows) > 0
+
+
+def test_multi_pkt_handler_cli_cuts_idle_gaps(capsys):
+    """--max-gap-s on the real backend: every packet of synscan is sent, in the
+    replay time the plan gave (its idle gaps cut to 1 ms), and said so in the rows."""
+    from experiments.live import workload
+    from experiments.tools import multi_pkt_handler as tool
+
+    before = {tb.tag for tb in testbed_mod.Testbed.all()}
+    assert tool.main(["--backend", "xdp", "--trace", "synscan", "--queues", "2", "--engine", "wirecap-b",
+                      "--x", "0", "--max-gap-s", "0.001", "--json"]) == 0
+    _no_testbeds_left(before)
+    total = json.loads(capsys.readouterr().out)[-1]
+    plan = workload.plan("synscan", max_gap_s=0.001)
+    assert total["max_gap_s"] == 0.001 and "idle gaps over 0.001 s cut" in total["scaling"]
+    assert total["replay_s"] == pytest.approx(plan.replay_s()) and plan.replay_s() < 2.1   # 23 s as recorded
+    assert total["sent"] == plan.packets == 2011 and total["skipped"] == 0
+    assert _balanced(total) and total["unaccounted"] == 0

@@ -35,6 +35,7 @@ XDP_TX = 3                   # include/uapi/linux/bpf.h: enum xdp_action
 LIVE_SLICE = 1 << 16         # frames per BPF_PROG_RUN call: the time bound is checked between calls
 LIVE_BATCH = 64              # frames per flush (NAPI_POLL_WEIGHT, the kernel's default)
 DEFAULT_MAX_S = 60.0         # every send stops after this unless told otherwise
+MAX_SEND_S = 3600.0          # no send may be bounded later than this (callers plan within it)
 STOP_REASONS = {0: "count", 1: "time", 2: "stop"}
 
 
@@ -116,8 +117,8 @@ class Generator:
         count = len(frames) if count is None else int(count)
         if count < 1:
             raise ValueError(f"count={count}: send at least one frame")
-        if max_s is None or not 0 < max_s <= 3600:
-            raise ValueError(f"max_s={max_s}: every send is bounded in time, 0 < max_s <= 3600")
+        if max_s is None or not 0 < max_s <= MAX_SEND_S:
+            raise ValueError(f"max_s={max_s}: every send is bounded in time, 0 < max_s <= {MAX_SEND_S:g}")
         if rate is not None and not 0 < rate <= 1e8:
             raise ValueError(f"rate={rate}: frames per second must be in (0, 1e8]")
         stride = max(len(f) for f in frames)
@@ -168,8 +169,8 @@ class Generator:
         count = int(count)
         if count < 1:
             raise ValueError(f"count={count}: a burst has at least one frame")
-        if not 0 < max_s <= 3600:
-            raise ValueError(f"max_s={max_s}: every send is bounded in time, 0 < max_s <= 3600")
+        if not 0 < max_s <= MAX_SEND_S:
+            raise ValueError(f"max_s={max_s}: every send is bounded in time, 0 < max_s <= {MAX_SEND_S:g}")
         if not self.remote_peer and attached_prog_id(self.tb.cap_ns, self.tb.cap_if) is None:
             raise RuntimeError(f"{self.tb.cap_if} runs no XDP program: live frames sent to a veth without "
                                "one vanish (attach the engine, or driver.xdp.xdp_prog.PassProgram, first)")

@@ -15,6 +15,7 @@ from driver.xdp._native import native
 from driver.xdp.errors import check
 
 STOP_REASONS = {0: "count", 1: "time", 2: "stop"}
+MAX_S = 24 * 3600.0   # a consume loop's longest bound (replays stop far sooner: workload.MAX_REPLAY_S)
 
 
 class Consumer(threading.Thread):
@@ -24,8 +25,8 @@ class Consumer(threading.Thread):
                  name: str = "consumer", poll_ms: int = 10, rt_priority: int = 0):
         super().__init__(name=name, daemon=True)
         ffi, _ = native()
-        if not 0 < max_s <= 24 * 3600:
-            raise ValueError(f"max_s={max_s}: a consumer is bounded in time")
+        if not 0 < max_s <= MAX_S:
+            raise ValueError(f"max_s={max_s:g}: a consumer is bounded in time, 0 < max_s <= {MAX_S:g} s")
         self._loop = loop
         self.cpu = cpu
         self.rt_priority = int(rt_priority)

@@ -28,6 +28,8 @@ Arguments (``args`` dict; defaults in brackets):
                 per-packet work is scaled by 1/speed (cost_ns/speed, x/speed) so
                 every queue's load relative to its consumer is the recorded one
     window_s    [start, end] seconds of the trace to replay [whole trace]
+    max_gap_s   idle gaps longer than this (trace seconds) are cut to it; every
+                packet is still sent [None: gaps as recorded]
     per_pool    substitute flows per (queue, protocol) for steering [512]
     forward     forward every processed packet out of NIC2 to a receiver [False]
                 (WireCAP only); drop rate is then 1 - received/sent
@@ -35,6 +37,12 @@ Arguments (``args`` dict; defaults in brackets):
     mode        AF_XDP bind mode [copy]
     max_s       bound on the run beyond the replay's duration [120]
     seed        steering's random flows [0]
+
+Before anything is built, the replay is planned (workload.plan): one over
+workload.MAX_REPLAY_S is refused with a one-line ValueError that names the
+trace, how long it would take and what shortens it; one over a few seconds
+is announced through ``say`` (default: a line on stderr; None: quiet), and on
+a terminal a bar follows it (experiments/live/replay_progress.py).
 
 Returns one row per queue and a last row with queue = "all": the simulator's
 multi_pkt_handler columns (engine, engine_label, M, R, T, x, P, size, queues,
@@ -48,7 +56,7 @@ from __future__ import annotations
 
 from driver.xdp.generator import Generator
 from driver.xdp.prereq import require_all
-from experiments.live import workload
+from experiments.live import replay_progress, workload
 from experiments.live.common import (Capture, EngineSpec, host_info, make_works, processed_rate,
                                      sink_received, terminate_as_interrupt, threads_needed, unaccounted)
 from experiments.live.pkt_handler import testbed_for
@@ -56,7 +64,7 @@ from engine.live.work import Flows
 
 DEFAULTS = {"engine": "wirecap-a", "M": None, "R": None, "T": None, "ring": None, "slots": None,
             "trace": "fermilab-like", "queues": 6, "groups": None, "x": 300, "cost_ns": None,
-            "emulate": "auto", "speed": 1.0, "window_s": None, "per_pool": 512, "forward": False,
+            "emulate": "auto", "speed": 1.0, "window_s": None, "max_gap_s": None, "per_pool": 512, "forward": False,
             "interface": None, "mode": "copy", "max_s": 120.0, "seed": 0}
 
 
@@ -75,23 +83,34 @@ def _args(args: dict) -> dict:
     return a
 
 
-def run(args: dict) -> list[dict]:
-    require_all()
+def plan(a: dict) -> workload.ReplayPlan:
+    """The run's replay, checked (too long, empty, past the generator's bound)."""
+    p = workload.plan(a["trace"], float(a["speed"]), a["window_s"], a["max_gap_s"])
+    return p.check(slack_s=float(a["max_s"]))
+
+
+def run(args: dict, say=replay_progress.say_on_stderr) -> list[dict]:
     a = _args(args)
     spec = EngineSpec.parse(a["engine"], a["M"], a["R"], a["T"], a["ring"], a["slots"])
+    replay_plan = plan(a)          # before the testbed: a refused replay leaves nothing to clean up
+    require_all()
+    replay_progress.announce(replay_plan, say)
     n, speed = int(a["queues"]), float(a["speed"])
     cost = float(a["cost_ns"]) / speed if a["cost_ns"] else None
     x = int(round(int(a["x"]) / speed)) if not cost else 0
     with terminate_as_interrupt(), testbed_for(a, queues=n, forward=bool(a["forward"])) as tb:
         queues = list(range(n))
         replay = workload.steered(a["trace"], tb, n, speed=speed, window_s=a["window_s"],
-                                  per_pool=int(a["per_pool"]), seed=int(a["seed"]))
+                                  per_pool=int(a["per_pool"]), seed=int(a["seed"]),
+                                  max_gap_s=a["max_gap_s"], trace=replay_plan.trace)
         flows = Flows(1 << 20) if spec.wirecap else None
         with _capture(tb, spec, queues, a, x, cost, flows) as (cap, works), Generator(tb) as gen:
             received0 = sink_received(tb) if a["forward"] else 0
             cap.start(max_s=replay.duration_s + float(a["max_s"]) + 30)
-            sent = gen.send(replay.templates, count=len(replay), due_ns=replay.due_ns, tpl_idx=replay.tpl_idx,
-                            frame_len=replay.frame_len, max_s=replay.duration_s * 1.5 + float(a["max_s"]))
+            with replay_progress.ReplayBar.for_replay(replay, show=None if say else False):
+                sent = gen.send(replay.templates, count=len(replay), due_ns=replay.due_ns,
+                                tpl_idx=replay.tpl_idx, frame_len=replay.frame_len,
+                                max_s=replay.duration_s * workload.SEND_BOUND_FACTOR + float(a["max_s"]))
             counts, drained = cap.wait_drained(sent.sent, max_s=float(a["max_s"]))
             loops = cap.stop()
             received = sink_received(tb) - received0 if a["forward"] else None
@@ -141,7 +160,7 @@ def _rows(a, spec, replay, sent, counts, works, loops, split_q, flow_stats, rece
     common = {**spec.columns(), "x": int(a["x"]), "P": sent.sent, "size": None, "queues": n,
               "nic_buffer": False, "backend": "xdp", "seed": int(a["seed"]), "trace": str(a["trace"]),
               "forward": bool(a["forward"]), "speed": float(a["speed"]),
-              "window_s": list(a["window_s"]) if a["window_s"] else None,
+              "window_s": list(a["window_s"]) if a["window_s"] else None, "max_gap_s": a["max_gap_s"],
               "cost_ns": a["cost_ns"], "work": works[0].describe(), "scaling": _scaling(a, x, cost),
               "substitute_flows": replay.meta.get("substitute_flows"), "skipped": replay.skipped,
               "offered_pps": sent.rate_pps, **host_info()}
@@ -182,6 +201,8 @@ def _scaling(a, x, cost) -> str:
     s = f"replay at {a['speed']}x recorded speed"
     if a["window_s"]:
         s += f", trace window {a['window_s'][0]}-{a['window_s'][1]} s"
+    if a["max_gap_s"]:
+        s += f", idle gaps over {a['max_gap_s']} s cut to it"
     if cost:
         s += f"; per-packet time {cost:.0f} ns (= {a['cost_ns']} ns / speed)"
     elif x:

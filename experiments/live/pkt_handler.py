@@ -21,7 +21,10 @@ Arguments (``args`` dict; missing keys take the defaults in brackets):
     burst (P)   frames to send [required; "P" is accepted as a synonym]
     size        frame size on the wire, FCS included [64] (frames of size-4 bytes)
     rate        None: a line-rate burst (BPF_PROG_RUN live frames, as fast as
-                the host goes); a number: that many frames/s through AF_PACKET [None]
+                the host goes); a number: that many frames/s through AF_PACKET [None].
+                A paced burst must fit in max_s (else a ValueError before anything
+                is built); one of more than a few seconds is announced through
+                ``say`` (default: stderr; None: quiet), with a bar on a terminal
     x           libpcap bpf_filter runs of "net 198.18.2.0/24 and udp" per packet [0]
     cost_ns     per-packet time instead of x (paper: 25744 = x 300 on 2.4 GHz) [None]
     emulate     how cost_ns is spent: burn | pace | auto (pace when the host has
@@ -54,8 +57,10 @@ from driver.xdp import packets
 from driver.xdp.generator import Generator
 from driver.xdp.prereq import require_all
 from driver.xdp.testbed import Testbed
+from experiments.live import replay_progress
 from experiments.live.common import (Capture, EngineSpec, host_info, make_works, processed_rate, steal_ms,
                                      terminate_as_interrupt, threads_needed, unaccounted)
+from experiments.live.workload import human_s
 
 DEFAULTS = {"engine": "wirecap-b", "M": None, "R": None, "T": None, "ring": None, "slots": None,
             "burst": None, "size": 64, "rate": None, "x": 0, "cost_ns": None, "emulate": "auto",
@@ -79,8 +84,27 @@ def _args(args: dict) -> dict:
         raise ValueError(f"rate={a['rate']}: frames per second in (0, 1e8]")
     if not 0 < float(a["max_s"]) <= 3600:
         raise ValueError(f"max_s={a['max_s']}: a run is bounded, 0 < max_s <= 3600")
+    _check_paced_length(a)
     a["frame_len"] = packets.frame_len(int(a["size"]))
     return a
+
+
+def paced_s(a: dict) -> float:
+    """Seconds a paced burst takes (0 for a line-rate one)."""
+    return a["burst"] / float(a["rate"]) if a["rate"] is not None else 0.0
+
+
+def _check_paced_length(a: dict) -> None:
+    # the generator would stop at max_s and send only part of the burst
+    if paced_s(a) > float(a["max_s"]):
+        raise ValueError(f"burst={a['burst']:,} at rate={float(a['rate']):g} frames/s takes {human_s(paced_s(a))}, "
+                         f"longer than the run's max_s={float(a['max_s']):g} s: raise the rate or send fewer frames")
+
+
+def _announce(a: dict, say) -> None:
+    if say is not None and paced_s(a) > replay_progress.ANNOUNCE_OVER_S:
+        say(f"sending {a['burst']:,} frames at {float(a['rate']):g} frames/s takes about {human_s(paced_s(a))}, "
+            f"plus set-up and draining")
 
 
 @contextlib.contextmanager
@@ -96,9 +120,10 @@ def testbed_for(a: dict, queues: int = 1, forward: bool = False):
         yield tb
 
 
-def run(args: dict) -> dict:
+def run(args: dict, say=replay_progress.say_on_stderr) -> dict:
+    a = _args(args)                # before the testbed: a refused burst leaves nothing to clean up
     require_all()
-    a = _args(args)
+    _announce(a, say)
     spec = EngineSpec.parse(a["engine"], a["M"], a["R"], a["T"], a["ring"], a["slots"])
     q = int(a["queue"])
     with terminate_as_interrupt(), testbed_for(a) as tb:
@@ -122,7 +147,10 @@ def run(args: dict) -> dict:
                 frame = steered or frame
                 if len(frame) != a["frame_len"]:
                     frame = frame + bytes(max(0, a["frame_len"] - len(frame)))
-                sent = gen.send([frame], count=a["burst"], rate=float(a["rate"]), max_s=float(a["max_s"]))
+                bar = replay_progress.ReplayBar.for_rate("paced burst", a["burst"], float(a["rate"]),
+                                                         show=None if say else False)
+                with bar:
+                    sent = gen.send([frame], count=a["burst"], rate=float(a["rate"]), max_s=float(a["max_s"]))
             counts, drained = cap.wait_drained(sent.sent, max_s=float(a["max_s"]))
             loops = cap.stop()
             c = counts[q]

@@ -9,7 +9,13 @@ whole chunks (engine.live.engine.LiveEngine.chunk_get), bins their packets by
 the time the XDP program stamped them at the receive queue, and recycles the
 chunks. Stamps are taken at the queue, not when the profiler reads them, so
 bins are right even when the profiler lags. Times are reported on the
-trace's clock: a replay at speed s is binned in s x 10 ms wall bins.
+trace's clock: a replay at speed s is binned in s x 10 ms wall bins (with
+max_gap_s, on that clock with its long idle gaps cut).
+
+As multi_pkt_handler does, the replay is planned and checked before any
+testbed is made (too long: a one-line ValueError naming the trace and the
+fix), announced through ``say`` when it lasts more than a few seconds, and
+followed by a bar on a terminal.
 
 Arguments (``args`` dict; defaults in brackets):
 
@@ -17,6 +23,7 @@ Arguments (``args`` dict; defaults in brackets):
     queues    n [6]
     speed     replay speed factor [1.0]
     window_s  [start, end] seconds of the trace [whole trace]
+    max_gap_s idle gaps longer than this (trace seconds) cut to it [None]
     bin_ms    bin width on the trace's clock [10]
     per_pool  steering's substitute flows per (queue, protocol) [512]
     M, R      the capturing engine's pool [256, 500]
@@ -39,12 +46,12 @@ from driver.xdp.errors import check
 from driver.xdp.generator import Generator
 from driver.xdp.prereq import require_all
 from engine.live.engine import LiveEngine
-from experiments.live import workload
+from experiments.live import replay_progress, workload
 from experiments.live.common import terminate_as_interrupt
 from experiments.live.pkt_handler import testbed_for
 
-DEFAULTS = {"trace": "fermilab-like", "queues": 6, "speed": 1.0, "window_s": None, "bin_ms": 10.0,
-            "per_pool": 512, "M": 256, "R": 500, "interface": None, "max_s": 60.0, "seed": 0}
+DEFAULTS = {"trace": "fermilab-like", "queues": 6, "speed": 1.0, "window_s": None, "max_gap_s": None,
+            "bin_ms": 10.0, "per_pool": 512, "M": 256, "R": 500, "interface": None, "max_s": 60.0, "seed": 0}
 
 
 class _Profiler(threading.Thread):
@@ -82,23 +89,29 @@ class _Profiler(threading.Thread):
             self.error = exc
 
 
-def run(args: dict) -> list[dict]:
-    require_all()
+def run(args: dict, say=replay_progress.say_on_stderr) -> list[dict]:
     a = dict(DEFAULTS)
     a.update({k: v for k, v in args.items() if v is not None})
     n, speed, bin_ns = int(a["queues"]), float(a["speed"]), float(a["bin_ms"]) * 1e6
     if bin_ns <= 0:
         raise ValueError(f"bin_ms={a['bin_ms']}: bins must be wider than 0 ms")
+    # before the testbed: a refused replay leaves nothing to clean up
+    plan = workload.plan(a["trace"], speed, a["window_s"], a["max_gap_s"]).check(slack_s=float(a["max_s"]))
+    require_all()
+    replay_progress.announce(plan, say)
     with terminate_as_interrupt(), testbed_for(a, queues=n) as tb:
         replay = workload.steered(a["trace"], tb, n, speed=speed, window_s=a["window_s"],
-                                  per_pool=int(a["per_pool"]), seed=int(a["seed"]))
+                                  per_pool=int(a["per_pool"]), seed=int(a["seed"]),
+                                  max_gap_s=a["max_gap_s"], trace=plan.trace)
         with LiveEngine.on_testbed(tb, queues=list(range(n)), M=int(a["M"]), R=int(a["R"])) as eng, \
                 Generator(tb) as gen:
             eng.start()
             prof = _Profiler(eng)
             prof.start()
-            sent = gen.send(replay.templates, count=len(replay), due_ns=replay.due_ns, tpl_idx=replay.tpl_idx,
-                            frame_len=replay.frame_len, max_s=replay.duration_s * 1.5 + float(a["max_s"]))
+            with replay_progress.ReplayBar.for_replay(replay, show=None if say else False):
+                sent = gen.send(replay.templates, count=len(replay), due_ns=replay.due_ns,
+                                tpl_idx=replay.tpl_idx, frame_len=replay.frame_len,
+                                max_s=replay.duration_s * workload.SEND_BOUND_FACTOR + float(a["max_s"]))
             deadline = time.monotonic() + float(a["max_s"])
             while time.monotonic() < deadline:
                 if sum(eng.stats(q)["delivered"] + eng.stats(q)["capture_drops"] for q in eng.queues) >= sent.sent:

@@ -8,23 +8,29 @@ which steers every frame by RSS; each queue has its own pkt_handler thread
 on its own core (paper Figure 1). In advanced mode the n queues form one
 buddy group (or --groups assigns them). Prints one JSON object per queue
 and a last one with "queue": "all".
+
+The xdp backend replays the trace into a veth testbed in real time:
+--speed, --window-s and --max-gap-s shorten the replay (xdp only; the sim
+replays the whole trace as recorded, in simulated time).
 """
 from __future__ import annotations
 
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, output
+from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, check_load, fail, live_module, output,
+                                   positive_float, replay_epilog, say_as, window)
 
 PROG = "multi_pkt_handler"
 MAX_QUEUES = 16  # 82599 RSS spreads over at most 16 queues (datasheet §7.1.2.8)
 
 
 def build_parser() -> ToolArgumentParser:
-    ap = ToolArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    ap = ToolArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=replay_epilog())
     ap.add_argument("--backend", default="sim", choices=["sim", "xdp"], help="sim (default) or xdp")
     ap.add_argument("--trace", default="fermilab-like",
-                    help="fermilab-like (default seed), fermilab-like:SEED, or a .pcap/.pcapng path")
+                    help="fermilab-like (default seed), fermilab-like:SEED, gnutella, 1kxun, synscan, "
+                         "or a .pcap/.pcapng path")
     ap.add_argument("--queues", type=int, default=6, help=f"receive queues n, 1..{MAX_QUEUES} (default 6)")
     ap.add_argument("--engine", required=True, help=f"capture engine: {', '.join(ENGINES)}")
     ap.add_argument("--M", type=int, default=None, help="WireCAP descriptor segment size M (cells; default 256)")
@@ -38,6 +44,12 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="recorded with the result (default 0)")
     ap.add_argument("--cost-ns", type=float, default=None, help="xdp: calibrated per-packet work in ns")
     ap.add_argument("--interface", default=None, help="xdp: capture interface (default: a throwaway testbed)")
+    ap.add_argument("--speed", type=positive_float("speed"), default=None, metavar="X",
+                    help="xdp: replay speed factor, 0.5 takes twice the trace's time; per-packet work is scaled "
+                         "by 1/X so each queue's load stays the recorded one (default 1)")
+    ap.add_argument("--window-s", type=window, default=None, metavar="START,END",
+                    help="xdp: replay only this part of the trace, in seconds (default: all of it)")
+    ap.add_argument("--max-gap-s", type=positive_float("max-gap-s"), default=None, metavar="S", help=MAX_GAP_HELP)
     ap.add_argument("--json", action="store_true", help="print a JSON array")
     return ap
 
@@ -54,6 +66,7 @@ def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
             fail(PROG, f"--groups {args.groups!r}: expected comma-separated group numbers, e.g. 0,0,1,1")
         if len(groups) != args.queues or min(groups) < 0 or max(groups) >= args.queues:
             fail(PROG, f"--groups {args.groups!r}: give one group number (0..{args.queues - 1}) per queue")
+    _check_replay_options(args)
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None, groups
     try:
@@ -63,6 +76,19 @@ def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
     if groups is not None and not engine.advanced:
         fail(PROG, "--groups: buddy groups only exist in advanced mode (--engine wirecap-a)")
     return engine, groups
+
+
+def _check_replay_options(args) -> None:
+    given = [flag for flag, v in (("--speed", args.speed), ("--window-s", args.window_s),
+                                  ("--max-gap-s", args.max_gap_s)) if v is not None]
+    if args.backend == "sim" and given:
+        fail(PROG, f"{given[0]}: only with --backend xdp (the sim backend replays the whole trace as recorded, "
+                   f"in simulated time)")
+    if args.speed is not None:
+        from experiments.live.workload import MAX_SPEED
+
+        if args.speed > MAX_SPEED:
+            fail(PROG, f"--speed {args.speed:g}: replay speed factors are in (0, {MAX_SPEED:g}]")
 
 
 def summary(rows: list[dict]) -> str:
@@ -90,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             rows = sim_multi_pkt_handler(point)
         else:
             live = live_module(PROG, "multi_pkt_handler")
-            point.update(cost_ns=args.cost_ns, interface=args.interface, M=args.M, R=args.R, T=args.T)
-            rows = live.run(point)
+            point.update(cost_ns=args.cost_ns, interface=args.interface, M=args.M, R=args.R, T=args.T,
+                         speed=args.speed, window_s=args.window_s, max_gap_s=args.max_gap_s)
+            rows = live.run(point, say=say_as(PROG))
     except FileNotFoundError as exc:
         fail(PROG, f"--trace {args.trace!r}: {exc}")
     except (OSError, RuntimeError, ValueError) as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, on_off, output
+from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, on_off, output, say_as
 
 PROG = "pkt_handler"
 
@@ -36,7 +36,9 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="recorded with the result (default 0)")
     ap.add_argument("--cost-ns", type=float, default=None,
                     help="xdp: calibrated per-packet work in ns instead of x filter runs")
-    ap.add_argument("--rate", type=float, default=None, help="xdp: generator rate in packets/s (default: maximum)")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="xdp: generator rate in packets/s (default: maximum); a paced burst over 5 s is announced "
+                         "on stderr (a bar on a terminal), one over 120 s (the run's bound) is refused")
     ap.add_argument("--interface", default=None,
                     help="xdp: capture interface (default: a throwaway veth testbed)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         live = live_module(PROG, "pkt_handler")
         point.update(cost_ns=args.cost_ns, rate=args.rate, interface=args.interface, burst=args.burst)
         try:
-            row = live.run(point)
+            row = live.run(point, say=say_as(PROG))
         except (OSError, RuntimeError, ValueError) as exc:
             fail(PROG, f"--backend xdp: {exc}")
     output(row, args.json, summary)

@@ -29,7 +29,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from experiments.tools.cli import ToolArgumentParser, fail
+from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, fail, positive_float, replay_epilog,
+                                   say_as, window)
 
 PROG = "queue_profiler"
 BIN_MS_DEFAULT = 10.0          # paper §2.2: "counts the number of packets captured every 10 ms"
@@ -130,14 +131,15 @@ def profile_xdp(args) -> tuple[pd.DataFrame, float]:
     (experiments/live/queue_profiler.py). Needs root."""
     try:
         from experiments.live import queue_profiler as live
+        from experiments.live.workload import ReplayTooLong
     except ImportError as exc:
         raise BackendUnavailable(f"--backend xdp: the real backend is not available ({exc})") from None
     point = {"trace": args.trace, "queues": args.queues, "speed": args.speed, "bin_ms": args.bin_ms,
-             "interface": args.interface}
-    if args.window_s is not None:
-        point["window_s"] = args.window_s
+             "interface": args.interface, "window_s": args.window_s, "max_gap_s": args.max_gap_s}
     try:
-        rows = live.run(point)
+        rows = live.run(point, say=say_as(PROG))
+    except ReplayTooLong as exc:     # the trace's fault, not the backend's: say so alone
+        raise BackendUnavailable(str(exc)) from None
     except (OSError, RuntimeError, ValueError) as exc:
         raise BackendUnavailable(f"--backend xdp: {exc}") from None
     df = pd.DataFrame(rows, columns=["queue", "bin_start_s", "packets", "bytes"])
@@ -150,19 +152,6 @@ BACKENDS = {"sim": profile_sim, "xdp": profile_xdp}
 
 # ---- command line -------------------------------------------------------------------
 
-def _positive_float(name):
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return v
-    parse.__name__ = name
-    return parse
-
-
 def _queues(text):
     try:
         v = int(text)
@@ -171,16 +160,6 @@ def _queues(text):
     if not 1 <= v <= MAX_QUEUES:
         raise argparse.ArgumentTypeError(f"must be 1..{MAX_QUEUES} (82599 RSS), got {v}")
     return v
-
-
-def _window(text):
-    try:
-        start, end = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected START,END in seconds, got {text!r}") from None
-    if not 0 <= start < end:
-        raise argparse.ArgumentTypeError(f"need 0 <= START < END, got {text!r}")
-    return [start, end]
 
 
 def _rss_key(text):
@@ -194,13 +173,14 @@ def _rss_key(text):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = ToolArgumentParser(prog=PROG, description="Packets per receive queue per time bin (paper §2.2).")
+    p = ToolArgumentParser(prog=PROG, description="Packets per receive queue per time bin (paper §2.2).",
+                           epilog=replay_epilog())
     p.add_argument("--backend", choices=sorted(BACKENDS), default="sim",
                    help="sim: the simulated 82599 (default); xdp: real queues of a veth testbed (root)")
     p.add_argument("--trace", default="fermilab-like",
                    help="fermilab-like, fermilab-like:SEED, a real trace name, or a .pcap/.pcapng/.npz path")
     p.add_argument("--queues", type=_queues, default=6, help="RSS receive queues (1..16; default 6)")
-    p.add_argument("--bin-ms", type=_positive_float("bin-ms"), default=BIN_MS_DEFAULT,
+    p.add_argument("--bin-ms", type=positive_float("bin-ms"), default=BIN_MS_DEFAULT,
                    help="bin width in ms (default 10)")
     p.add_argument("--queue", type=int, default=None, help="report only this queue (as the paper's tool)")
     p.add_argument("--json", action="store_true", help="print a JSON array of {queue, bin_start_s, packets, bytes}")
@@ -208,10 +188,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--udp-ports", action="store_true", help="hash UDP ports too (ethtool rx-flow-hash udp4 sdfn)")
     p.add_argument("--symmetric", action="store_true", help="symmetric RSS key (both directions, one queue)")
     p.add_argument("--rss-key", type=_rss_key, default=None, help="RSS key, 80 hex digits (default: Microsoft's)")
-    p.add_argument("--speed", type=_positive_float("speed"), default=1.0,
+    p.add_argument("--speed", type=positive_float("speed"), default=1.0,
                    help="replay speed factor (2: twice as fast)")
-    p.add_argument("--window-s", type=_window, default=None, metavar="START,END",
+    p.add_argument("--window-s", type=window, default=None, metavar="START,END",
                    help="xdp: replay only this part of the trace, in seconds (default: all of it)")
+    p.add_argument("--max-gap-s", type=positive_float("max-gap-s"), default=None, metavar="S",
+                   help=MAX_GAP_HELP + "; bins are then on the shortened clock")
     p.add_argument("--interface", default=None,
                    help="xdp: capture interface of a testbed from `invoke testbed-up` (default: a throwaway one)")
     return p
@@ -236,6 +218,8 @@ def main(argv=None, out=None) -> int:
     args = parser().parse_args(argv)
     if args.queue is not None and not 0 <= args.queue < args.queues:
         fail(PROG, f"--queue {args.queue}: must be 0..{args.queues - 1} with --queues {args.queues}")
+    if args.max_gap_s is not None and args.backend != "xdp":
+        fail(PROG, "--max-gap-s: only with --backend xdp (the sim backend bins the trace's recorded times)")
     try:
         df, duration_s = BACKENDS[args.backend](args)
     except BackendUnavailable as exc:
