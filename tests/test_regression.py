@@ -109,18 +109,53 @@ def test_regression_check_fails_on_a_large_slowdown_only():
     assert msg.startswith("b: ") and "2.5x slowdown" in msg
 
 
+# The real-engine check: perf.xdp_measure times WireCAP against a bare AF_XDP
+# drop loop over a UMEM of WireCAP's pool size (bench.py "bare-pool"), 11
+# interleaved pairs of 1M-frame bursts (22-38 s), and the median pair ratio
+# must stay at or above XDP_REGRESSION_SHARE of the reference ratio recorded
+# against the same baseline, capped at XDP_EXPECTED (without one: of
+# XDP_EXPECTED). Spread of that median on this shared 2-core VM (2026-12-04),
+# the whole measurement repeated: 10 runs min 0.890 / median 0.996 / max 1.024
+# (single pairs 0.65-1.20; in the 0.890 run WireCAP dropped 20-44% of every
+# burst while something else held CPU 1); 4 runs beside two CPU hogs
+# 1.019 / 1.040 / 1.068; 3 runs beside a looping test_xdp_engine.py
+# 0.945-1.021. So the floor, 0.85, is 4.5% under the worst run and ~15% under
+# a typical one, and a 20% loss of WireCAP's packets/s (about 0.80) fails.
+# Both loops are bound by the sender on a veth, so a slower capture path shows
+# once it eats WireCAP's headroom: a busy-wait in the capture thread of 350
+# ns/packet measured 1.10-1.12 (fewer wake-ups), 500 ns 0.87-0.89, 600 ns
+# 0.64-0.69.
+XDP_REGRESSION_SHARE = 0.85
+XDP_EXPECTED = 1.0   # WireCAP against a bare loop over the same memory (0.99-1.02 typical here)
+
+
+@pytest.mark.xdp
+@pytest.mark.slow
 def test_real_engine_speed_against_bare_af_xdp():
     """WireCAP on AF_XDP against a bare AF_XDP drop loop on the same veth, in
-    the same run (driver/xdp/bench.py). DESIGN.md §7 asks for 0.9 on a quiet
-    machine; CI fails only when the ratio collapses below the reference's
-    (or 0.9's) REGRESSION_FACTOR-th."""
+    the same run (driver/xdp/bench.py): the median of per-pair ratios over
+    interleaved repeats must stay at or above XDP_REGRESSION_SHARE of the
+    reference ratio (results/reference/perf.json "xdp", if recorded against
+    the same bare loop; capped at XDP_EXPECTED)."""
     try:
         m = perf.xdp_measure()
     except perf.Unavailable as exc:
         pytest.skip(f"the real backend cannot run here: {exc}")
-    ref = (reference.perf_reference() or {}).get("xdp", {}).get("ratio", 0.9)
-    floor = min(ref, 0.9) / perf.REGRESSION_FACTOR
+    recorded = (reference.perf_reference() or {}).get("xdp") or {}
+    if recorded.get("ratio") and recorded.get("baseline") == m["baseline"]:
+        ref = min(recorded["ratio"], XDP_EXPECTED)
+        basis = f"reference {recorded['ratio']:.3f}" + (" capped at 1" if recorded["ratio"] > XDP_EXPECTED else "")
+    else:
+        ref = XDP_EXPECTED
+        why = ("results/reference/perf.json has none" if not recorded.get("ratio") else
+               f"the one in results/reference/perf.json was measured against "
+               f"{recorded.get('baseline') or 'the 1,024-frame bare loop'}")
+        basis = f"{XDP_EXPECTED:g}, no reference against {m['baseline']}: {why}"
+    floor = XDP_REGRESSION_SHARE * ref
+    pairs = " ".join(f"{r:.2f}" for r in m["ratios"])
+    drops = f"WireCAP drops per burst {m['engine_drops']}, {m['baseline']} {m['bare_drops']}"
     assert m["ratio"] >= floor, (
-        f"WireCAP on AF_XDP delivers {m['engine_pps']:,.0f} p/s against a bare AF_XDP loop's "
-        f"{m['bare_pps']:,.0f} p/s in the same run: ratio {m['ratio']:.2f} < {floor:.2f} "
-        f"(reference {ref:.2f} / {perf.REGRESSION_FACTOR:g})")
+        f"WireCAP on AF_XDP got slower: median WireCAP / {m['baseline']} ratio {m['ratio']:.3f} < {floor:.3f} "
+        f"(= {XDP_REGRESSION_SHARE:g} x {basis}), over {m['rounds']} interleaved pairs of "
+        f"{m['packets']:,} frames: pair ratios [{pairs}]; "
+        f"median {m['engine_pps']:,.0f} p/s against {m['bare_pps']:,.0f} p/s; {drops}")

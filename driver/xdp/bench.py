@@ -16,6 +16,10 @@ runs on the sender's CPU, so the offered rate bounds every engine: compare
 engines measured in the same run only.
 
     bare         AF_XDP, UMEM = ring, no callback: xdpsock's rxdrop
+    bare-pool    the same loop with a UMEM (and rings) as large as WireCAP's
+                 pool, POOL_RING frames: the kernel copies into as much
+                 memory as for WireCAP (not in ENGINES, the default set; the
+                 CI regression check's baseline, experiments/perf.py)
     wirecap      WireCAP basic mode, a C callback that does nothing
     afxdp-ring   the ring-only baseline with the same null callback
     afpacket     the TPACKET_V3 copy ring (10,240 frames), null callback
@@ -28,13 +32,18 @@ from __future__ import annotations
 import shutil
 import time
 
-from driver.xdp.baselines import AfpacketCopy, AfxdpRing, Libpcap, Tcpdump, attach_pass
+from driver.xdp.baselines import RING_DEFAULT, AfpacketCopy, AfxdpRing, Libpcap, Tcpdump, attach_pass
 from driver.xdp.generator import Generator
 from engine.live.consumer import Consumer, wirecap_loop
 from engine.live.engine import LiveEngine
 from engine.live.work import Work
 
 ENGINES = ("bare", "wirecap", "afxdp-ring", "afpacket", "libpcap", "tcpdump")
+# WireCAP's configuration here: basic mode, M = 256 cells x R = 500 chunks
+WIRECAP_M, WIRECAP_R = 256, 500
+# bare-pool's ring and UMEM: WireCAP's R*M frames, rounded up to a power of two
+POOL_RING = 1 << (WIRECAP_M * WIRECAP_R - 1).bit_length()
+MEASURABLE = ENGINES + ("bare-pool",)
 # Every application loop runs SCHED_FIFO (below WireCAP's capture threads,
 # as in experiments/live/common.py), so that no engine is measured against the
 # other load of a shared host.
@@ -83,12 +92,12 @@ def _ncpu() -> int:
 
 def measure(tb, engine: str, packets: int = PACKETS) -> dict:
     """One engine's throughput on tb (a one-queue testbed)."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
+    if engine not in MEASURABLE:
+        raise ValueError(f"engine {engine!r}: one of {', '.join(MEASURABLE)}")
     ns, ifn = tb.cap_ns, tb.cap_if
-    if engine in ("bare", "afxdp-ring"):
-        with AfxdpRing(ns, ifn, 0) as ring:
-            if engine == "bare":
+    if engine in ("bare", "bare-pool", "afxdp-ring"):
+        with AfxdpRing(ns, ifn, 0, ring_size=POOL_RING if engine == "bare-pool" else RING_DEFAULT) as ring:
+            if engine != "afxdp-ring":
                 # no callback at all: the drop loop touches no packet data
                 def loop_of(work):
                     from driver.xdp._native import native
@@ -99,7 +108,7 @@ def measure(tb, engine: str, packets: int = PACKETS) -> dict:
                 loop_of = ring.loop
             return _run_consumer(tb, engine, loop_of, lambda: ring.stats()["capture_drops"], packets)
     if engine == "wirecap":
-        with LiveEngine.on_testbed(tb, M=256, R=500) as eng:
+        with LiveEngine.on_testbed(tb, M=WIRECAP_M, R=WIRECAP_R) as eng:
             eng.start(cpus=[1 % _ncpu()])
 
             return _run_consumer(tb, engine, lambda w: wirecap_loop(eng, 0, w),
