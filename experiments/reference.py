@@ -211,6 +211,7 @@ def update(reason: str, names: list[str] | None = None, perf: bool = True, requi
         require_committed()
     out_dir = reference_dir()
     meta = history()
+    # read before anything is written: the CSVs below make the tree "-dirty"
     env = results.environment()
     lines, changed = [], []
     for name in names:
@@ -229,7 +230,7 @@ def update(reason: str, names: list[str] | None = None, perf: bool = True, requi
     lines.append(f"determinism: {probe['trace']} {probe['trace_sha256'][:16]}, "
                  f"{probe['point']['engine']} point {probe['point_sha256'][:16]}")
     entry = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "commit": results.git_sha(short=False), "describe": results.git_sha(), "reason": reason.strip(),
+             "commit": env["git_commit"], "describe": env["git_describe"], "reason": reason.strip(),
              "experiments": names, "changed": changed}
     if perf:
         from experiments import perf as perf_mod

@@ -156,6 +156,7 @@ def test_reference_records_inputs_and_environment():
         env = entry["environment"]
         assert env["cpu"] and env["numpy_simd"]["dispatch"] is not None and env["packages"]["numpy"], name
         assert not env["git_describe"].endswith("-dirty"), f"{name}: reference made from a dirty tree"
+    assert not meta["history"][-1]["describe"].endswith("-dirty"), "the last reference came from a dirty tree"
     assert meta["experiments"]["table1"]["inputs"]["fermilab-like"] == \
         determinism.recorded(reference.reference_dir())["trace_sha256"]
     fig3 = meta["experiments"]["fig3"]["inputs"]
