@@ -160,7 +160,7 @@ def test_reference_records_inputs_and_environment():
     assert meta["experiments"]["table1"]["inputs"]["fermilab-like"] == \
         determinism.recorded(reference.reference_dir())["trace_sha256"]
     fig3 = meta["experiments"]["fig3"]["inputs"]
-    assert list(fig3) == ["fermilab-like", "gnutella", "1kxun", "synscan"]
+    assert set(fig3) == {"fermilab-like", "gnutella", "1kxun", "synscan"}
 
 
 def test_input_digests_name_every_trace_of_a_config():
