@@ -15,6 +15,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 from traces import cache
 
 _OWN_CACHE = None
@@ -28,3 +30,11 @@ else:
 def pytest_unconfigure(config):
     if _OWN_CACHE:
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+@pytest.fixture
+def res(tmp_path, monkeypatch):
+    """A private results folder for the test (WIRECAP_RESULTS), progress bars off."""
+    monkeypatch.setenv("WIRECAP_RESULTS", str(tmp_path))
+    monkeypatch.setenv("WIRECAP_PROGRESS", "0")
+    return tmp_path

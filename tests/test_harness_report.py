@@ -11,13 +11,6 @@ from experiments.claims import Claim
 SHARED_ACCEPTANCE = results.REPO_ROOT.parent / "shared" / "ACCEPTANCE.md"
 
 
-@pytest.fixture
-def res(tmp_path, monkeypatch):
-    monkeypatch.setenv("WIRECAP_RESULTS", str(tmp_path))
-    monkeypatch.setenv("WIRECAP_PROGRESS", "0")
-    return tmp_path
-
-
 def _table_rows(md: str) -> list[list[str]]:
     """The first Markdown table's body rows, cells split on unescaped pipes."""
     lines = md.split("\n## ")[0].splitlines()

@@ -8,13 +8,6 @@ import pytest
 from experiments import executor, registry, results, runner
 
 
-@pytest.fixture
-def res(tmp_path, monkeypatch):
-    monkeypatch.setenv("WIRECAP_RESULTS", str(tmp_path))
-    monkeypatch.setenv("WIRECAP_PROGRESS", "0")
-    return tmp_path
-
-
 def square(point):
     """A module-level measure function (processes and Dask can import it)."""
     return {"i": point["i"], "sent": 10, "delivered": 10, "capture_drops": 0, "delivery_drops": 0,

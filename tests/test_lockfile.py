@@ -16,13 +16,6 @@ def lock():
     return lockfile.read()
 
 
-@pytest.fixture
-def res(tmp_path, monkeypatch):
-    monkeypatch.setenv("WIRECAP_RESULTS", str(tmp_path))
-    monkeypatch.setenv("WIRECAP_PROGRESS", "0")
-    return tmp_path
-
-
 # ---- parsing and writing --------------------------------------------------------------
 
 def test_parse_reads_pins_under_canonical_names():

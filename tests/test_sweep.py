@@ -10,13 +10,6 @@ from experiments import sweep as sw
 GRID = sw.grid_from_args("wirecap-b,dna,pfring", M="64,256", R="100,500", x="0,300", P="1e3,6e3,1e5")
 
 
-@pytest.fixture
-def res(tmp_path, monkeypatch):
-    monkeypatch.setenv("WIRECAP_RESULTS", str(tmp_path))
-    monkeypatch.setenv("WIRECAP_PROGRESS", "0")
-    return tmp_path
-
-
 def test_grid_parsing():
     assert sw.parse_list("64, 128,256", "M") == [64, 128, 256]
     assert sw.parse_list("1e3,1_000_000", "P") == [1000, 1_000_000]
