@@ -23,18 +23,68 @@ from invoke import Collection, Exit, task
 ROOT = Path(__file__).resolve().parent
 
 
+BAD_INPUT = 2  # exit status of every refused argument (README: one line, status 2)
+
+
+def _bad(message: str):
+    """Exit with one line and status 2: the input was wrong, nothing was done."""
+    return Exit(message, code=BAD_INPUT)
+
+
 def _parse_params(params: list[str]) -> dict:
-    """``key=value`` pairs; values are JSON where they parse (numbers, lists)."""
+    """``key=value`` pairs; values are JSON where they parse (numbers, lists).
+
+    A value that is not JSON is taken as a string (``trace=gnutella``), but one
+    that looks like JSON (starts with [, { or ") and does not parse is refused:
+    ``engines='["wirecap-b:256:500"'`` is a typo, not an engine named '['."""
     out = {}
     for item in params or []:
-        if "=" not in item:
-            raise Exit(f"--param {item!r}: expected key=value, e.g. --param R=500")
-        key, raw = item.split("=", 1)
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise _bad(f"--param {item!r}: expected key=value, e.g. --param R=500")
         try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if raw.lstrip()[:1] in ("[", "{", '"'):
+                raise _bad(f"--param {item}: {key} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                           f"e.g. --param '{key}=[\"a\", \"b\"]'") from None
+            out[key.strip()] = raw
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise _bad(f"--param {item[:60]}{'...' if len(item) > 60 else ''}: {exc}") from None
     return out
+
+
+def _param_item(params: list[str] | None, key: str) -> str:
+    """The --param word that set `key` (for messages), or the key itself."""
+    for item in reversed(params or []):
+        if item.partition("=")[0].strip() == key:
+            return item
+    return key
+
+
+def _check_config(names: list[str], quick: bool, backend: str, overrides: dict, params: list[str] | None) -> None:
+    """Every --param value through experiments/params.py before anything runs
+    or any run folder exists; a bad one exits 2 with one line naming it."""
+    from experiments import registry
+    from experiments.params import ParamError
+
+    for n in names:
+        try:
+            registry.config(n, quick=quick, overrides=overrides, backend=backend)
+        except ParamError as exc:
+            raise _bad(f"--param {_param_item(params, exc.name)}: {exc}") from None
+        except KeyError as exc:
+            if len(names) == 1:   # with --name all, a parameter some experiments lack fails only those
+                raise _bad(exc.args[0]) from None
+
+
+def _check_jobs(jobs) -> int:
+    from experiments import params
+
+    try:
+        return params.check("jobs", jobs)
+    except ValueError as exc:
+        raise _bad(f"--jobs {jobs}: {exc}") from None
 
 
 def _need_build() -> None:
@@ -56,7 +106,7 @@ def _names(name: str) -> list[str]:
     names = registry.names() if name == "all" else [name]
     for n in names:
         if n not in registry.EXPERIMENTS:
-            raise Exit(f"unknown experiment {n!r}; known: {', '.join(registry.names())} or 'all'")
+            raise _bad(f"unknown experiment {n!r}; known: {', '.join(registry.names())} or 'all'")
     return names
 
 
@@ -67,7 +117,7 @@ def _names(name: str) -> list[str]:
         "quick": "run the reduced set of points: seconds instead of minutes (default: off)",
         "backend": "sim (default: the simulated testbed) or xdp (real AF_XDP, needs root)",
         "jobs": "local worker processes for the points (default 1: in order; the table is the same)",
-        "scheduler": "address of a Dask scheduler, e.g. tcp://10.0.0.1:8786: run the points there (default: none)",
+        "scheduler": "address of a Dask scheduler, e.g. tcp://127.0.0.1:8786: run the points there (default: none)",
         "plot_only": "redraw the figure of the latest saved run, compute nothing (default: off)",
         "resume": "continue an interrupted identical run from its saved points (default: on; --no-resume starts afresh)",
         "param": "override one configuration value, key=value (repeatable; JSON values), e.g. --param R=500; "
@@ -81,11 +131,15 @@ def run_experiment(c, name, quick=False, backend="sim", jobs=1, scheduler="", pl
     from experiments import executor, runner
 
     names = _names(name)
+    if backend not in ("sim", "xdp"):
+        raise _bad(f"--backend {backend!r}: choose sim or xdp")
+    jobs = _check_jobs(jobs)
+    overrides = _parse_params(param)
+    _check_config(names, quick, backend, overrides, param)
     if backend == "xdp":
         _need_root("--backend xdp")
     if not plot_only:
         _need_build()
-    overrides = _parse_params(param)
     failed = []
     for n in names:
         try:
@@ -133,7 +187,7 @@ def list_experiments(c):
         "size": "burst frame size in bytes (default 64)",
         "label": "a name for this sweep, stored in its config.json (default: none)",
         "jobs": "local worker processes (default 1; same table)",
-        "scheduler": "Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: none: local)",
+        "scheduler": "Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: none: local)",
         "resume": "continue an interrupted identical sweep (default: on; --no-resume starts afresh)",
         "skip_invalid": "drop invalid combinations (e.g. R <= N/M) instead of stopping (default: off)",
     },
@@ -144,6 +198,8 @@ def sweep(c, engine, M="", R="", T="", x="0", P="", queues="1", trace="burst", s
     from experiments import executor
     from experiments import sweep as sw
 
+    jobs = _check_jobs(jobs)
+    _check_sweep_axes(engine=engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size)
     _need_build()
     try:
         grid = sw.grid_from_args(engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size,
@@ -152,8 +208,29 @@ def sweep(c, engine, M="", R="", T="", x="0", P="", queues="1", trace="burst", s
     except executor.SchedulerError as exc:
         raise Exit(str(exc)) from exc
     except ValueError as exc:
-        raise Exit(f"sweep: {exc}") from exc
+        raise _bad(f"sweep: {exc}") from exc
     print(run_dir)
+
+
+def _check_sweep_axes(**axes) -> None:
+    """Every value of every sweep axis through experiments/params.py (the
+    same limits as --param and the tools) before the grid is built."""
+    from experiments import params
+
+    names = {"engine": "engine", "trace": "trace"}
+    for opt, text in axes.items():
+        flag = f"-{opt}" if opt in ("M", "R", "T", "x", "P") else f"--{opt}"
+        try:
+            if opt == "size":
+                params.check_text("size", str(text))
+            elif opt in names:
+                for word in str(text).split(","):
+                    if word.strip() and not (opt == "trace" and word.strip() == "burst"):  # the sweep's own
+                        params.check_one(names[opt], word.strip())
+            else:
+                params.check_list_text(opt, text)
+        except ValueError as exc:
+            raise _bad(f"sweep {flag} {text}: {exc}") from None
 
 
 @task(help={"name": "experiment name or 'all' (default: all)",
@@ -162,8 +239,15 @@ def plot(c, name="all", run=""):
     """Redraw figures from saved runs; computes nothing."""
     from experiments import results, runner
 
-    for n in _names(name):
-        if not run and results.latest_run(n) is None:
+    names = _names(name)
+    missing = [n for n in names if not run and results.latest_run(n) is None]
+    if len(missing) == len(names):
+        raise _bad(f"nothing to plot: no saved run of {', '.join(missing)} (invoke run-experiment --name "
+                   f"{missing[0] if len(missing) == 1 else 'NAME'} first)")
+    if run and not Path(run).is_dir():
+        raise _bad(f"--run {run}: no such run folder")
+    for n in names:
+        if n in missing:
             print(f"{n}: no saved run (invoke run-experiment --name {n})")
             continue
         try:
@@ -175,8 +259,14 @@ def plot(c, name="all", run=""):
 @task(help={"out": "the Markdown report (default results/REPORT.md; the HTML page goes next to it)"})
 def report(c, out=""):
     """Write results/REPORT.md and REPORT.html: every ACCEPTANCE.md claim, PASS or FAIL, and every figure."""
+    from experiments import params
     from experiments import report as rep
 
+    if out:
+        try:
+            params.check_output_path("--out", out)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
     md, html = rep.write_report(out or None)
     print(md)
     print(html)
@@ -220,7 +310,7 @@ def clean_results(c, older_than, dry_run=False, keep_latest=True):
     try:
         age = results.parse_age(older_than)
     except ValueError as exc:
-        raise Exit(str(exc)) from exc
+        raise _bad(str(exc)) from None
     gone = results.clean_results(age, keep_latest=keep_latest, dry_run=dry_run)
     for p in gone:
         print(("would delete " if dry_run else "deleted ") + str(p))
@@ -298,7 +388,7 @@ def remote_run(c, inventory, name, quick=False, backend="sim", param=None, probe
 
 
 @task(help={"inventory": "where to write the inventory of the local testbed (default: "
-                         "/tmp/wirecap-sshbed/PREFIX/inventory.toml)",
+                         "/run/wirecap-sshbed/PREFIX/inventory.toml, in the testbed's private state folder)",
             "prefix": "name prefix of its namespaces (default wcssh)"})
 def ssh_testbed_up(c, inventory="", prefix="wcssh"):
     """Two SSH hosts in network namespaces on this machine (sshd each, a veth between them) for remote-run."""
@@ -318,7 +408,11 @@ def ssh_testbed_down(c, prefix="wcssh"):
     from experiments.remote import vhosts
 
     _need_root("ssh-testbed-down")
-    for line in vhosts.down(prefix):
+    try:
+        lines = vhosts.down(prefix)
+    except (OSError, RuntimeError) as exc:  # e.g. a state folder that is not private to us: left alone
+        raise Exit(f"ssh-testbed-down: {exc}") from exc
+    for line in lines:
         print(line)
 
 

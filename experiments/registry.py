@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from experiments import params
+
 EXPERIMENTS: dict[str, str] = {
     "fig3": "experiments.fig3",
     "fig8": "experiments.fig8",
@@ -52,10 +54,13 @@ def config(name: str, quick: bool = False, overrides: dict | None = None, backen
     xdp_only = dict(getattr(mod, "XDP_CONFIG", {}))
     if backend == "xdp":
         cfg.update(xdp_only)
-    for key, value in (overrides or {}).items():
+    for key in (overrides or {}):
         if key not in cfg:
             hint = f" (with --backend xdp only)" if key in xdp_only else ""
             raise KeyError(f"experiment {name} has no parameter {key!r}{hint}; parameters: {', '.join(cfg)}")
-        cfg[key] = value
+    # experiments/params.py: every value within its limits (ParamError, a
+    # ValueError naming the parameter), a scalar for a list parameter as
+    # [scalar], 1e3 as 1000; then the engines the configuration builds
+    cfg.update(params.check_overrides(name, cfg, dict(overrides or {}), backend=backend))
     cfg["quick"] = bool(quick)
     return cfg

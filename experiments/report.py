@@ -9,6 +9,13 @@
 2. checks that experiments make beyond ACCEPTANCE.md;
 3. every figure of the latest runs with a one-line reading of what it shows.
 
+REPORT.html is self-contained: every figure is embedded in it as a ``data:``
+URI (base64 PNG, or base64 SVG), so the one file shows everything when it is
+copied elsewhere, mailed, or kept after ``invoke clean-results`` deletes the
+runs. REPORT.md links the figures by paths relative to itself (Markdown has no
+portable way to embed an image): it keeps working when the results folder
+moves with it, and loses its figures when the runs are deleted.
+
 Above the table, a note names every run whose recorded package versions
 (config.json ``environment.packages``) are not those of requirements.lock,
 with both versions: its numbers may differ from a locked install's.
@@ -18,6 +25,7 @@ tables (``claims(df)``), so the report always matches the data next to it.
 """
 from __future__ import annotations
 
+import base64
 import html
 import os
 from dataclasses import dataclass, field
@@ -192,6 +200,17 @@ def reading(info: RunInfo) -> str:
     return f"{head}; {n_ok} of {len(info.claims)} checks hold."
 
 
+_IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def data_uri(path: Path) -> str:
+    """The image at ``path`` as a ``data:`` URI (base64), for a page that
+    needs no other file. SVG is base64 too rather than inline markup, so two
+    matplotlib SVGs cannot clash on their element ids."""
+    mime = _IMAGE_TYPES[path.suffix.lower()]
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
 def figures(infos: dict[str, RunInfo]) -> list[dict]:
     out = []
     for name, info in infos.items():
@@ -201,7 +220,7 @@ def figures(infos: dict[str, RunInfo]) -> list[dict]:
         if info.run_dir is None or info.df is None:
             out.append({"name": name, "title": title, "images": [], "reading": info.error})
             continue
-        imgs = sorted(info.run_dir.glob("*.png"))
+        imgs = sorted(p for p in info.run_dir.iterdir() if p.suffix.lower() in _IMAGE_TYPES)
         text = reading(info) if not info.error else info.error
         out.append({"name": name, "title": title, "images": imgs, "reading": text, "run": info.run_label})
     return out
@@ -213,11 +232,15 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(rows, extras, figs, base: Path, stamp: str, notes=()) -> str:
+def _markdown(rows, extras, figs, base: Path, stamp: str, notes=(), base_html: str = "REPORT.html") -> str:
     n_pass = sum(r["result"] == "PASS" for r in rows)
     lines = ["# WireCAP reproduction report", "",
              f"Generated {stamp} from the latest complete run of each experiment under `results/`. "
-             f"**{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.**", ""]
+             f"**{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.**", "",
+             f"Figures are linked relative to this file, so they show while it stays next to the run "
+             f"folders (moving the whole results folder is fine) and are gone once the runs are deleted "
+             f"(`invoke clean-results`). **{base_html} is self-contained**: it embeds every figure, so "
+             f"that one file can be copied or mailed on its own.", ""]
     if notes:
         lines += [f"> **Note.** {_NOTE_HEAD}", ">"] + [f"> - {_cell(n)}" for n in notes] + [""]
     lines += ["| claim | paper | ours | difference | tolerance | result | run |",
@@ -235,7 +258,7 @@ def _markdown(rows, extras, figs, base: Path, stamp: str, notes=()) -> str:
     for f in figs:
         lines += [f"### {f['name']}: {f['title']}", "", f["reading"], ""]
         for img in f["images"]:
-            lines += [f"![{f['name']}]({os.path.relpath(img, base)})", ""]
+            lines += [f"![{f['name']}]({Path(os.path.relpath(img, base)).as_posix()})", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -255,12 +278,13 @@ def _html_table(rows, head: str) -> list[str]:
     return out + ["</table>"]
 
 
-def _html(rows, extras, figs, base: Path, stamp: str, notes=()) -> str:
+def _html(rows, extras, figs, stamp: str, notes=()) -> str:
     n_pass = sum(r["result"] == "PASS" for r in rows)
     out = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>WireCAP reproduction report</title>",
            f"<style>{_CSS}</style></head><body>", "<h1>WireCAP reproduction report</h1>",
            f"<p>Generated {html.escape(stamp)} from the latest complete run of each experiment. "
-           f"<b>{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.</b></p>"]
+           f"<b>{n_pass} of {len(rows)} claims of ACCEPTANCE.md pass.</b> "
+           f"This page is self-contained: every figure is embedded in it.</p>"]
     if notes:
         out += [f"<div class='note'><p><b>Note.</b> {html.escape(_NOTE_HEAD)}</p><ul>"]
         out += [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul></div>"]
@@ -272,8 +296,7 @@ def _html(rows, extras, figs, base: Path, stamp: str, notes=()) -> str:
         out.append(f"<h3>{html.escape(f['name'])}: {html.escape(f['title'])}</h3>")
         out.append(f"<p>{html.escape(f['reading'])}</p>")
         for img in f["images"]:
-            src = html.escape(os.path.relpath(img, base))
-            out.append(f"<figure><img src='{src}' alt='{html.escape(f['name'])}'>"
+            out.append(f"<figure><img src='{data_uri(img)}' alt='{html.escape(f['name'])}'>"
                        f"<figcaption>{html.escape(f.get('run', ''))}</figcaption></figure>")
     return "\n".join(out + ["</body></html>"]) + "\n"
 
@@ -286,6 +309,6 @@ def write_report(out: str | None = None) -> tuple[Path, Path]:
     rows, extras, figs = acceptance_rows(infos), extra_rows(infos), figures(infos)
     notes = version_notes(infos)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp, notes))
-    results.atomic_write_text(html_path, _html(rows, extras, figs, html_path.parent, stamp, notes))
+    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp, notes, html_path.name))
+    results.atomic_write_text(html_path, _html(rows, extras, figs, stamp, notes))
     return md_path, html_path

@@ -344,6 +344,18 @@ def open_run(experiment: str, cfg: dict, resume: bool, extra: dict | None = None
         run_dir = start_run(experiment, cfg, extra=extra)
     return run_dir, PointStore(run_dir)
 
+
+def discard_empty_run(run_dir: Path) -> bool:
+    """Remove a started run that saved nothing (a run that failed before its
+    first point): a folder holding only config.json helps no one. A run with
+    saved points, or a complete one, is kept. True when removed."""
+    run_dir = Path(run_dir)
+    if (run_dir / "data.parquet").exists() or len(PointStore(run_dir)):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return not run_dir.exists()
+
+
 # ---- the resume journal -----------------------------------------------------
 
 def point_key(fn, point: dict) -> str:
@@ -388,6 +400,7 @@ class PointStore:
 # ---- housekeeping -----------------------------------------------------------
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+MAX_AGE = timedelta(days=999_999_999)   # datetime.timedelta.max, to the day
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -396,7 +409,12 @@ def parse_age(text: str) -> timedelta:
     m = _AGE.match(str(text))
     if not m:
         raise ValueError(f"--older-than {text!r}: expected a number and a unit s, m, h, d or w, e.g. 30d")
-    return timedelta(**{_AGE_UNITS[m.group(2)]: float(m.group(1))})
+    unit = _AGE_UNITS[m.group(2)]
+    seconds = float(m.group(1)) * timedelta(**{unit: 1}).total_seconds()
+    if not seconds <= MAX_AGE.total_seconds():   # also inf from a long string of digits
+        raise ValueError(f"--older-than {text!r}: at most {MAX_AGE.days:,}d ({MAX_AGE.days // 7:,}w), "
+                         f"the longest age this can count")
+    return timedelta(seconds=seconds)
 
 
 def clean_results(older_than: timedelta, keep_latest: bool = True, dry_run: bool = False,

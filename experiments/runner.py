@@ -3,6 +3,7 @@
     run_experiment("fig9", quick=True, jobs=2)
 
 1. build the configuration (DEFAULT_CONFIG, QUICK_CONFIG, --param overrides),
+   checked by experiments/params.py: nothing is created for a bad value,
 2. open a run folder, or resume the newest unfinished one with the same
    configuration and commit (its saved points are not measured again),
 3. compute through the executor (in order, in processes, or on Dask), with a
@@ -15,7 +16,7 @@ import inspect
 import time
 from pathlib import Path
 
-from experiments import executor, registry, results
+from experiments import executor, params, registry, results
 from experiments.progress import ProgressBar
 
 
@@ -60,8 +61,10 @@ def run_experiment(name: str, quick: bool = False, backend: str = "sim", overrid
         raise ValueError(f"backend {backend!r} is not available for {name}; use one of {', '.join(backends)}")
     if plot_only:
         return plot_run(name).parent
+    # every parameter is checked (experiments/params.py) before any folder exists
     cfg = registry.config(name, quick=quick, overrides=overrides, backend=backend)
     cfg["backend"] = backend
+    params.check("jobs", jobs)
     run_dir, store = results.open_run(name, cfg, resume, extra={"execution": {"jobs": jobs, "scheduler": scheduler}})
     saved = len(store)
     if saved:
@@ -74,6 +77,10 @@ def run_experiment(name: str, quick: bool = False, backend: str = "sim", overrid
     except KeyboardInterrupt:
         print(f"\n{name}: interrupted; {len(store)} point(s) saved in {run_dir}; "
               f"the same command resumes from them")
+        raise
+    except Exception:
+        # failed before its first point: leave no folder holding only config.json
+        results.discard_empty_run(run_dir)
         raise
     wall_s = time.perf_counter() - t0
     info = {"execution": {"jobs": jobs, "scheduler": scheduler, "resumed_points": saved,

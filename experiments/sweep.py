@@ -2,7 +2,7 @@
 
     invoke sweep --engine wirecap-b,dna --M 64,256 --R 100,500 --x 0,300 --P 1e3,1e5,1e6
     invoke sweep --engine wirecap-a --T 30,60,90 --queues 6 --trace fermilab --x 300 --jobs 2
-    invoke sweep ... --scheduler tcp://10.0.0.1:8786      # on a Dask cluster
+    invoke sweep ... --scheduler tcp://127.0.0.1:8786     # on a Dask cluster (tls://... across machines)
 
 A sweep is the cross product of its axes, one point per distinct
 configuration (M, R and T only multiply WireCAP; T only WireCAP-A), measured
@@ -211,6 +211,8 @@ def _multi_queue_burst(point: dict) -> tuple[dict, list[float]]:
 def run_sweep(grid: Grid, label: str = "", jobs: int = 1, scheduler: str | None = None, resume: bool = True,
               progress: bool | None = None, plot: bool = True) -> Path:
     """Measure every point of `grid` and save results/sweep/<run>/; returns the run folder."""
+    if scheduler:
+        executor.check_scheduler_address(scheduler)   # a bad address fails before any folder is made
     pts, skipped = points(grid)
     if not pts:
         raise ValueError("the sweep has no valid point; check --engine and the M/R/T axes")
@@ -220,8 +222,13 @@ def run_sweep(grid: Grid, label: str = "", jobs: int = 1, scheduler: str | None 
     if saved:
         print(f"sweep: resuming {run_dir} ({saved} of {len(pts)} point(s) already saved)")
     t0 = time.perf_counter()
-    with ProgressBar(f"sweep {label}".strip(), show=progress) as bar:
-        df = executor.run_points(pts, measure, jobs=jobs, progress=bar, scheduler=scheduler, store=store)
+    try:
+        with ProgressBar(f"sweep {label}".strip(), show=progress) as bar:
+            df = executor.run_points(pts, measure, jobs=jobs, progress=bar, scheduler=scheduler, store=store)
+    except Exception:
+        # e.g. no scheduler there or no worker joined: leave no folder holding only config.json
+        results.discard_empty_run(run_dir)
+        raise
     df = order_columns(df)
     results.save_run(SWEEP, cfg, df, run_dir=run_dir,
                      extra={"execution": {"jobs": jobs, "scheduler": scheduler, "resumed_points": saved,

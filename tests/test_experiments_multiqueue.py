@@ -70,10 +70,10 @@ def test_multi_pkt_handler_json():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--queues", "0"], "--queues 0: must be 1..16"),
+    (["--queues", "0"], "argument --queues: queues must be an integer in 1..16, got 0"),
     (["--engine", "wirecap-b", "--M", "100"], "--M 100: M must divide the ring size N=1024"),
-    (["--engine", "wirecap-a", "--T", "150"], "--T 150: the offloading threshold T must be in (0, 100] percent"),
-    (["--x", "-3"], "--x -3: the number of filter runs per packet must be >= 0"),
+    (["--engine", "wirecap-a", "--T", "150"], "argument --T: T must be an integer in 1..100, got 150"),
+    (["--x", "-3"], "argument --x: x must be an integer in 0..1,000,000, got -3"),
     (["--engine", "wirecap-a", "--queues", "4", "--groups", "0,0,1"], "--groups '0,0,1': give one group number"),
     (["--engine", "dna", "--queues", "2", "--groups", "0,1"], "--groups: buddy groups only exist in advanced mode"),
     (["--trace", "/nonexistent.pcap"], "--trace"),

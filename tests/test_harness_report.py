@@ -1,5 +1,7 @@
 """The reproduction report: one row per ACCEPTANCE.md claim, PASS or FAIL, and every figure."""
+import base64
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -84,7 +86,64 @@ def test_report_has_one_row_per_claim_with_pass_or_fail(res):
     assert claims_table.count("<tr>") == len(acceptance.CATALOGUE) + 1  # and a header row
     assert claims_table.count("<td class='PASS'>PASS</td>") == sum(r[5] == "PASS" for r in rows)
     for src in re.findall(r"<img src='([^']+)'", html):
-        assert (html_path.parent / src).exists()
+        assert src.startswith("data:image/png;base64,")  # embedded: see the self-contained test
+
+
+def _references(html: str) -> list[str]:
+    """Every src/href (and CSS url()) value of the page, quoted or not; base64
+    payloads are cut first so that their text cannot read as an attribute."""
+    html = re.sub(r"(data:[\w/+.-]+;base64,)[A-Za-z0-9+/=]+", r"\1", html)
+    attrs = re.findall(r"""\b(?:src|href|srcset|poster|data)\s*=\s*(?:'([^']*)'|"([^"]*)"|([^\s>]+))""", html, re.I)
+    return [next((v for v in a if v), "") for a in attrs] + re.findall(r"url\(\s*['\"]?([^'\")]*)", html, re.I)
+
+
+def test_html_report_is_self_contained(res):
+    run_dirs = [runner.run_experiment(name, quick=True) for name in ("fig10", "fig9")]
+    produced = sorted(p for d in run_dirs for p in d.iterdir() if p.suffix in (".png", ".svg"))
+    assert produced, "the quick runs drew no figure"
+    md_path, html_path = report.write_report()
+    page = html_path.read_text()
+
+    # nothing on the page points at a file: images are data: URIs, anchors stay inside the page
+    refs = _references(page)
+    assert refs, "the page embeds its figures as src values"
+    for ref in refs:
+        assert ref.startswith("data:") or ref.startswith("#"), f"REPORT.html points at {ref[:80]!r}"
+    for path in produced:
+        assert path.name not in page and str(path) not in page
+
+    # every figure the runs produced is on the page, byte for byte
+    srcs = re.findall(r"<img src='([^']+)'", page)
+    assert len(srcs) == len(produced) == page.count("<img ")
+    payloads = [base64.b64decode(s.split(",", 1)[1], validate=True) for s in srcs]
+    assert payloads[0].startswith(b"\x89PNG\r\n\x1a\n")
+    assert sorted(payloads) == sorted(p.read_bytes() for p in produced)
+
+    # Markdown keeps relative links and says which file is the self-contained one
+    md = md_path.read_text()
+    assert "REPORT.html is self-contained" in md
+    for path in produced:
+        assert f"]({path.relative_to(res).as_posix()})" in md
+
+    # the runs gone (invoke clean-results, or the page mailed on its own): the page still holds them
+    for d in run_dirs:
+        shutil.rmtree(d)
+    alone = res / "mailed" / "REPORT.html"
+    alone.parent.mkdir()
+    shutil.move(html_path, alone)
+    kept = alone.read_text()
+    assert re.findall(r"<img src='([^']+)'", kept) == srcs
+    assert all(base64.b64decode(s.split(",", 1)[1]).startswith(b"\x89PNG") for s in srcs)
+
+
+def test_svg_figures_are_embedded_too(res):
+    run_dir = runner.run_experiment("fig10", quick=True)
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect id="a" width="10" height="10"/></svg>'
+    (run_dir / "fig10_extra.svg").write_text(svg)
+    page = report.write_report()[1].read_text()
+    uris = [s for s in re.findall(r"<img src='([^']+)'", page) if s.startswith("data:image/svg+xml;base64,")]
+    assert len(uris) == 1 and base64.b64decode(uris[0].split(",", 1)[1]).decode() == svg
+    assert "fig10_extra.svg" not in page
 
 
 def test_report_rebuilds_from_disk_alone(res):

@@ -43,10 +43,10 @@ def test_nic_buffer_off_changes_the_result(capsys):
     (["--engine", "foo"], "--engine 'foo': unknown engine; choose one of wirecap-b, wirecap-a, dna, netmap, pfring"),
     (["--engine", "wirecap-b", "--M", "300"], "--M 300: M must divide the ring size N=1024"),
     (["--engine", "wirecap-b", "--M", "256", "--R", "4"], "--R 4: R must exceed N/M = 4"),
-    (["--engine", "wirecap-a", "--T", "0"], "--T 0: the offloading threshold T must be in (0, 100] percent"),
-    (["--engine", "wirecap-a", "--T", "101"], "--T 101: the offloading threshold T must be in (0, 100] percent"),
-    (["--engine", "dna", "--x", "-1"], "--x -1: the number of filter runs per packet must be >= 0"),
-    (["--engine", "dna", "--burst", "0"], "--burst 0: P must be at least 1 packet"),
+    (["--engine", "wirecap-a", "--T", "0"], "argument --T: T must be an integer in 1..100, got 0"),
+    (["--engine", "wirecap-a", "--T", "101"], "argument --T: T must be an integer in 1..100, got 101"),
+    (["--engine", "dna", "--x", "-1"], "argument --x: x must be an integer in 0..1,000,000, got -1"),
+    (["--engine", "dna", "--burst", "0"], "argument --burst: P must be an integer in 1..10,000,000,000, got 0"),
     (["--engine", "dna", "--nic-buffer", "maybe"], "--nic-buffer: expected on or off, got 'maybe'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message):

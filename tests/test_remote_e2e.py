@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -105,11 +106,34 @@ def assert_torn_down(bed):
         assert not state.exists() or list(state.iterdir()) == [], list(state.iterdir())
 
 
-def test_experiment_runs_across_the_hosts(bed, res, monkeypatch):
+def bundle_dirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("wirecap-bundle-*")}
+
+
+def test_remote_runs_leave_no_bundle_behind(bed, res, monkeypatch):
+    from experiments.remote import deploy
+
+    before = bundle_dirs()
+    orchestrate.remote_run(bed.inventory, "fig10", quick=True, probe_packets=0, log=lambda *_: None)
+    assert bundle_dirs() - before == set()
+    made = []
+
+    def broken_install(session, b):  # a host failing while the bundle exists
+        made.append(b.path)
+        assert b.path.exists() and (b.path.parent.stat().st_mode & 0o777) == 0o700  # private (mkdtemp)
+        raise RemoteError(session.name, "install broke", "install")
+
+    monkeypatch.setattr(deploy, "install", broken_install)
+    assert fails(bed.inventory, probe_packets=0).reason.startswith("install broke")
+    assert made and not made[0].parent.exists()
+    assert bundle_dirs() - before == set()
+
+
+def test_experiment_runs_across_the_hosts(bed, res, monkeypatch, tmp_path):
     # one bundle for both runs below (the working tree may change in between)
     from experiments.remote import deploy
 
-    bundle = deploy.bundle()
+    bundle = deploy.bundle(out_dir=tmp_path)
     monkeypatch.setattr(deploy, "bundle", lambda *a, **k: bundle)
     run_dir = orchestrate.remote_run(bed.inventory, "fig10", quick=True, probe_packets=3000, log=lambda *_: None)
     assert run_dir.parent == res / "fig10"
@@ -208,6 +232,59 @@ def test_unreachable_host(bed, res, tmp_path):
     assert e.host == "gen" and "wirecap-no-such-ns" in e.reason and "does not exist" in e.reason
 
 
+def test_inventory_pins_the_generated_host_keys(bed):
+    """Each host's known_hosts names exactly the key its sshd presents."""
+    import paramiko
+
+    from experiments.remote import netns
+
+    inv = tomllib.loads(bed.inventory.read_text())
+    assert "host_key_policy" not in inv["defaults"]  # strict
+    for short, h in inv["hosts"].items():
+        assert h["known_hosts"] == str(bed.known_hosts[short])
+        kh = Path(h["known_hosts"])
+        assert kh.parent == bed.workdir and (kh.stat().st_mode & 0o777) == 0o600
+        pinned = paramiko.HostKeys(str(kh)).lookup("127.0.0.1")
+        assert list(pinned.keys()) == ["ssh-ed25519"]
+        generated = (bed.workdir / f"host_{short}_ed25519.pub").read_text().split()[:2]
+        assert [pinned["ssh-ed25519"].get_name(), pinned["ssh-ed25519"].get_base64()] == generated
+        # and it is the key the host's sshd really presents
+        t = paramiko.Transport(netns.connect(h["netns"], "127.0.0.1", 22, 5))
+        try:
+            t.start_client(timeout=10)
+            assert t.get_remote_server_key() == pinned["ssh-ed25519"]
+        finally:
+            t.close()
+    keys = {short: (bed.workdir / f"host_{short}_ed25519.pub").read_text().split()[1] for short in bed.hosts}
+    assert len(set(keys.values())) == len(keys)  # a key of its own per host
+
+
+def test_unknown_host_key_is_refused(bed, res, tmp_path, monkeypatch):
+    # not pinned: refused, in one line naming the host and the fix
+    e = fails(_unpinned(bed, tmp_path))
+    assert (e.host, e.step) == ("cap", "connect")
+    msg = str(e)
+    assert "\n" not in msg and msg.startswith("host 'cap' during connect: unknown host key for 127.0.0.1:22")
+    assert "known_hosts" in msg and "accept-new" in msg and "SHA256:" in msg
+    # another host's key where cap's belongs: a mismatch, refused as well
+    e = fails(variant(bed, tmp_path, cap={"known_hosts": str(bed.known_hosts["gen"])}))
+    assert (e.host, e.step) == ("cap", "connect") and "host key mismatch" in e.reason
+    # ~/.ssh/known_hosts is not consulted for a namespace's loopback, and accept-new lets it through
+    inv = _unpinned(bed, tmp_path, host_key_policy="accept-new")
+    notes = []
+    orchestrate.remote_run(inv, "fig10", quick=True, probe_packets=0, log=notes.append)
+    assert any("WARNING host 'cap'" in n and "accept-new" in n for n in notes)
+
+
+def _unpinned(bed, tmp_path, **extra) -> Path:
+    """The testbed's inventory with cap's known_hosts left out."""
+    path = variant(bed, tmp_path, cap=extra)
+    text = path.read_text().replace(f'known_hosts = "{bed.known_hosts["cap"]}"\n', "")
+    assert str(bed.known_hosts["cap"]) not in text
+    path.write_text(text)
+    return path
+
+
 def test_failing_command(bed, res, tmp_path):
     e = fails(variant(bed, tmp_path, gen={"python": "/nonexistent/python3"}))
     assert (e.host, e.step) == ("gen", "check")
@@ -229,8 +306,13 @@ def test_host_without_libxdp(bed, res, tmp_path):
     assert "/nonexistent/libxdp.so.1" in e.reason
 
 
-def test_failure_on_the_capture_host_tears_everything_down(bed, res):
-    # valid for the configuration, impossible for the engine: fails on the capture host
+def test_failure_on_the_capture_host_tears_everything_down(bed, res, monkeypatch):
+    # impossible for the engine; this machine now refuses it before any SSH
+    # (experiments/params.py), so its check is skipped here to play a capture
+    # host that fails where this machine did not: the host's own check refuses it
+    from experiments import registry
+
+    monkeypatch.setattr(registry, "config", lambda *a, **k: {})
     e = fails(bed.inventory, overrides={"engines": ["wirecap-b:100:100"]}, probe_packets=100)
     assert (e.host, e.step) == ("cap", "experiment")
     assert "experiment fig10 failed" in e.reason and "M must divide" in e.reason
@@ -239,6 +321,7 @@ def test_failure_on_the_capture_host_tears_everything_down(bed, res):
 
 
 def test_ctrl_c_tears_everything_down(bed, res):
+    bundles_before = bundle_dirs()
     # a probe long enough to interrupt: 200,000 packets at 20,000 p/s
     proc = subprocess.Popen([sys.executable, "-m", "invoke", "remote-run", "--inventory", str(bed.inventory),
                              "--name", "fig10", "--quick", "--probe-packets", "200000", "--probe-rate", "20000"],
@@ -255,6 +338,7 @@ def test_ctrl_c_tears_everything_down(bed, res):
     assert proc.returncode == 130, (out, err)
     assert "interrupted; every host was torn down" in err
     assert_torn_down(bed)
+    assert bundle_dirs() - bundles_before == set()  # the interrupted run's bundle is gone too
 
 
 def test_testbed_down_removes_everything(tmp_path):

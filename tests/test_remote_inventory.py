@@ -62,6 +62,7 @@ hosts:
     (('test_address = "198.18.0.2/24"', 'test_address = "10.0.0.2/24"'), "must stay inside 198.18.0.0/15"),
     (('test_address = "198.18.0.2/24"', 'test_address = "198.18.0.2"'), None),  # /32 is fine
     (('port = 2222', 'prot = 2222'), "hosts.cap: unknown key(s) ['prot']"),
+    (('port = 2222', 'port = 2222\nhost_key_policy = "trust-all"'), "hosts.cap.host_key_policy 'trust-all'"),
     (('address = "gen.lab"', ''), "hosts.gen: missing address"),
     (('project_dir = "/opt/wirecap/project"', 'project_dir = "/usr"'), "defaults.project_dir"),
     (('interface = "eth1"\ntest_address = "198.18.0.1/24"', ''), "hosts.gen: a generator host needs interface"),
@@ -75,6 +76,31 @@ def test_inventory_errors_name_the_field(tmp_path, edit, message):
         inventory.load(write(tmp_path, text))
     assert message.replace("defaults.project_dir", "project_dir") in str(err.value)
     assert str(tmp_path / "inv.toml") in str(err.value)
+
+
+def test_host_keys_are_verified_unless_the_inventory_accepts_new_ones(tmp_path):
+    inv = inventory.load(write(tmp_path, GOOD))
+    assert all(h.host_key_policy == "strict" and h.known_hosts is None for h in inv.hosts)
+    text = GOOD.replace('[defaults]\n', '[defaults]\nknown_hosts = "~/lab_known_hosts"\n', 1)
+    text = text.replace('port = 2222', 'port = 2222\nhost_key_policy = "accept-new"', 1)
+    inv = inventory.load(write(tmp_path, text))
+    assert inv.capture.host_key_policy == "accept-new" and inv.generator.host_key_policy == "strict"
+    assert inv.generator.known_hosts.endswith("/lab_known_hosts") and "~" not in inv.generator.known_hosts
+
+
+def test_unknown_host_keys_are_rejected_by_default():
+    """No SSH server needed: the policy a session installs is paramiko's RejectPolicy."""
+    import paramiko
+
+    from experiments.remote import hosts
+
+    assert issubclass(hosts.RejectUnknown, paramiko.RejectPolicy)
+    pk = paramiko.RSAKey.generate(1024)
+    with pytest.raises(hosts.UnknownHostKey, match="unknown host key"):
+        hosts.RejectUnknown().missing_host_key(None, "cap.lab", pk)
+    accept = hosts.AcceptNew()
+    accept.missing_host_key(None, "cap.lab", pk)
+    assert accept.accepted.startswith("cap.lab ssh-rsa SHA256:")
 
 
 def test_unreadable_inventories(tmp_path):

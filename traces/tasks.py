@@ -17,10 +17,15 @@ HEADER_SNAPLEN = 128  # enough for Ethernet + IPv6 + TCP with options; payload i
 
 
 def _out_path(out: str, default: str) -> Path:
-    path = Path(out or default)
-    if path.suffix not in (".pcap", ".pcapng"):
-        raise Exit(f"--out {str(path)!r}: must end in .pcap or .pcapng")
-    return path
+    """The output file, checked before any work: .pcap/.pcapng, in a folder
+    that exists and takes a new file (a missing folder is refused, never
+    created). Exit status 2 and one line otherwise."""
+    from experiments.params import check_output_path
+
+    try:
+        return check_output_path("--out", out or default, (".pcap", ".pcapng"))
+    except ValueError as exc:
+        raise Exit(str(exc), code=2) from None
 
 
 def _write(trace, path: Path, snaplen: int) -> None:
@@ -33,6 +38,8 @@ def _write(trace, path: Path, snaplen: int) -> None:
             pcapio.write_pcap(trace, path, snaplen=snaplen)
     except ValueError as exc:
         raise Exit(f"--out {path}: {exc}") from exc
+    except OSError as exc:
+        raise Exit(f"--out {path}: cannot write it ({exc.strerror or exc})") from None
 
 
 @task(auto_shortflags=False, help={
@@ -53,18 +60,18 @@ def make_trace(c, kind="fermilab-like", seed=-1, out="", snaplen=HEADER_SNAPLEN,
     from traces import cache, fermilab, linerate, load
 
     if kind not in KINDS:
-        raise Exit(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
+        raise Exit(f"--kind {kind!r}: expected one of {', '.join(KINDS)}", code=2)
     if kind == "fermilab-like":
         seed = fermilab.DEFAULT_SEED if seed < 0 else seed
+        path = _out_path(out, f"fermilab-like-{seed}.pcap")   # before the work: a bad path costs nothing
         trace = load.fermilab_like(seed)
-        path = _out_path(out, f"fermilab-like-{seed}.pcap")
     else:
+        path = _out_path(out, f"burst-{packets}-{size}.pcap")
         try:
             trace = linerate.burst(packets, size=size, n_queues=queues, flows=flows,
                                    pin_queue=None if pin_queue < 0 else pin_queue)
         except ValueError as exc:
-            raise Exit(f"make-trace --kind burst: {exc}") from exc
-        path = _out_path(out, f"burst-{packets}-{size}.pcap")
+            raise Exit(f"make-trace --kind burst: {exc}", code=2) from exc
     _write(trace, path, snaplen)
     print(f"{path}: {len(trace)} packets, {trace.duration_s:.3f} s")
     if not no_npz:
@@ -81,6 +88,7 @@ def rewrite_trace(c, trace, out, speed=1.0):
     """Rewrite every address into 198.18.0.0/15 (IPv6: 2001:2::/48) so a real capture may be replayed."""
     from traces import load, rewrite
 
+    path = _out_path(out, "")
     try:
         tr = load.load_trace(trace, raw=True)
         tr = rewrite.rewrite_addresses(tr)
@@ -88,7 +96,6 @@ def rewrite_trace(c, trace, out, speed=1.0):
             tr = tr.scaled(speed)
     except (OSError, ValueError) as exc:
         raise Exit(f"--trace {trace}: {exc}") from exc
-    path = _out_path(out, "")
     _write(tr, path, 262144)
     print(f"{path}: {len(tr)} packets, {tr.meta['rewritten']['ipv4']} IPv4 and "
           f"{tr.meta['rewritten']['ipv6']} IPv6 addresses rewritten, speed x{speed}")

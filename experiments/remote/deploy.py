@@ -63,6 +63,8 @@ def source_files(root: Path = REPO_ROOT) -> list[str]:
 
 
 def bundle(root: Path = REPO_ROOT, out_dir: Path | None = None) -> Bundle:
+    """The tarball, in out_dir (remote-run passes a TemporaryDirectory); without
+    one, in a new private folder (mkdtemp, 0700) that the caller removes."""
     files = source_files(root)
     h = hashlib.sha256()
     for f in files:

@@ -7,7 +7,10 @@ refused)", "authentication failed", "`python3 -m ...` exited 1: <stderr>",
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 import shlex
 import socket
 
@@ -20,6 +23,36 @@ from experiments.remote.errors import RemoteError
 from experiments.remote.inventory import Host
 
 STDERR_TAIL = 1500  # characters of a failing command's stderr kept in the message
+USER_KNOWN_HOSTS = "~/.ssh/known_hosts"
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's SHA256 fingerprint, as `ssh-keygen -lf` prints it."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+class UnknownHostKey(paramiko.SSHException):
+    def __init__(self, hostname: str, key: paramiko.PKey):
+        super().__init__(f"{hostname}: unknown host key {key.get_name()} {fingerprint(key)}")
+        self.hostname, self.key = hostname, key
+
+
+class RejectUnknown(paramiko.RejectPolicy):
+    """The default: paramiko's RejectPolicy, raising an error we can word."""
+
+    def missing_host_key(self, client, hostname, key):
+        raise UnknownHostKey(hostname, key)
+
+
+class AcceptNew(paramiko.MissingHostKeyPolicy):
+    """host_key_policy = "accept-new": trust an unknown key (never a changed
+    one), note its fingerprint, save nothing."""
+
+    def __init__(self):
+        self.accepted: str | None = None
+
+    def missing_host_key(self, client, hostname, key):
+        self.accepted = f"{hostname} {key.get_name()} {fingerprint(key)}"
 
 
 class HostSession:
@@ -28,12 +61,22 @@ class HostSession:
         self.step_timeout = step_timeout
         self.conn: Connection | None = None
         self.facts: dict = {}
+        self.host_key_note: str | None = None  # set when accept-new trusted an unknown key
 
     @property
     def name(self) -> str:
         return self.host.name
 
     def connect(self) -> None:
+        self._sock = None
+        try:
+            self._connect()
+        except BaseException:
+            if self._sock is not None:  # a refused host key, say: the namespace socket goes too
+                self._sock.close()
+            raise
+
+    def _connect(self) -> None:
         h = self.host
         kwargs = {"look_for_keys": h.identity is None, "allow_agent": h.identity is None,
                   "banner_timeout": h.connect_timeout,
@@ -42,18 +85,32 @@ class HostSession:
             kwargs["key_filename"] = [h.identity]
         try:
             if h.netns:
-                kwargs["sock"] = netns.connect(h.netns, h.address, h.port, h.connect_timeout)
+                kwargs["sock"] = self._sock = netns.connect(h.netns, h.address, h.port, h.connect_timeout)
             conn = Connection(h.address, user=h.user, port=h.port, connect_timeout=h.connect_timeout,
                               connect_kwargs=kwargs)
-            if h.known_hosts:
-                conn.client.load_host_keys(h.known_hosts)
-                conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            sources = self._load_host_keys(conn.client)
+            policy = AcceptNew() if h.host_key_policy == "accept-new" else RejectUnknown()
+            conn.client.set_missing_host_key_policy(policy)  # replaces Fabric's AutoAddPolicy
             conn.open()
+            if isinstance(policy, AcceptNew) and policy.accepted:
+                self.host_key_note = (f"accepted the unverified host key {policy.accepted} "
+                                      f"(host_key_policy = \"accept-new\")")
+        except UnknownHostKey as exc:
+            raise RemoteError(self.name, f"unknown host key for {h.address}:{h.port} ({exc.key.get_name()} "
+                                         f"{fingerprint(exc.key)}), not in {' or '.join(sources) or 'any known_hosts'}"
+                                         f": refused; check the fingerprint on the host (ssh-keygen -lf its key) and "
+                                         f"add the key to ~/.ssh/known_hosts or to known_hosts = \"FILE\" in the "
+                                         f"inventory (host_key_policy = \"accept-new\" trusts it unverified)",
+                              "connect") from None
+        except paramiko.BadHostKeyException as exc:
+            raise RemoteError(self.name, f"host key mismatch for {h.address}:{h.port}: it presented "
+                                         f"{exc.key.get_name()} {fingerprint(exc.key)}, known_hosts expects "
+                                         f"{fingerprint(exc.expected_key)}: refused (an impostor, or the host was "
+                                         f"reinstalled: then check and update its known_hosts entry)",
+                              "connect") from None
         except paramiko.AuthenticationException as exc:
             raise RemoteError(self.name, f"authentication failed for {h.user}@{h.address}:{h.port} ({exc}); "
                                          f"check user and identity in the inventory", "connect") from None
-        except paramiko.BadHostKeyException as exc:
-            raise RemoteError(self.name, f"host key mismatch ({exc})", "connect") from None
         except paramiko.SSHException as exc:
             raise RemoteError(self.name, f"SSH failed with {h.address}:{h.port}: {exc}", "connect") from None
         except (OSError, socket.timeout, TimeoutError) as exc:
@@ -62,6 +119,28 @@ class HostSession:
                                          f"{' in namespace ' + h.netns if h.netns else ''} ({reason})",
                               "connect") from None
         self.conn = conn
+
+    def _load_host_keys(self, client: paramiko.SSHClient) -> list[str]:
+        """The keys this host may present: ~/.ssh/known_hosts (not for a netns
+        host: its loopback address is not the one that file knows) and the
+        inventory's known_hosts. Read only: nothing is ever written back."""
+        h = self.host
+        sources = []
+        user = os.path.expanduser(USER_KNOWN_HOSTS)
+        if not h.netns and os.path.isfile(user):
+            client.load_system_host_keys(user)
+            sources.append(USER_KNOWN_HOSTS)
+        if h.known_hosts:
+            if not os.path.isfile(h.known_hosts):
+                raise RemoteError(self.name, f"known_hosts file {h.known_hosts} (inventory) does not exist",
+                                  "connect")
+            try:
+                client.get_host_keys().load(h.known_hosts)
+            except (OSError, paramiko.SSHException, ValueError) as exc:
+                raise RemoteError(self.name, f"known_hosts file {h.known_hosts} unreadable ({exc})",
+                                  "connect") from None
+            sources.append(h.known_hosts)
+        return sources
 
     def _command(self, cmd: str, cwd: str | None) -> str:
         env = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in sorted(self.host.env.items()))

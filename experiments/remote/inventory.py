@@ -28,11 +28,28 @@ TOML (or the same structure in YAML)::
     ...
 
 Per-host keys (all optional except role and address): user, port,
-identity, known_hosts (a file: host keys are then verified strictly),
-netns (reach this host's sshd from inside a local network namespace: how
+identity, known_hosts, host_key_policy, netns (reach this host's sshd from inside a local network namespace: how
 ``invoke ssh-testbed-up`` hosts are reached), connect_timeout (s),
 project_dir, python, install, interface, test_address, env (a table of
 environment variables for every command on the host).
+
+Host keys. Every command of a remote run runs as root, so every host must
+prove it is the host the inventory means: its SSH host key must be known
+before anything is sent to it. Known keys are read from the user's
+``~/.ssh/known_hosts`` (not for ``netns`` hosts: their 127.0.0.1 is not the
+127.0.0.1 that file knows) and from ``known_hosts = "FILE"`` (same format,
+e.g. made with ``ssh-keyscan HOST >> FILE`` once the fingerprint is checked;
+``invoke ssh-testbed-up`` writes one per host and names it in its
+inventory). A key that differs from the known one is always refused. A host
+whose key is not known at all is refused too, unless::
+
+    host_key_policy = "accept-new"   # default "strict"
+
+which trusts an unknown key unverified (the key and its fingerprint are
+logged, nothing is saved). Risk: whoever can answer for that address first
+(a spoofed DNS name, a hijacked address, a man in the middle) receives the
+project and runs it as root with your key's access; use it only on a
+network you control, then pin the key with known_hosts.
 
 Rules checked here, each failure naming the file and the field: exactly one
 generator and one capture host, at most one receiver; no unknown keys (a
@@ -53,8 +70,9 @@ from experiments.remote.errors import InventoryError
 ROLES = ("generator", "capture", "receiver")
 INSTALL_MODES = ("make", "inplace", "none")
 BENCHMARK_NET = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544 (DESIGN.md §5)
-HOST_KEYS = {"role", "address", "user", "port", "identity", "known_hosts", "netns", "connect_timeout",
-             "project_dir", "python", "install", "interface", "test_address", "env"}
+HOST_KEYS = {"role", "address", "user", "port", "identity", "known_hosts", "host_key_policy", "netns",
+             "connect_timeout", "project_dir", "python", "install", "interface", "test_address", "env"}
+HOST_KEY_POLICIES = ("strict", "accept-new")
 DEFAULT_KEYS = HOST_KEYS - {"role", "address", "interface", "test_address"}
 # folders a project_dir must never be: deploy.py replaces its contents
 FORBIDDEN_DIRS = {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
@@ -70,6 +88,7 @@ class Host:
     port: int = 22
     identity: str | None = None
     known_hosts: str | None = None
+    host_key_policy: str = "strict"
     netns: str | None = None
     connect_timeout: float = 10.0
     project_dir: str = "/opt/wirecap/project"
@@ -176,6 +195,9 @@ def load(path: str | os.PathLike) -> Inventory:
             raise InventoryError(path, f"hosts.{name}.role {merged['role']!r}: one of {', '.join(ROLES)}")
         if merged.get("install", "make") not in INSTALL_MODES:
             raise InventoryError(path, f"hosts.{name}.install {merged['install']!r}: one of {', '.join(INSTALL_MODES)}")
+        if merged.get("host_key_policy", "strict") not in HOST_KEY_POLICIES:
+            raise InventoryError(path, f"hosts.{name}.host_key_policy {merged['host_key_policy']!r}: one of "
+                                       f"{', '.join(HOST_KEY_POLICIES)} (see experiments/remote/inventory.py)")
         if merged.get("test_address"):
             _check_address(path, name, merged["test_address"])
         if "project_dir" in merged:

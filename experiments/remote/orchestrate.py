@@ -126,6 +126,10 @@ class RemoteRun:
 
     def connect(self) -> None:
         self.parallel("connect", lambda s: s.connect())
+        for s in self.sessions.values():
+            if s.host_key_note:
+                self.log(f"remote-run: WARNING host {s.name!r}: {s.host_key_note}")
+                self.record["steps"].append({"step": "host-key", "host": s.name, "note": s.host_key_note})
 
     def check(self) -> None:
         needs_xdp = self.backend == "xdp"
@@ -153,7 +157,12 @@ class RemoteRun:
                                           "address": self.sessions[name].host.address, "facts": f}
 
     def install(self) -> None:
-        b = deploy.bundle()
+        # the bundle lives in a private folder (mkdtemp, 0700) that goes on
+        # every way out of here: success, a failing host, Ctrl-C
+        with tempfile.TemporaryDirectory(prefix="wirecap-bundle-") as tmp:
+            self._install(deploy.bundle(out_dir=Path(tmp)))
+
+    def _install(self, b: deploy.Bundle) -> None:
         self.log(f"remote-run: project bundle {b.version} ({b.files} files)")
 
         def one(s: HostSession):

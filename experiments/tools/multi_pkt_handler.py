@@ -18,11 +18,13 @@ from __future__ import annotations
 import sys
 
 from engine.models import ENGINES, EngineConfig
+from experiments import params
+from experiments.params import arg_type
 from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, check_load, fail, live_module, output,
-                                   positive_float, replay_epilog, say_as, window)
+                                   replay_epilog, say_as, window)
 
 PROG = "multi_pkt_handler"
-MAX_QUEUES = 16  # 82599 RSS spreads over at most 16 queues (datasheet §7.1.2.8)
+MAX_QUEUES = params.MAX_QUEUES  # 82599 RSS: at most 16 queues (datasheet §7.1.2.8)
 
 
 def build_parser() -> ToolArgumentParser:
@@ -31,25 +33,25 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--trace", default="fermilab-like",
                     help="fermilab-like (default seed), fermilab-like:SEED, gnutella, 1kxun, synscan, "
                          "or a .pcap/.pcapng path")
-    ap.add_argument("--queues", type=int, default=6, help=f"receive queues n, 1..{MAX_QUEUES} (default 6)")
+    ap.add_argument("--queues", type=arg_type("queues"), default=6, help=f"receive queues n, 1..{MAX_QUEUES} (default 6)")
     ap.add_argument("--engine", required=True, help=f"capture engine: {', '.join(ENGINES)}")
-    ap.add_argument("--M", type=int, default=None, help="WireCAP descriptor segment size M (cells; default 256)")
-    ap.add_argument("--R", type=int, default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
-    ap.add_argument("--T", type=int, default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
-    ap.add_argument("--x", type=int, default=300, help="BPF filter runs per packet (default 300)")
+    ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
+    ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
+    ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--x", type=arg_type("x"), default=300, help="BPF filter runs per packet (default 300)")
     ap.add_argument("--groups", default=None,
                     help="advanced mode: buddy group of each queue, e.g. 0,0,1,1 (default: one group)")
     ap.add_argument("--forward", action="store_true", help="forward every processed packet out of NIC2")
-    ap.add_argument("--clock-ghz", type=float, default=2.4, help="core clock for the cost model (default 2.4)")
-    ap.add_argument("--seed", type=int, default=0, help="recorded with the result (default 0)")
-    ap.add_argument("--cost-ns", type=float, default=None, help="xdp: calibrated per-packet work in ns")
+    ap.add_argument("--clock-ghz", type=arg_type("clock_ghz"), default=2.4, help="core clock for the cost model (default 2.4)")
+    ap.add_argument("--seed", type=arg_type("seed"), default=0, help="recorded with the result (default 0)")
+    ap.add_argument("--cost-ns", type=arg_type("cost_ns"), default=None, help="xdp: calibrated per-packet work in ns")
     ap.add_argument("--interface", default=None, help="xdp: capture interface (default: a throwaway testbed)")
-    ap.add_argument("--speed", type=positive_float("speed"), default=None, metavar="X",
+    ap.add_argument("--speed", type=arg_type("speed"), default=None, metavar="X",
                     help="xdp: replay speed factor, 0.5 takes twice the trace's time; per-packet work is scaled "
                          "by 1/X so each queue's load stays the recorded one (default 1)")
     ap.add_argument("--window-s", type=window, default=None, metavar="START,END",
                     help="xdp: replay only this part of the trace, in seconds (default: all of it)")
-    ap.add_argument("--max-gap-s", type=positive_float("max-gap-s"), default=None, metavar="S", help=MAX_GAP_HELP)
+    ap.add_argument("--max-gap-s", type=arg_type("max_gap_s"), default=None, metavar="S", help=MAX_GAP_HELP)
     ap.add_argument("--json", action="store_true", help="print a JSON array")
     return ap
 

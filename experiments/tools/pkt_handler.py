@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from engine.models import ENGINES, EngineConfig
+from experiments.params import arg_type
 from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, on_off, output, say_as
 
 PROG = "pkt_handler"
@@ -24,19 +25,19 @@ def build_parser() -> ToolArgumentParser:
                     help="sim: simulated testbed (default); xdp: real AF_XDP (root)")
     ap.add_argument("--engine", required=True,
                     help=f"capture engine: {', '.join(ENGINES)} (xdp also: afxdp-ring, afpacket-copy, tcpdump)")
-    ap.add_argument("--M", type=int, default=None, help="WireCAP descriptor segment size M (cells; default 256)")
-    ap.add_argument("--R", type=int, default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
-    ap.add_argument("--T", type=int, default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
-    ap.add_argument("--x", type=int, default=0, help="BPF filter runs per packet (default 0)")
-    ap.add_argument("--burst", type=int, required=True, metavar="P", help="packets in the line-rate burst")
-    ap.add_argument("--size", type=int, default=64, help="frame size in bytes (default 64)")
+    ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
+    ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
+    ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--x", type=arg_type("x"), default=0, help="BPF filter runs per packet (default 0)")
+    ap.add_argument("--burst", type=arg_type("P"), required=True, metavar="P", help="packets in the line-rate burst")
+    ap.add_argument("--size", type=arg_type("size"), default=64, help="frame size in bytes (default 64)")
     ap.add_argument("--nic-buffer", type=on_off, default=True, metavar="on|off",
                     help="the NIC's 512 KB on-chip receive buffer (default on)")
-    ap.add_argument("--clock-ghz", type=float, default=2.4, help="core clock for the cost model (default 2.4)")
-    ap.add_argument("--seed", type=int, default=0, help="recorded with the result (default 0)")
-    ap.add_argument("--cost-ns", type=float, default=None,
+    ap.add_argument("--clock-ghz", type=arg_type("clock_ghz"), default=2.4, help="core clock for the cost model (default 2.4)")
+    ap.add_argument("--seed", type=arg_type("seed"), default=0, help="recorded with the result (default 0)")
+    ap.add_argument("--cost-ns", type=arg_type("cost_ns"), default=None,
                     help="xdp: calibrated per-packet work in ns instead of x filter runs")
-    ap.add_argument("--rate", type=float, default=None,
+    ap.add_argument("--rate", type=arg_type("rate"), default=None,
                     help="xdp: generator rate in packets/s (default: maximum); a paced burst over 5 s is announced "
                          "on stderr (a bar on a terminal), one over 120 s (the run's bound) is refused")
     ap.add_argument("--interface", default=None,

@@ -29,12 +29,14 @@ import sys
 import numpy as np
 import pandas as pd
 
-from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, fail, positive_float, replay_epilog,
+from experiments import params
+from experiments.params import arg_type
+from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, fail, replay_epilog,
                                    say_as, window)
 
 PROG = "queue_profiler"
 BIN_MS_DEFAULT = 10.0          # paper §2.2: "counts the number of packets captured every 10 ms"
-MAX_QUEUES = 16                # 82599 RETA entries are 4 bits (datasheet §7.1.2.8.3)
+MAX_QUEUES = params.MAX_QUEUES  # 82599 RETA entries are 4 bits (datasheet §7.1.2.8.3)
 MAX_DENSE_ROWS = 10_000_000    # beyond this, --sparse is required
 COLUMNS = ["queue", "bin_start_s", "packets", "bytes"]
 
@@ -152,16 +154,6 @@ BACKENDS = {"sim": profile_sim, "xdp": profile_xdp}
 
 # ---- command line -------------------------------------------------------------------
 
-def _queues(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 1 <= v <= MAX_QUEUES:
-        raise argparse.ArgumentTypeError(f"must be 1..{MAX_QUEUES} (82599 RSS), got {v}")
-    return v
-
-
 def _rss_key(text):
     try:
         key = bytes.fromhex(text)
@@ -179,20 +171,20 @@ def parser() -> argparse.ArgumentParser:
                    help="sim: the simulated 82599 (default); xdp: real queues of a veth testbed (root)")
     p.add_argument("--trace", default="fermilab-like",
                    help="fermilab-like, fermilab-like:SEED, a real trace name, or a .pcap/.pcapng/.npz path")
-    p.add_argument("--queues", type=_queues, default=6, help="RSS receive queues (1..16; default 6)")
-    p.add_argument("--bin-ms", type=positive_float("bin-ms"), default=BIN_MS_DEFAULT,
+    p.add_argument("--queues", type=arg_type("queues"), default=6, help="RSS receive queues (1..16; default 6)")
+    p.add_argument("--bin-ms", type=arg_type("bin_ms"), default=BIN_MS_DEFAULT,
                    help="bin width in ms (default 10)")
-    p.add_argument("--queue", type=int, default=None, help="report only this queue (as the paper's tool)")
+    p.add_argument("--queue", type=arg_type("queue"), default=None, help="report only this queue (as the paper's tool)")
     p.add_argument("--json", action="store_true", help="print a JSON array of {queue, bin_start_s, packets, bytes}")
     p.add_argument("--sparse", action="store_true", help="omit empty bins")
     p.add_argument("--udp-ports", action="store_true", help="hash UDP ports too (ethtool rx-flow-hash udp4 sdfn)")
     p.add_argument("--symmetric", action="store_true", help="symmetric RSS key (both directions, one queue)")
     p.add_argument("--rss-key", type=_rss_key, default=None, help="RSS key, 80 hex digits (default: Microsoft's)")
-    p.add_argument("--speed", type=positive_float("speed"), default=1.0,
+    p.add_argument("--speed", type=arg_type("speed"), default=1.0,
                    help="replay speed factor (2: twice as fast)")
     p.add_argument("--window-s", type=window, default=None, metavar="START,END",
                    help="xdp: replay only this part of the trace, in seconds (default: all of it)")
-    p.add_argument("--max-gap-s", type=positive_float("max-gap-s"), default=None, metavar="S",
+    p.add_argument("--max-gap-s", type=arg_type("max_gap_s"), default=None, metavar="S",
                    help=MAX_GAP_HELP + "; bins are then on the shortened clock")
     p.add_argument("--interface", default=None,
                    help="xdp: capture interface of a testbed from `invoke testbed-up` (default: a throwaway one)")
