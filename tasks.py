@@ -147,7 +147,7 @@ def run_experiment(c, name, quick=False, backend="sim", jobs=1, scheduler="", pl
                                          plot_only=plot_only, jobs=jobs, scheduler=scheduler or None,
                                          resume=resume)
         except executor.SchedulerError as exc:
-            raise Exit(str(exc)) from exc
+            raise _bad(str(exc)) from exc
         except (KeyError, ValueError, FileNotFoundError) as exc:
             # a wrong name, parameter or missing run: the message says what to change
             failed.append(f"{n}: {exc.args[0] if exc.args else exc}")
@@ -206,7 +206,7 @@ def sweep(c, engine, M="", R="", T="", x="0", P="", queues="1", trace="burst", s
                                  skip_invalid=skip_invalid)
         run_dir = sw.run_sweep(grid, label=label, jobs=jobs, scheduler=scheduler or None, resume=resume)
     except executor.SchedulerError as exc:
-        raise Exit(str(exc)) from exc
+        raise _bad(str(exc)) from exc
     except ValueError as exc:
         raise _bad(f"sweep: {exc}") from exc
     print(run_dir)

@@ -179,11 +179,12 @@ def test_sweep_on_a_scheduler_without_workers_says_so_in_one_line(res):
     with _idle_scheduler() as cluster:
         address = cluster.scheduler_address
         proc, elapsed = _sweep_cli(address, res, WIRECAP_DASK_WORKER_WAIT_S="2")
-    assert proc.returncode != 0 and elapsed < 20
+    assert proc.returncode == 2 and elapsed < 20
     assert proc.stderr.strip() == (f"--scheduler {address}: the scheduler answered but no Dask worker joined "
                                    f"within 2 s; start one with `dask worker {address} --host 127.0.0.1`")
     assert proc.stdout.strip() == (f"waiting up to 2 s for a Dask worker to join {address} "
                                    f"(start one with `dask worker {address} --host 127.0.0.1`)")
+    assert not list(res.glob("sweep/*")), "a sweep that never started left a run folder"
 
 
 @pytest.mark.parametrize("address, message", [
@@ -195,7 +196,7 @@ def test_sweep_on_a_scheduler_without_workers_says_so_in_one_line(res):
 ])
 def test_a_bad_scheduler_fails_fast_without_a_traceback(res, address, message):
     proc, elapsed = _sweep_cli(address, res)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     # one line, nothing else: no traceback, no "Exception ignored in Client.__del__" at exit
     assert proc.stderr.strip() == message and proc.stdout.strip() == ""
     assert elapsed < 8, f"took {elapsed:.1f} s"
