@@ -22,12 +22,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from traces.rss import MAX_QUEUES  # 82599 RETA entries are 4 bits: at most 16 queues
+
 RING_SIZE = 1024          # N descriptors per receive ring (driver/sim/params.py ring_size)
 MAX_R = 1_000_000         # chunks per queue: the pool is R*M cells; 10^6 x 256 already ~128 MB of state
 MAX_P = 10_000_000_000    # packets per burst or generator (fig14 uses 10^9)
 MAX_X = 1_000_000         # filter runs per packet (85.8 ms of work per packet at 2.4 GHz)
-MAX_QUEUES = 16           # 82599 RSS spreads over at most 16 queues (datasheet §7.1.2.8)
-MAX_SPEED = 16.0          # experiments/live/workload.py MAX_SPEED
+MAX_SPEED = 16.0          # replay speed factor: experiments/live/workload.py checks replays against it
 MAX_SEED = 2**32 - 1
 MAX_JOBS = 1024
 

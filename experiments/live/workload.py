@@ -47,8 +47,8 @@ import numpy as np
 
 from driver.xdp import packets
 from driver.xdp.generator import MAX_SEND_S
+from experiments.params import MAX_SPEED  # the one limit on replay speed factors
 
-MAX_SPEED = 16.0
 # A runner bounds its send at 1.5x the replay plus its slack (max_s, 60-120 s
 # by default) and the generator refuses any send over MAX_SEND_S (an hour):
 # half an hour of replay keeps every runner inside that with room to spare.

@@ -19,36 +19,12 @@ def fail(prog: str, message: str) -> None:
     sys.exit(2)
 
 
-def check_load(prog: str, args) -> None:
-    """The ranges pkt_handler and multi_pkt_handler share: x, the clock, T."""
-    if args.x < 0:
-        fail(prog, f"--x {args.x}: the number of filter runs per packet must be >= 0")
-    if args.clock_ghz <= 0:
-        fail(prog, f"--clock-ghz {args.clock_ghz}: must be > 0")
-    if args.T is not None and not 0 < args.T <= 100:
-        fail(prog, f"--T {args.T}: the offloading threshold T must be in (0, 100] percent")
-
-
 def say_as(prog: str):
     """A ``say(line)`` for the live runners: their notices on stderr, under the tool's name."""
     def say(line: str) -> None:
         sys.stderr.write(f"{prog}: {line}\n")
         sys.stderr.flush()
     return say
-
-
-def positive_float(name: str):
-    """An argparse type: a number > 0 (named in its error)."""
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return v
-    parse.__name__ = name
-    return parse
 
 
 def window(text: str) -> list[float]:

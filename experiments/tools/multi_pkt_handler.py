@@ -20,11 +20,10 @@ import sys
 from engine.models import ENGINES, EngineConfig
 from experiments import params
 from experiments.params import arg_type
-from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, check_load, fail, live_module, output,
+from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, fail, live_module, output,
                                    replay_epilog, say_as, window)
 
 PROG = "multi_pkt_handler"
-MAX_QUEUES = params.MAX_QUEUES  # 82599 RSS: at most 16 queues (datasheet §7.1.2.8)
 
 
 def build_parser() -> ToolArgumentParser:
@@ -33,7 +32,7 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--trace", default="fermilab-like",
                     help="fermilab-like (default seed), fermilab-like:SEED, gnutella, 1kxun, synscan, "
                          "or a .pcap/.pcapng path")
-    ap.add_argument("--queues", type=arg_type("queues"), default=6, help=f"receive queues n, 1..{MAX_QUEUES} (default 6)")
+    ap.add_argument("--queues", type=arg_type("queues"), default=6, help=f"receive queues n, 1..{params.MAX_QUEUES} (default 6)")
     ap.add_argument("--engine", required=True, help=f"capture engine: {', '.join(ENGINES)}")
     ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
     ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
@@ -57,9 +56,6 @@ def build_parser() -> ToolArgumentParser:
 
 
 def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
-    if not 1 <= args.queues <= MAX_QUEUES:
-        fail(PROG, f"--queues {args.queues}: must be 1..{MAX_QUEUES}")
-    check_load(PROG, args)
     groups = None
     if args.groups is not None:
         try:
@@ -86,11 +82,6 @@ def _check_replay_options(args) -> None:
     if args.backend == "sim" and given:
         fail(PROG, f"{given[0]}: only with --backend xdp (the sim backend replays the whole trace as recorded, "
                    f"in simulated time)")
-    if args.speed is not None:
-        from experiments.live.workload import MAX_SPEED
-
-        if args.speed > MAX_SPEED:
-            fail(PROG, f"--speed {args.speed:g}: replay speed factors are in (0, {MAX_SPEED:g}]")
 
 
 def summary(rows: list[dict]) -> str:

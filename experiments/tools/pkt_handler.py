@@ -14,7 +14,7 @@ import sys
 
 from engine.models import ENGINES, EngineConfig
 from experiments.params import arg_type
-from experiments.tools.cli import ToolArgumentParser, check_load, fail, live_module, on_off, output, say_as
+from experiments.tools.cli import ToolArgumentParser, fail, live_module, on_off, output, say_as
 
 PROG = "pkt_handler"
 
@@ -47,12 +47,8 @@ def build_parser() -> ToolArgumentParser:
 
 
 def validate(args) -> EngineConfig | None:
-    """Range checks that name the parameter; returns the engine (sim engines)."""
-    check_load(PROG, args)
-    if args.burst < 1:
-        fail(PROG, f"--burst {args.burst}: P must be at least 1 packet")
-    if not 60 <= args.size <= 1514:
-        fail(PROG, f"--size {args.size}: frame size must be 60..1514 bytes")
+    """The engine the options build (sim engines); each option's own range was
+    checked by its argparse type (experiments/params.py)."""
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None
     try:

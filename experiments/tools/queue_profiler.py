@@ -29,14 +29,12 @@ import sys
 import numpy as np
 import pandas as pd
 
-from experiments import params
 from experiments.params import arg_type
 from experiments.tools.cli import (MAX_GAP_HELP, ToolArgumentParser, fail, replay_epilog,
                                    say_as, window)
 
 PROG = "queue_profiler"
 BIN_MS_DEFAULT = 10.0          # paper §2.2: "counts the number of packets captured every 10 ms"
-MAX_QUEUES = params.MAX_QUEUES  # 82599 RETA entries are 4 bits (datasheet §7.1.2.8.3)
 MAX_DENSE_ROWS = 10_000_000    # beyond this, --sparse is required
 COLUMNS = ["queue", "bin_start_s", "packets", "bytes"]
 
