@@ -16,6 +16,7 @@ CORE_SOURCES = [
     "driver/csrc/wc_pool.c",
     "engine/csrc/wc_workq.c",
     "engine/csrc/wc_buddy.c",
+    "engine/csrc/wc_capture.c",
 ]
 SIM_SOURCES = [
     "driver/csrc/sim/des.c",
@@ -94,6 +95,42 @@ int wc_group__add(struct wc_group *g, struct wc_workq *capture_q, uint32_t capac
 int wc_group__place(const struct wc_group *g, uint32_t self);
 uint32_t wc_group__size(const struct wc_group *g);
 uint32_t wc_group__threshold_pct(const struct wc_group *g);
+struct wc_workq *wc_group__queue(const struct wc_group *g, uint32_t m);
+
+#define WC_CAPTURE_BATCH 64
+#define WC_CAPTURE_RINGS_MAX 1024
+struct wc_capture_hooks {
+    void (*copy)(void *user, const struct wc_chunk_meta *m);
+    void (*placed)(void *user, uint32_t dst, const struct wc_chunk_meta *m);
+    void (*attached)(void *user, const uint32_t *ids, uint32_t n);
+};
+struct wc_capture_opts {
+    size_t sz; struct wc_pool *pool; struct wc_workq *capq; struct wc_workq *recq;
+    struct wc_group *group; uint64_t timeout; const struct wc_capture_hooks *hooks; void *user;
+};
+struct wc_capture_plan { uint32_t recycles; uint32_t full; uint32_t partial; int flush; uint64_t deadline; };
+struct wc_capture_stats {
+    uint64_t steps; uint64_t recycled; uint64_t recycle_exdev; uint64_t recycle_erange;
+    uint64_t recycle_ealready; uint64_t recycle_ebusy; uint64_t recycle_einval; uint64_t captured;
+    uint64_t copied; uint64_t packets_copied; uint64_t copy_no_chunk; uint64_t offloaded_out;
+    uint64_t offloaded_out_packets; uint64_t place_errors; uint64_t overflows; uint64_t overflow_packets;
+    uint64_t attached;
+};
+struct wc_capture;
+int wc_capture__create(struct wc_capture **c, const struct wc_capture_opts *opts);
+void wc_capture__destroy(struct wc_capture *c);
+uint32_t wc_capture__member(const struct wc_capture *c);
+uint64_t wc_capture__deadline(const struct wc_capture *c);
+int wc_capture__plan(struct wc_capture *c, uint64_t now, struct wc_capture_plan *p);
+int wc_capture__step(struct wc_capture *c, const struct wc_capture_plan *p, uint64_t now);
+void wc_capture__stats(const struct wc_capture *c, struct wc_capture_stats *out);
+int wc_capture__recycle_push(struct wc_capture *c, const struct wc_chunk_meta *m);
+int wc_capture__tx_hold(struct wc_capture *c, uint32_t chunk_id);
+int wc_capture__release(struct wc_capture *c, const struct wc_chunk_meta *m);
+int wc_capture__tx_done(struct wc_capture *c, uint32_t chunk_id, struct wc_chunk_meta *m);
+struct wc_capture_set { struct wc_capture *by_ring[1024]; uint16_t nic_of[1024]; };
+int wc_capture_set__add(struct wc_capture_set *s, uint16_t nic_id, uint16_t ring_id, struct wc_capture *c);
+struct wc_capture *wc_capture_set__owner(const struct wc_capture_set *s, const struct wc_chunk_meta *m);
 """
 
 SIM_CDEF = """
@@ -140,7 +177,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(CORE_CDEF + SIM_CDEF)
 ffibuilder.set_source(
     "engine._wirecap",
-    '#include "wc_pool.h"\n#include "wc_workq.h"\n#include "wc_buddy.h"\n#include "sim.h"\n',
+    '#include "wc_pool.h"\n#include "wc_workq.h"\n#include "wc_buddy.h"\n#include "wc_capture.h"\n#include "sim.h"\n',
     sources=CORE_SOURCES + SIM_SOURCES,  # relative: setuptools refuses absolute paths
     include_dirs=INCLUDE_DIRS,
     extra_compile_args=["-O3", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -17,6 +17,16 @@ def test_workq_fifo_and_bounds():
     assert q.pop() is None and len(q) == 0
 
 
+def test_workq_of_one_holds_two_and_never_overwrites():
+    # Vyukov's bounded queue needs two slots: with one, a second push would
+    # overwrite the first (its full-slot sequence equals the next position)
+    q = WorkQueue(1)
+    assert q.capacity == 2
+    assert [q.push(meta(i)) for i in range(3)] == [True, True, False]
+    assert [q.pop().chunk_id for _ in range(2)] == [0, 1]
+    assert q.pop() is None
+
+
 def fill(q, n):
     for i in range(n):
         q.push(meta(i))

@@ -85,6 +85,11 @@ uint32_t wc_group__size(const struct wc_group *g)
 	return g->n;
 }
 
+struct wc_workq *wc_group__queue(const struct wc_group *g, uint32_t m)
+{
+	return m < g->n ? g->capture_q[m] : NULL;
+}
+
 uint32_t wc_group__threshold_pct(const struct wc_group *g)
 {
 	return g->threshold_pct;

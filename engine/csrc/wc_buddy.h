@@ -47,6 +47,8 @@ int wc_group__add(struct wc_group *g, struct wc_workq *capture_q, uint32_t capac
  * member `self` (possibly self). -EINVAL for an unknown member. */
 int wc_group__place(const struct wc_group *g, uint32_t self);
 uint32_t wc_group__size(const struct wc_group *g);
+/* Member m's capture queue (NULL for an unknown member). */
+struct wc_workq *wc_group__queue(const struct wc_group *g, uint32_t m);
 uint32_t wc_group__threshold_pct(const struct wc_group *g);
 
 #endif /* WC_BUDDY_H */

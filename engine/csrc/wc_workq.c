@@ -24,7 +24,10 @@ struct wc_workq {
 int wc_workq__create(struct wc_workq **out, uint32_t capacity)
 {
 	struct wc_workq *q;
-	uint32_t cap = 1, i;
+	/* at least two slots: with one, a full slot's sequence (pos + 1)
+	 * equals the next producer's position and a push would overwrite it
+	 * (Vyukov's bounded MPMC queue needs a buffer of two or more) */
+	uint32_t cap = 2, i;
 
 	if (!out || !capacity || capacity > (1u << 30))
 		return -EINVAL;

@@ -26,7 +26,8 @@
 
 struct wc_workq;
 
-/* capacity is rounded up to a power of two; -EINVAL for 0, -ENOMEM. */
+/* capacity is rounded up to a power of two, at least 2; -EINVAL for 0,
+ * -ENOMEM. */
 int wc_workq__create(struct wc_workq **q, uint32_t capacity);
 void wc_workq__destroy(struct wc_workq *q);
 /* 0, or -ENOSPC when full (nothing is written). */
