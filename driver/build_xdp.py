@@ -36,7 +36,12 @@ XDP_SOURCES = [
     "driver/csrc/xdp/wc_pcap.c",
 ]
 LIVE_SOURCES = [
-    "engine/csrc/live/wc_live.c",
+    "engine/csrc/live/wc_live_create.c",
+    "engine/csrc/live/wc_live_capture.c",
+    "engine/csrc/live/wc_live_app.c",
+    "engine/csrc/live/wc_live_chunk.c",
+    "engine/csrc/live/wc_live_tx.c",
+    "engine/csrc/live/wc_live_stats.c",
     "engine/csrc/live/wc_work.c",
     "engine/csrc/live/wc_flows.c",
     "engine/csrc/live/wc_drive.c",

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * wc_live internals, shared by the files that implement wc_live.h:
+ *
+ *   wc_live_create.c   create/destroy and accessors (control thread)
+ *   wc_live_capture.c  the capture thread, start/stop
+ *   wc_live_app.c      the pcap-like API (application thread)
+ *   wc_live_chunk.c    chunk-level API, recycle routing, check()
+ *   wc_live_tx.c       forwarding (application thread's TX socket)
+ *   wc_live_stats.c    stats (any thread)
+ *
+ * The structs say which thread owns which field (threads as in wc_live.h:
+ * capture thread i, application thread i, control thread).
+ */
+#ifndef WC_LIVE_INT_H
+#define WC_LIVE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "wc_bpf.h"
+#include "wc_live.h"
+
+#define META_LEN ((uint32_t)sizeof(struct wc_xdp_meta))
+
+#define RELAXED __ATOMIC_RELAXED
+/* single-writer counters, readable from any thread without a data race */
+#define STAT_ADD(f, v) __atomic_store_n(&(f), __atomic_load_n(&(f), RELAXED) + (v), RELAXED)
+/* multi-writer counters */
+#define STAT_ADD_MW(f, v) __atomic_fetch_add(&(f), (v), RELAXED)
+#define STAT_GET(f) __atomic_load_n(&(f), RELAXED)
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* where a packet lives: address in the UMEM (frame base + data offset) */
+struct cell {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t pad;
+};
+
+/* what an application thread is reading */
+struct cursor {
+	struct wc_chunk_meta m;
+	uint32_t i;
+	int active;
+	uint32_t owner;        /* member index of the chunk's pool */
+	uint64_t frame0;       /* UMEM frame of the chunk's first packet (chunk_first_frame) */
+	uint64_t delivered;    /* of this chunk, added to the owner's counters at the end */
+	uint64_t filtered;
+};
+
+/*
+ * One receive queue. Fields are grouped by the thread that writes them;
+ * each group that a thread writes while the others run starts a cache line
+ * (aligned(64) on its first field), so that the capture thread's counters,
+ * the application thread's cursor and the counters every thread of the
+ * group adds to never share a line: a write by one thread then does not
+ * take the line away from another thread that only touches its own fields.
+ * The read-only and control groups are written before the threads run (or
+ * once per start/stop/check), so they can share lines with each other.
+ * Counters: see struct wc_live_qstats.
+ */
+struct member {
+	/* --- set at create, read-only after (every thread) --- */
+	struct wc_live *live;
+	uint32_t idx;
+	uint32_t queue;
+	uint64_t frame_base;   /* first UMEM frame of this member's pool */
+	uint64_t inj_base;     /* first inject frame of this member */
+	struct wc_pool *pool;  /* the capture thread's, once it runs */
+	struct wc_xsk *xsk;    /* RX socket: fill and RX rings are the capture thread's */
+	struct wc_workq *capq; /* pushed by the group's capture threads, popped by application i */
+	struct wc_workq *recq; /* pushed by the group's application threads, popped by capture i */
+	int wake_fd;           /* wakes the capture thread (recycles, stop, check) */
+	int cons_fd;           /* wakes the application thread (captured chunks) */
+
+	/* --- control thread: start/stop/check --- */
+	pthread_t thread;
+	int running;
+	int cpu;               /* read by the capture thread when it starts */
+	/* check(): set by the control thread, cleared (release) by the capture
+	 * thread once it wrote check_res */
+	_Atomic int check_req;
+	int check_res;
+
+	/* --- capture thread only --- */
+	struct wc_desc *descs __attribute__((aligned(64))); /* scratch, allocated at create */
+	uint32_t *attached;
+	uint64_t partial_since;
+
+	/* --- written by the capture thread, read by others (atomics) --- */
+	_Atomic int cap_sleeping;  /* read by application threads pushing recycles */
+	int realtime;
+	uint64_t rx_packets, offloaded_out, offloaded_out_packets, rx_misordered, driver_errors;
+	uint64_t rec_exdev, rec_erange, rec_ealready, rec_ebusy, rec_einval;
+	/* pool counters and free chunks: snapshots (free_chunks is first
+	 * written at create) */
+	uint64_t pool_captured, pool_copied, pool_pkts_copied, pool_recycled, pool_rec_errors;
+	uint32_t free_chunks;
+	uint64_t max_gap_ns, sleeps;
+
+	/* --- multi-writer counters ---
+	 * max_capq: the group's capture threads (place), a racy max;
+	 * offloaded_in*: the group's capture threads (place);
+	 * delivered, filtered: the application threads handed this pool's
+	 * chunks (counted for the queue the packets arrived on) */
+	uint32_t max_capq __attribute__((aligned(64)));
+	uint64_t offloaded_in, offloaded_in_packets;
+	uint64_t delivered, filtered;
+
+	/* --- application thread only (counters read by stats: atomics) --- */
+	struct cursor cur __attribute__((aligned(64)));
+	const struct wc_filter *filter; /* setfilter(), between the application's calls */
+	volatile int break_req;         /* also set by breakloop() from any thread */
+	/* written by the application thread, read by the group's capture
+	 * threads (place) to decide whether to wake it */
+	_Atomic int cons_sleeping;
+	uint64_t consumed;
+	struct wc_xsk *tx;
+	uint32_t *inj_free;    /* free inject frames (stack) */
+	uint32_t inj_nfree;
+	uint32_t tx_unkicked;
+	uint64_t forwarded, injected, tx_completed, tx_dropped;
+	/* the application side's share of wc_live_qstats.driver_errors (the
+	 * capture thread counts its own in driver_errors) */
+	uint64_t app_driver_errors;
+} __attribute__((aligned(64)));
+
+/* Read-mostly: only stop and started change after create, at start/stop. */
+struct wc_live {
+	/* --- set at create, read-only after --- */
+	struct wc_umem *umem;
+	uint8_t *area;
+	struct wc_group *group;
+	struct member *m;
+	uint32_t n;
+	uint32_t ring_size, seg, chunks;
+	uint64_t pool_frames;   /* n * R * M */
+	uint32_t tx_frames, tx_size;
+	int advanced;
+	int timestamps;
+	int need_wakeup;
+	int rt_priority;
+	uint16_t nic_id;
+	uint64_t timeout_ns;
+	uint64_t spin_ns;
+	uint32_t rx_batch;
+	uint64_t mono_to_real;
+	int16_t owner_of[65536 / 64]; /* ring_id (queue id) -> member, -1 */
+
+	/* --- arrays allocated at create; their elements change hands ---
+	 * cells[f]: written by the capture thread of f's pool (take_rx,
+	 * copy_partial) before it pushes the chunk to a capture queue, read by
+	 * the application thread that pops it (the work queue orders the two).
+	 * tx_pending[g], deferred[g], deferred_valid[g]: the application thread
+	 * that was handed chunk g (it sends from it and reaps its own TX
+	 * completions). */
+	struct cell *cells;     /* one per pool frame */
+	uint32_t *tx_pending;   /* per global chunk: sends not yet completed */
+	struct wc_chunk_meta *deferred; /* per global chunk: recycle after the last completion */
+	uint8_t *deferred_valid;
+
+	/* --- control thread (stop is read by the capture threads) --- */
+	_Atomic int stop;
+	int started;
+};
+
+#define OWNER_MAX ((uint32_t)(sizeof(((struct wc_live *)0)->owner_of) / sizeof(int16_t)))
+
+/* member index of the pool that captured on queue ring_id, or -1 */
+static inline int owner_lookup(const struct wc_live *l, uint32_t ring_id)
+{
+	return ring_id < OWNER_MAX ? l->owner_of[ring_id] : -1;
+}
+
+/* UMEM frame of cell `cell` of chunk chunk_id of mb's pool: the pool sits
+ * at frame_base, chunk c's cells at frames c*M .. c*M+M-1 */
+static inline uint64_t frame_of(const struct wc_live *l, const struct member *mb,
+				uint32_t chunk_id, uint32_t cell)
+{
+	return mb->frame_base + (uint64_t)chunk_id * l->seg + cell;
+}
+
+/* UMEM frame of a captured chunk's first packet (owner: the member whose
+ * pool captured it) */
+static inline uint64_t chunk_first_frame(const struct wc_live *l, const struct member *owner,
+					 const struct wc_chunk_meta *m)
+{
+	/* copies start at cell 0 of their chunk */
+	return frame_of(l, owner, m->chunk_id, (m->flags & WC_META_COPIED) ? 0 : m->first_cell);
+}
+
+/* index of a pool's chunk among all the group's chunks (tx_pending, deferred) */
+static inline uint64_t global_chunk(const struct wc_live *l, uint32_t owner, uint32_t chunk_id)
+{
+	return (uint64_t)owner * l->chunks + chunk_id;
+}
+
+/* global chunk of pool frame f */
+static inline uint64_t frame_chunk(const struct wc_live *l, uint64_t f)
+{
+	return f / l->seg; /* pools start at multiples of M */
+}
+
+static inline void wake(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, a wakeup is pending */
+	}
+}
+
+static inline void drain_fd(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+}
+
+/* the XDP program's arrival stamp of the frame at UMEM address addr, as
+ * CLOCK_REALTIME ns, or 0 when it has none */
+static inline uint64_t take_stamp(const struct wc_live *l, uint64_t addr)
+{
+	struct wc_xdp_meta *mt;
+
+	if (addr % WC_FRAME_SIZE < META_LEN)
+		return 0;
+	mt = (void *)(l->area + addr - META_LEN);
+	if (mt->magic != WC_XDP_META_MAGIC)
+		return 0;
+	/* consumed: a frame the program fails to stamp next time must not
+	 * show this stamp */
+	mt->magic = 0;
+	return mt->ts_ns + l->mono_to_real;
+}
+
+/* wc_live_app.c: wait for a captured chunk; 1 if one may be there, 0 on timeout */
+int live_wait_chunk(struct member *mb, int timeout_ms);
+/* wc_live_chunk.c: hand a used chunk to mb's capture thread; to its owner
+ * by ring_id (-EXDEV if no member owns it) */
+int live_push_recycle(struct member *mb, const struct wc_chunk_meta *m);
+int live_recycle_to_owner(struct wc_live *l, const struct wc_chunk_meta *m);
+/* wc_live_tx.c: reap mb's TX completions; returns frames completed */
+int live_tx_reap(struct wc_live *l, struct member *mb);
+
+#endif /* WC_LIVE_INT_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* wc_live: per-member counters; contract in wc_live.h. */
+#define _GNU_SOURCE
+#include "wc_live_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "wc_workq.h"
+
+int wc_live__stats(const struct wc_live *l, uint32_t member, struct wc_live_qstats *o)
+{
+	struct member *mb;
+
+	if (member >= l->n || !o)
+		return -EINVAL;
+	mb = &l->m[member];
+	memset(o, 0, sizeof(*o));
+	o->rx_packets = STAT_GET(mb->rx_packets);
+	o->chunks_captured = STAT_GET(mb->pool_captured);
+	o->chunks_copied = STAT_GET(mb->pool_copied);
+	o->packets_copied = STAT_GET(mb->pool_pkts_copied);
+	o->chunks_recycled = STAT_GET(mb->pool_recycled);
+	o->recycle_errors = STAT_GET(mb->pool_rec_errors);
+	o->recycle_exdev = STAT_GET(mb->rec_exdev);
+	o->recycle_erange = STAT_GET(mb->rec_erange);
+	o->recycle_ealready = STAT_GET(mb->rec_ealready);
+	o->recycle_ebusy = STAT_GET(mb->rec_ebusy);
+	o->recycle_einval = STAT_GET(mb->rec_einval);
+	o->offloaded_out = STAT_GET(mb->offloaded_out);
+	o->offloaded_out_packets = STAT_GET(mb->offloaded_out_packets);
+	o->rx_misordered = STAT_GET(mb->rx_misordered);
+	o->driver_errors = STAT_GET(mb->driver_errors) + STAT_GET(mb->app_driver_errors);
+	o->delivered = STAT_GET(mb->delivered);
+	o->filtered = STAT_GET(mb->filtered);
+	o->consumed = STAT_GET(mb->consumed);
+	o->offloaded_in = STAT_GET(mb->offloaded_in);
+	o->offloaded_in_packets = STAT_GET(mb->offloaded_in_packets);
+	o->forwarded = STAT_GET(mb->forwarded);
+	o->injected = STAT_GET(mb->injected);
+	o->tx_completed = STAT_GET(mb->tx_completed);
+	o->tx_dropped = STAT_GET(mb->tx_dropped);
+	o->free_chunks = STAT_GET(mb->free_chunks);
+	o->capture_queue_len = wc_workq__len(mb->capq);
+	o->recycle_queue_len = wc_workq__len(mb->recq);
+	o->max_capture_queue_len = STAT_GET(mb->max_capq);
+	o->max_rx_gap_ns = STAT_GET(mb->max_gap_ns);
+	o->capture_sleeps = STAT_GET(mb->sleeps);
+	o->realtime = (uint32_t)STAT_GET(mb->realtime);
+	return wc_xsk__stats(mb->xsk, &o->xsk);
+}
