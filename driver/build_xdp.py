@@ -25,6 +25,7 @@ CORE_SOURCES = [
     "driver/csrc/wc_pool.c",
     "engine/csrc/wc_workq.c",
     "engine/csrc/wc_buddy.c",
+    "engine/csrc/wc_capture.c",
 ]
 XDP_SOURCES = [
     "driver/csrc/xdp/wc_sys.c",

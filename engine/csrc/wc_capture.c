@@ -193,12 +193,11 @@ int wc_capture__step(struct wc_capture *c, const struct wc_capture_plan *p, uint
 		if (wc_workq__pop(c->recq, &m))
 			break; /* live: a producer has claimed a slot, not yet published it */
 		rc = wc_pool__recycle(c->pool, &m);
-		if (rc < 0) {
+		if (rc < 0)
 			count_recycle_error(&c->st, rc);
-		} else {
+		else
 			ADD(c->st.recycled, 1);
-			moved++;
-		}
+		moved++; /* a rejected entry is handled too */
 	}
 	/* (1) capture: full chunks in ring order; the copy only if none */
 	while ((n = wc_pool__capture(c->pool, metas, WC_CAPTURE_BATCH, flush)) > 0) {

@@ -152,7 +152,8 @@ int wc_capture__plan(struct wc_capture *c, uint64_t now, struct wc_capture_plan 
  * entries; capture every full chunk in ring order, or with p->flush and
  * still no full chunk copy the partial one; place and push each captured
  * chunk; attach free chunks to bare segments. Returns the number of chunks
- * moved (recycled + captured + attached). */
+ * handled: recycle-queue entries popped (freed or rejected), chunks
+ * captured, chunks attached; 0 when nothing happened. */
 int wc_capture__step(struct wc_capture *c, const struct wc_capture_plan *p, uint64_t now);
 
 /* Relaxed snapshot of the counters, from any thread. */

@@ -190,9 +190,10 @@ const uint8_t *wc_live__chunk_packet(const struct wc_live *live, const struct wc
  * and length. Returns the packets written (at most max). */
 int wc_live__chunk_stamps(const struct wc_live *live, const struct wc_chunk_meta *m, uint64_t *ts,
 			  uint32_t *len, uint32_t max);
-/* Recycle: route m to its owner's recycle queue by ring_id (-EXDEV if no
- * member of this group owns it, -ENOSPC if that queue is full). The
- * capture thread validates it (wc_pool__recycle) and counts rejections. */
+/* Recycle: route m to its owner's recycle queue by {nic_id, ring_id}
+ * (-EXDEV if no member of this group owns it, -ENOSPC if that queue is
+ * full); with zero-copy sends from it in flight, once the last completes.
+ * The capture thread validates it (wc_pool__recycle) and counts rejections. */
 int wc_live__chunk_put(struct wc_live *live, const struct wc_chunk_meta *m);
 /* Push m into member's recycle queue as is (what a misbehaving
  * application could do; tests use it). */

@@ -36,21 +36,13 @@ static void finish_chunk(struct wc_live *l, struct member *mb)
 {
 	struct cursor *c = &mb->cur;
 	struct member *owner = &l->m[c->owner];
-	uint64_t g = global_chunk(l, c->owner, c->m.chunk_id);
 
 	if (c->delivered)
 		STAT_ADD_MW(owner->delivered, c->delivered);
 	if (c->filtered)
 		STAT_ADD_MW(owner->filtered, c->filtered);
 	c->active = 0;
-	if (l->tx_pending[g]) {
-		/* zero-copy sends from this chunk are in flight: recycle it
-		 * when the last completion comes back (live_tx_reap) */
-		l->deferred[g] = c->m;
-		l->deferred_valid[g] = 1;
-		return;
-	}
-	if (live_recycle_to_owner(l, &c->m))
+	if (live_release(l, &c->m))
 		STAT_ADD(mb->app_driver_errors, 1);
 }
 

@@ -11,12 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "wc_buddy.h"
+#include "wc_capture.h"
 #include "wc_sys.h"
 #include "wc_workq.h"
 
-/* chunks captured per wc_pool__capture() call */
-#define CAPTURE_MAX 64u
 /* the capture thread wakes at least this often to notice stop() */
 #define IDLE_SLEEP_NS 10000000ull
 /* a capture thread that finds a recycle queue with a length but nothing to
@@ -34,40 +32,6 @@ static void snapshot_pool(struct member *mb)
 	__atomic_store_n(&mb->pool_recycled, st.chunks_recycled, RELAXED);
 	__atomic_store_n(&mb->pool_rec_errors, st.recycle_errors, RELAXED);
 	__atomic_store_n(&mb->free_chunks, wc_pool__free_chunks(mb->pool), RELAXED);
-}
-
-static void count_recycle_error(struct member *mb, int rc)
-{
-	switch (-rc) {
-	case EXDEV:
-		STAT_ADD(mb->rec_exdev, 1);
-		break;
-	case ERANGE:
-		STAT_ADD(mb->rec_erange, 1);
-		break;
-	case EALREADY:
-		STAT_ADD(mb->rec_ealready, 1);
-		break;
-	case EBUSY:
-		STAT_ADD(mb->rec_ebusy, 1);
-		break;
-	default:
-		STAT_ADD(mb->rec_einval, 1);
-		break;
-	}
-}
-
-static int attach_all(struct wc_live *l, struct member *mb)
-{
-	int k = wc_pool__attach(mb->pool, mb->attached, l->chunks), i;
-
-	for (i = 0; i < k; i++) {
-		uint64_t frame = frame_of(l, mb, mb->attached[i], 0);
-
-		if (wc_xsk__fill_range(mb->xsk, frame * WC_FRAME_SIZE, l->seg, WC_FRAME_SIZE))
-			STAT_ADD(mb->driver_errors, 1); /* cannot happen: fill ring holds N */
-	}
-	return k;
 }
 
 /* RX descriptors -> cells of the attached chunks, in ring order */
@@ -127,92 +91,84 @@ static void copy_partial(struct wc_live *l, struct member *mb, const struct wc_c
 	}
 }
 
-static void place(struct wc_live *l, struct member *mb, const struct wc_chunk_meta *m)
+/* hooks of the shared capture step (engine/csrc/wc_capture.h), on this
+ * member's capture thread */
+
+static void hook_copy(void *user, const struct wc_chunk_meta *m)
 {
-	uint32_t dst = mb->idx;
-	struct member *to;
+	struct member *mb = user;
 
-	if (l->advanced) {
-		int p = wc_group__place(l->group, mb->idx);
+	copy_partial(mb->live, mb, m);
+}
 
-		if (p >= 0)
-			dst = (uint32_t)p;
-	}
-	to = &l->m[dst];
-	if (wc_workq__push(to->capq, m)) {
-		/* cannot happen: every capture queue holds all the group's chunks */
-		STAT_ADD(mb->driver_errors, 1);
-		wc_pool__recycle(mb->pool, m);
-		return;
-	}
-	if (dst != mb->idx) {
-		STAT_ADD(mb->offloaded_out, 1);
-		STAT_ADD(mb->offloaded_out_packets, m->pkt_count);
+/* m is in member dst's capture queue: count, and wake its application */
+static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
+{
+	struct member *mb = user, *to = &mb->live->m[dst]; /* group member i is member i */
+	uint32_t len;
+
+	if (to != mb) {
 		STAT_ADD_MW(to->offloaded_in, 1);
 		STAT_ADD_MW(to->offloaded_in_packets, m->pkt_count);
 	}
-	{
-		uint32_t len = wc_workq__len(to->capq);
-
-		if (len > __atomic_load_n(&to->max_capq, RELAXED))
-			__atomic_store_n(&to->max_capq, len, RELAXED); /* approximate: racy max */
-	}
+	len = wc_workq__len(to->capq);
+	if (len > __atomic_load_n(&to->max_capq, RELAXED))
+		__atomic_store_n(&to->max_capq, len, RELAXED); /* approximate: racy max */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&to->cons_sleeping, memory_order_relaxed))
 		wake(to->cons_fd);
 }
 
+/* re-armed segments: their chunks' frames go on the fill ring in ring
+ * order, so RX descriptors keep mapping one to one onto cells */
+static void hook_attached(void *user, const uint32_t *ids, uint32_t n)
+{
+	struct member *mb = user;
+	struct wc_live *l = mb->live;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t frame = frame_of(l, mb, ids[i], 0);
+
+		if (wc_xsk__fill_range(mb->xsk, frame * WC_FRAME_SIZE, l->seg, WC_FRAME_SIZE))
+			STAT_ADD(mb->driver_errors, 1); /* cannot happen: fill ring holds N */
+	}
+}
+
+const struct wc_capture_hooks live_capture_hooks = {
+	.copy = hook_copy,
+	.placed = hook_placed,
+	.attached = hook_attached,
+};
+
+/* how long the oldest frame of a burst waited for this thread (its XDP
+ * stamp against now): the diagnostic for drops that come from a capture
+ * thread kept off its CPU */
+static void note_rx_gap(struct wc_live *l, struct member *mb, uint64_t now)
+{
+	const struct wc_desc *d = &mb->descs[0];
+	const struct wc_xdp_meta *mt;
+
+	if (!l->timestamps || d->addr % WC_FRAME_SIZE < META_LEN)
+		return;
+	mt = (const void *)(l->area + d->addr - META_LEN);
+	if (mt->magic == WC_XDP_META_MAGIC && now > mt->ts_ns && now - mt->ts_ns > STAT_GET(mb->max_gap_ns))
+		__atomic_store_n(&mb->max_gap_ns, now - mt->ts_ns, RELAXED);
+}
+
+/* One pass: the NIC's side (RX descriptors into the pool), then the step
+ * the simulator's WireCAP model runs too (recycle, capture or copy on
+ * timeout, place, re-attach). Returns whether anything happened. */
 static int capture_step(struct wc_live *l, struct member *mb, uint64_t now)
 {
-	struct wc_chunk_meta metas[CAPTURE_MAX];
-	struct wc_chunk_meta m;
-	int progress = 0, k, i;
+	struct wc_capture_plan plan;
+	int progress = 0;
 
-	/* (3) recycle used chunks, after validation */
-	while (wc_workq__pop(mb->recq, &m) == 0) {
-		int rc = wc_pool__recycle(mb->pool, &m);
-
-		if (rc < 0)
-			count_recycle_error(mb, rc);
-		progress++;
-	}
-	/* (1) capture: RX ring -> pool */
 	if (take_rx(l, mb) > 0) {
-		/* how long the oldest frame of the burst waited for this thread
-		 * (its XDP stamp against now): the diagnostic for drops that come
-		 * from a capture thread kept off its CPU */
-		const struct wc_desc *d = &mb->descs[0];
-
-		if (l->timestamps && d->addr % WC_FRAME_SIZE >= META_LEN) {
-			const struct wc_xdp_meta *mt = (const void *)(l->area + d->addr - META_LEN);
-
-			if (mt->magic == WC_XDP_META_MAGIC && now > mt->ts_ns &&
-			    now - mt->ts_ns > STAT_GET(mb->max_gap_ns))
-				__atomic_store_n(&mb->max_gap_ns, now - mt->ts_ns, RELAXED);
-		}
+		note_rx_gap(l, mb, now);
 		progress++;
 	}
-	k = wc_pool__capture(mb->pool, metas, CAPTURE_MAX, 0);
-	if (k == 0 && wc_pool__partial(mb->pool) > 0) {
-		if (!mb->partial_since)
-			mb->partial_since = now;
-		else if (now - mb->partial_since >= l->timeout_ns) {
-			k = wc_pool__capture(mb->pool, metas, CAPTURE_MAX, 1);
-			if (k == 0)
-				mb->partial_since = now; /* no free chunk: try again a timeout later */
-		}
-	}
-	if (k > 0) {
-		mb->partial_since = 0;
-		progress++;
-	}
-	for (i = 0; i < k; i++) {
-		if (metas[i].flags & WC_META_COPIED)
-			copy_partial(l, mb, &metas[i]);
-		place(l, mb, &metas[i]);
-	}
-	/* re-arm bare segments with free chunks */
-	if (attach_all(l, mb) > 0)
+	if (wc_capture__plan(mb->cap, now, &plan) && wc_capture__step(mb->cap, &plan, now) > 0)
 		progress++;
 	wc_xsk__fill_wakeup(mb->xsk);
 	if (atomic_load_explicit(&mb->check_req, memory_order_acquire)) {
@@ -233,8 +189,9 @@ static void capture_sleep(struct wc_live *l, struct member *mb, uint64_t now)
 	uint64_t ns = IDLE_SLEEP_NS;
 	struct timespec ts;
 
-	if (mb->partial_since) {
-		uint64_t due = mb->partial_since + l->timeout_ns;
+	if (wc_capture__deadline(mb->cap) != WC_CAPTURE_NEVER) {
+		/* a partly filled chunk waits for its timeout (§3.2.1 case 3) */
+		uint64_t due = wc_capture__deadline(mb->cap);
 
 		ns = due > now ? due - now : 0;
 	}

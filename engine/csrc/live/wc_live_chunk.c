@@ -11,25 +11,38 @@
 /* hand a used chunk to a capture thread's recycle queue; wake it if asleep */
 int live_push_recycle(struct member *mb, const struct wc_chunk_meta *m)
 {
-	if (wc_workq__push(mb->recq, m))
-		return -ENOSPC;
+	int err = wc_capture__recycle_push(mb->cap, m);
+
+	if (err)
+		return err;
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&mb->cap_sleeping, memory_order_relaxed))
 		wake(mb->wake_fd);
 	return 0;
 }
 
+/* to the recycle queue of the pool named by {nic_id, ring_id} (the owner
+ * table of wc_capture.h), whichever thread processed it */
 int live_recycle_to_owner(struct wc_live *l, const struct wc_chunk_meta *m)
 {
-	struct member *owner;
-	int o;
+	struct member *owner = owner_of(l, m);
 
-	if (m->nic_id != l->nic_id)
+	return owner ? live_push_recycle(owner, m) : -EXDEV;
+}
+
+/* the application is done with m: recycle it now, or, with zero-copy sends
+ * from it in flight, when the last completion comes back (live_tx_reap;
+ * §3.2.2b: the cells are the transmit buffers) */
+int live_release(struct wc_live *l, const struct wc_chunk_meta *m)
+{
+	struct member *owner = owner_of(l, m);
+	int rc;
+
+	if (!owner)
 		return -EXDEV;
-	o = owner_lookup(l, m->ring_id);
-	if (o < 0)
-		return -EXDEV;
-	owner = &l->m[o];
+	rc = wc_capture__release(owner->cap, m);
+	if (rc <= 0)
+		return rc;
 	return live_push_recycle(owner, m);
 }
 
@@ -102,7 +115,7 @@ int wc_live__chunk_put(struct wc_live *l, const struct wc_chunk_meta *m)
 {
 	if (!m)
 		return -EINVAL;
-	return live_recycle_to_owner(l, m);
+	return live_release(l, m);
 }
 
 int wc_live__recycle_into(struct wc_live *l, uint32_t member, const struct wc_chunk_meta *m)

@@ -27,7 +27,7 @@ static void member_cleanup(struct member *mb)
 	if (mb->cons_fd > 0)
 		close(mb->cons_fd);
 	free(mb->descs);
-	free(mb->attached);
+	wc_capture__destroy(mb->cap);
 	free(mb->inj_free);
 }
 
@@ -81,14 +81,10 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 	l->tx_size = o.tx_size;
 	l->pool_frames = (uint64_t)nq * o.chunks * o.segment_cells;
 	total_chunks = (uint64_t)nq * o.chunks;
-	memset(l->owner_of, 0xff, sizeof(l->owner_of));
 
 	l->m = aligned_alloc(64, sizeof(*l->m) * nq);
 	l->cells = calloc(l->pool_frames, sizeof(*l->cells));
-	l->tx_pending = calloc(total_chunks, sizeof(*l->tx_pending));
-	l->deferred = calloc(total_chunks, sizeof(*l->deferred));
-	l->deferred_valid = calloc(total_chunks, 1);
-	if (!l->m || !l->cells || !l->tx_pending || !l->deferred || !l->deferred_valid) {
+	if (!l->m || !l->cells) {
 		err = -ENOMEM;
 		goto err_free;
 	}
@@ -131,16 +127,10 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 		mb->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		mb->cons_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		mb->descs = calloc(l->rx_batch, sizeof(*mb->descs));
-		mb->attached = calloc(o.chunks, sizeof(*mb->attached));
-		if (mb->wake_fd < 0 || mb->cons_fd < 0 || !mb->descs || !mb->attached) {
+		if (mb->wake_fd < 0 || mb->cons_fd < 0 || !mb->descs) {
 			err = -ENOMEM;
 			goto err_members;
 		}
-		if (l->owner_of[queues[i]] >= 0) {
-			err = -EINVAL; /* the same queue twice */
-			goto err_members;
-		}
-		l->owner_of[queues[i]] = (int16_t)i;
 		err = wc_pool__create(&mb->pool, &po);
 		if (!err)
 			err = wc_workq__create(&mb->capq, capq_cap);
@@ -150,10 +140,23 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 			err = wc_xsk__create(&mb->xsk, l->umem, ifindex, queues[i], &xo);
 		if (err)
 			goto err_members;
-		if (o.advanced) {
-			err = wc_group__add(l->group, mb->capq, o.chunks);
-			if (err < 0)
+		{
+			/* the capture step both backends run; in advanced mode it
+			 * joins the buddy group as member i */
+			struct wc_capture_opts co = {
+				.sz = sizeof(co), .pool = mb->pool, .capq = mb->capq, .recq = mb->recq,
+				.group = l->group, .timeout = l->timeout_ns,
+				.hooks = &live_capture_hooks, .user = mb,
+			};
+
+			err = wc_capture__create(&mb->cap, &co);
+			if (err)
 				goto err_members;
+			err = wc_capture_set__add(&l->owners, o.nic_id, (uint16_t)queues[i], mb->cap);
+			if (err) {
+				err = -EINVAL; /* the same queue twice */
+				goto err_members;
+			}
 		}
 		/* open (§3.2.1) attaches a free chunk to every segment; on a fresh
 		 * pool the FIFO free list gives segment s chunk s (wc_pool.c), and
@@ -194,9 +197,6 @@ err_umem:
 err_free:
 	free(l->m);
 	free(l->cells);
-	free(l->tx_pending);
-	free(l->deferred);
-	free(l->deferred_valid);
 	free(l);
 	return err;
 }
@@ -222,9 +222,6 @@ void wc_live__destroy(struct wc_live *l)
 	wc_umem__destroy(l->umem);
 	free(l->m);
 	free(l->cells);
-	free(l->tx_pending);
-	free(l->deferred);
-	free(l->deferred_valid);
 	free(l);
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "wc_bpf.h"
+#include "wc_capture.h"
 #include "wc_live.h"
 
 #define META_LEN ((uint32_t)sizeof(struct wc_xdp_meta))
@@ -79,6 +80,10 @@ struct member {
 	struct wc_xsk *xsk;    /* RX socket: fill and RX rings are the capture thread's */
 	struct wc_workq *capq; /* pushed by the group's capture threads, popped by application i */
 	struct wc_workq *recq; /* pushed by the group's application threads, popped by capture i */
+	/* the capture step (engine/csrc/wc_capture.h): its plan/step and
+	 * counters are capture thread i's; tx_hold/release/tx_done per chunk
+	 * belong to the application thread holding that chunk */
+	struct wc_capture *cap;
 	int wake_fd;           /* wakes the capture thread (recycles, stop, check) */
 	int cons_fd;           /* wakes the application thread (captured chunks) */
 
@@ -93,14 +98,11 @@ struct member {
 
 	/* --- capture thread only --- */
 	struct wc_desc *descs __attribute__((aligned(64))); /* scratch, allocated at create */
-	uint32_t *attached;
-	uint64_t partial_since;
 
 	/* --- written by the capture thread, read by others (atomics) --- */
 	_Atomic int cap_sleeping;  /* read by application threads pushing recycles */
 	int realtime;
-	uint64_t rx_packets, offloaded_out, offloaded_out_packets, rx_misordered, driver_errors;
-	uint64_t rec_exdev, rec_erange, rec_ealready, rec_ebusy, rec_einval;
+	uint64_t rx_packets, rx_misordered, driver_errors;
 	/* pool counters and free chunks: snapshots (free_chunks is first
 	 * written at create) */
 	uint64_t pool_captured, pool_copied, pool_pkts_copied, pool_recycled, pool_rec_errors;
@@ -108,8 +110,8 @@ struct member {
 	uint64_t max_gap_ns, sleeps;
 
 	/* --- multi-writer counters ---
-	 * max_capq: the group's capture threads (place), a racy max;
-	 * offloaded_in*: the group's capture threads (place);
+	 * max_capq: the group's capture threads (placed hook), a racy max;
+	 * offloaded_in*: the group's capture threads (placed hook);
 	 * delivered, filtered: the application threads handed this pool's
 	 * chunks (counted for the queue the packets arrived on) */
 	uint32_t max_capq __attribute__((aligned(64)));
@@ -154,31 +156,37 @@ struct wc_live {
 	uint64_t spin_ns;
 	uint32_t rx_batch;
 	uint64_t mono_to_real;
-	int16_t owner_of[65536 / 64]; /* ring_id (queue id) -> member, -1 */
+	/* ring_id (queue id) -> the member's capture step: recycle routing */
+	struct wc_capture_set owners;
 
 	/* --- arrays allocated at create; their elements change hands ---
 	 * cells[f]: written by the capture thread of f's pool (take_rx,
 	 * copy_partial) before it pushes the chunk to a capture queue, read by
-	 * the application thread that pops it (the work queue orders the two).
-	 * tx_pending[g], deferred[g], deferred_valid[g]: the application thread
-	 * that was handed chunk g (it sends from it and reaps its own TX
-	 * completions). */
+	 * the application thread that pops it (the work queue orders the two). */
 	struct cell *cells;     /* one per pool frame */
-	uint32_t *tx_pending;   /* per global chunk: sends not yet completed */
-	struct wc_chunk_meta *deferred; /* per global chunk: recycle after the last completion */
-	uint8_t *deferred_valid;
 
 	/* --- control thread (stop is read by the capture threads) --- */
 	_Atomic int stop;
 	int started;
 };
 
-#define OWNER_MAX ((uint32_t)(sizeof(((struct wc_live *)0)->owner_of) / sizeof(int16_t)))
+/* queue ids a member may have: the owner table's range */
+#define OWNER_MAX WC_CAPTURE_RINGS_MAX
+
+/* the member whose pool captured m (by {nic_id, ring_id}), or NULL */
+static inline struct member *owner_of(const struct wc_live *l, const struct wc_chunk_meta *m)
+{
+	struct wc_capture *c = wc_capture_set__owner(&l->owners, m);
+
+	return c ? (struct member *)wc_capture__user(c) : NULL;
+}
 
 /* member index of the pool that captured on queue ring_id, or -1 */
 static inline int owner_lookup(const struct wc_live *l, uint32_t ring_id)
 {
-	return ring_id < OWNER_MAX ? l->owner_of[ring_id] : -1;
+	const struct wc_capture *c = ring_id < OWNER_MAX ? l->owners.by_ring[ring_id] : NULL;
+
+	return c ? (int)((const struct member *)wc_capture__user(c))->idx : -1;
 }
 
 /* UMEM frame of cell `cell` of chunk chunk_id of mb's pool: the pool sits
@@ -198,16 +206,16 @@ static inline uint64_t chunk_first_frame(const struct wc_live *l, const struct m
 	return frame_of(l, owner, m->chunk_id, (m->flags & WC_META_COPIED) ? 0 : m->first_cell);
 }
 
-/* index of a pool's chunk among all the group's chunks (tx_pending, deferred) */
-static inline uint64_t global_chunk(const struct wc_live *l, uint32_t owner, uint32_t chunk_id)
+/* the member whose pool holds pool frame f (f < pool_frames), and f's
+ * chunk in that pool: pools are R * M frames each, from frame 0 */
+static inline struct member *frame_owner(const struct wc_live *l, uint64_t f)
 {
-	return (uint64_t)owner * l->chunks + chunk_id;
+	return &l->m[f / ((uint64_t)l->chunks * l->seg)];
 }
 
-/* global chunk of pool frame f */
-static inline uint64_t frame_chunk(const struct wc_live *l, uint64_t f)
+static inline uint32_t frame_chunk_id(const struct wc_live *l, uint64_t f)
 {
-	return f / l->seg; /* pools start at multiples of M */
+	return (uint32_t)(f / l->seg % l->chunks);
 }
 
 static inline void wake(int fd)
@@ -245,12 +253,16 @@ static inline uint64_t take_stamp(const struct wc_live *l, uint64_t addr)
 	return mt->ts_ns + l->mono_to_real;
 }
 
+/* wc_live_capture.c: the capture step's hooks */
+extern const struct wc_capture_hooks live_capture_hooks;
 /* wc_live_app.c: wait for a captured chunk; 1 if one may be there, 0 on timeout */
 int live_wait_chunk(struct member *mb, int timeout_ms);
 /* wc_live_chunk.c: hand a used chunk to mb's capture thread; to its owner
  * by ring_id (-EXDEV if no member owns it) */
 int live_push_recycle(struct member *mb, const struct wc_chunk_meta *m);
 int live_recycle_to_owner(struct wc_live *l, const struct wc_chunk_meta *m);
+/* the application is done with m: recycle now, or after its sends complete */
+int live_release(struct wc_live *l, const struct wc_chunk_meta *m);
 /* wc_live_tx.c: reap mb's TX completions; returns frames completed */
 int live_tx_reap(struct wc_live *l, struct member *mb);
 

@@ -10,11 +10,13 @@
 
 int wc_live__stats(const struct wc_live *l, uint32_t member, struct wc_live_qstats *o)
 {
+	struct wc_capture_stats cs;
 	struct member *mb;
 
 	if (member >= l->n || !o)
 		return -EINVAL;
 	mb = &l->m[member];
+	wc_capture__stats(mb->cap, &cs);
 	memset(o, 0, sizeof(*o));
 	o->rx_packets = STAT_GET(mb->rx_packets);
 	o->chunks_captured = STAT_GET(mb->pool_captured);
@@ -22,15 +24,18 @@ int wc_live__stats(const struct wc_live *l, uint32_t member, struct wc_live_qsta
 	o->packets_copied = STAT_GET(mb->pool_pkts_copied);
 	o->chunks_recycled = STAT_GET(mb->pool_recycled);
 	o->recycle_errors = STAT_GET(mb->pool_rec_errors);
-	o->recycle_exdev = STAT_GET(mb->rec_exdev);
-	o->recycle_erange = STAT_GET(mb->rec_erange);
-	o->recycle_ealready = STAT_GET(mb->rec_ealready);
-	o->recycle_ebusy = STAT_GET(mb->rec_ebusy);
-	o->recycle_einval = STAT_GET(mb->rec_einval);
-	o->offloaded_out = STAT_GET(mb->offloaded_out);
-	o->offloaded_out_packets = STAT_GET(mb->offloaded_out_packets);
+	o->recycle_exdev = cs.recycle_exdev;
+	o->recycle_erange = cs.recycle_erange;
+	o->recycle_ealready = cs.recycle_ealready;
+	o->recycle_ebusy = cs.recycle_ebusy;
+	o->recycle_einval = cs.recycle_einval;
+	o->offloaded_out = cs.offloaded_out;
+	o->offloaded_out_packets = cs.offloaded_out_packets;
 	o->rx_misordered = STAT_GET(mb->rx_misordered);
-	o->driver_errors = STAT_GET(mb->driver_errors) + STAT_GET(mb->app_driver_errors);
+	/* a failed placement or a full capture queue (wc_capture.h: cannot
+	 * happen with these capacities) is a driver error too */
+	o->driver_errors = STAT_GET(mb->driver_errors) + STAT_GET(mb->app_driver_errors) +
+			   cs.place_errors + cs.overflows;
 	o->delivered = STAT_GET(mb->delivered);
 	o->filtered = STAT_GET(mb->filtered);
 	o->consumed = STAT_GET(mb->consumed);

@@ -57,13 +57,13 @@ int live_tx_reap(struct wc_live *l, struct member *mb)
 				continue;
 			}
 			{
-				uint64_t g = frame_chunk(l, f);
+				struct wc_chunk_meta m;
+				struct member *owner = frame_owner(l, f);
 
-				if (l->tx_pending[g] && --l->tx_pending[g] == 0 && l->deferred_valid[g]) {
-					l->deferred_valid[g] = 0;
-					if (live_recycle_to_owner(l, &l->deferred[g]))
-						STAT_ADD(mb->app_driver_errors, 1);
-				}
+				/* the last send of a released chunk: recycle it now */
+				if (wc_capture__tx_done(owner->cap, frame_chunk_id(l, f), &m) == 1 &&
+				    live_recycle_to_owner(l, &m))
+					STAT_ADD(mb->app_driver_errors, 1);
 			}
 		}
 		STAT_ADD(mb->tx_completed, n);
@@ -129,7 +129,9 @@ int wc_live__inject(struct wc_live *l, uint32_t member, const uint8_t *data, uin
 		cpu_relax();
 	}
 	if (zero_copy) {
-		l->tx_pending[frame_chunk(l, d.addr / WC_FRAME_SIZE)]++;
+		uint64_t f = d.addr / WC_FRAME_SIZE;
+
+		wc_capture__tx_hold(frame_owner(l, f)->cap, frame_chunk_id(l, f));
 		STAT_ADD(mb->forwarded, 1);
 	} else {
 		STAT_ADD(mb->injected, 1);
