@@ -290,3 +290,11 @@ int wc_capture_set__add(struct wc_capture_set *s, uint16_t nic_id, uint16_t ring
 	s->nic_of[ring_id] = nic_id;
 	return 0;
 }
+
+struct wc_capture *wc_capture_set__owner(const struct wc_capture_set *s,
+					 const struct wc_chunk_meta *m)
+{
+	if (m->ring_id >= WC_CAPTURE_RINGS_MAX || s->nic_of[m->ring_id] != m->nic_id)
+		return NULL;
+	return s->by_ring[m->ring_id];
+}

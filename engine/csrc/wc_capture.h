@@ -186,12 +186,7 @@ int wc_capture_set__add(struct wc_capture_set *s, uint16_t nic_id, uint16_t ring
 			struct wc_capture *c);
 /* The unit whose pool m belongs to, or NULL (a foreign chunk: -EXDEV for
  * the caller). */
-static inline struct wc_capture *wc_capture_set__owner(const struct wc_capture_set *s,
-							const struct wc_chunk_meta *m)
-{
-	if (m->ring_id >= WC_CAPTURE_RINGS_MAX || s->nic_of[m->ring_id] != m->nic_id)
-		return NULL;
-	return s->by_ring[m->ring_id];
-}
+struct wc_capture *wc_capture_set__owner(const struct wc_capture_set *s,
+					 const struct wc_chunk_meta *m);
 
 #endif /* WC_CAPTURE_H */
