@@ -158,7 +158,9 @@ struct sim_params {
     uint8_t forward; int64_t tx_ps_per_byte; uint32_t tx_overhead_bytes;
     uint32_t *fwd_log; uint64_t fwd_log_cap;
     uint64_t *offload_matrix;
+    int64_t app_start_ps; struct sim_run_rec *run_log; uint64_t run_log_cap;
 };
+struct sim_run_rec { uint32_t thread; uint32_t owner; uint64_t seq; uint64_t n; };
 struct sim_queue_stats {
     uint64_t sent; uint64_t delivered; uint64_t capture_drops; uint64_t drops_fifo;
     uint64_t drops_nodesc; uint64_t drops_bus; uint64_t delivery_drops; uint64_t processed; uint64_t offloaded_out;
@@ -168,7 +170,7 @@ struct sim_queue_stats {
 };
 struct sim_result {
     uint64_t events; uint64_t arrivals; uint64_t bulk_steps; int64_t end_ps; uint64_t flows_split; uint64_t forwarded;
-    uint64_t fwd_logged; uint64_t tx_backlog_max; int32_t error;
+    uint64_t fwd_logged; uint64_t tx_backlog_max; uint64_t runs_logged; int32_t error;
 };
 int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res);
 """

@@ -27,6 +27,7 @@ import pytest
 from driver.sim import Burst, simulate
 from driver.sim.params import NicModel
 from engine.models import EngineConfig, WireCapCosts
+from xdp_fixtures import XDP_MARKS, make_testbed  # noqa: F401 (fixture)
 
 M, R, T, N = 32, 16, 25, 256
 B = R * M + 3 * M            # three chunks' worth more than the pool holds
@@ -55,12 +56,12 @@ def _expected_order() -> dict[int, list[int]]:
 
 def sim_outcome() -> dict:
     burst = Burst(B, 64, link_bps=LINK_BPS, n_queues=2, pattern_queue=(0,), pattern_flow=(0,))
-    run = simulate(EngineConfig.make("wirecap-a", M, R, T), burst, app_cost=1000.0,
-                   app_start_ns=(B + 10) * 100_000, record_chunks=True, bulk=False,
+    run = simulate(EngineConfig.make("wirecap-a", M, R, T, ring_size=N), burst, app_cost=1000.0,
+                   app_start_ns=(B + 10) * 100_000, record_runs=True, bulk=False,
                    nic=NicModel(ring_size=N, ring_usable=N - 1), wirecap=WireCapCosts(timeout_ms=10_000))
     q0, q1 = run.queues
     order = {0: [], 1: []}
-    for thread, owner, seq, n in run.chunk_log:
+    for thread, owner, seq, n in run.run_log.tolist():
         assert owner == 0 and n == M
         order[thread].append(seq)
     return {"sent": q0["sent"], "delivered": q0["delivered"], "drops": q0["capture_drops"] + q0["delivery_drops"],
@@ -78,11 +79,8 @@ def test_simulator_follows_the_placement_rule():
 
 
 @pytest.mark.xdp
+@XDP_MARKS[1]
 def test_both_backends_agree_chunk_by_chunk(make_testbed):
-    from xdp_fixtures import REASON
-
-    if REASON is not None:
-        pytest.skip(f"real backend unavailable: {REASON}")
     from driver.xdp import packets
     from driver.xdp.generator import Generator
     from driver.xdp.steering import flows_for_queue

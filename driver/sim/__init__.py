@@ -28,6 +28,8 @@ STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc
                "max_buffered", "received", "flows_split")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
                 "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
+# struct sim_run_rec, row by row
+RUN_LOG_DTYPE = np.dtype([("thread", "<u4"), ("owner", "<u4"), ("seq", "<u8"), ("n", "<u8")])
 BUS_ONE = 1 << 32  # SIM_BUS_ONE: the bus admits every frame
 PAGE_BYTES = 4096  # x86-64 base page
 PTE_BYTES = 8      # one page-table entry
@@ -103,6 +105,9 @@ class SimRun:
     processed_by: np.ndarray | None = None
     bus_load: float = 0.0                  # offered load D of the bus model (0: bus not modelled)
     bulk_steps: int = 0
+    # record_runs: one row (thread, owner queue, first ring seq, packets) per
+    # run an application thread processed (a WireCAP chunk), in finishing order
+    run_log: np.ndarray | None = None
 
 
 def costs_for(engine: EngineConfig, wirecap: WireCapCosts = WireCapCosts(),
@@ -185,7 +190,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
              wirecap: WireCapCosts = WireCapCosts(), netmap: NetmapCosts = NetmapCosts(),
              pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None,
              forward: bool = False, record_forwarding: bool = False, bus: BusModel = BusModel(),
-             bulk: bool | None = None) -> SimRun:
+             bulk: bool | None = None, app_start_ns: int = 0, record_runs: bool = False) -> SimRun:
     """Run one point.
 
     groups[q]: queue q's buddy group in advanced mode (default: the queues
@@ -195,7 +200,9 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     record_forwarding also returns the frame ids in the receiver's order.
     bus models the shared I/O and memory bus (Figure 14). bulk counts runs
     of generator frames in closed form (default: wherever it applies; the
-    numbers are the same either way).
+    numbers are the same either way). app_start_ns: WireCAP's application
+    threads start reading their capture queues only then (a reader that is
+    not there yet). record_runs returns SimRun.run_log.
     """
     p = ffi.new("struct sim_params *")
     keep = []  # numpy buffers must outlive the call
@@ -268,6 +275,18 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     if bulk and not can_bulk:
         raise ValueError("bulk steps need a round-robin Burst and no per-frame records")
     p.bulk = can_bulk if bulk is None else bool(bulk)
+    if app_start_ns:
+        if engine.kind != "wirecap" or app_start_ns < 0:
+            raise ValueError(f"app_start_ns {app_start_ns}: a late application start is modelled "
+                             "for WireCAP only, as a time >= 0")
+        p.app_start_ps = _ps(app_start_ns)
+    run_log = None
+    if record_runs:
+        if RUN_LOG_DTYPE.itemsize != ffi.sizeof("struct sim_run_rec"):
+            raise SimulationError("RUN_LOG_DTYPE does not match struct sim_run_rec")
+        run_log = np.zeros(int(p.n_packets) * nics + 1, dtype=RUN_LOG_DTYPE)
+        p.run_log = ffi.cast("struct sim_run_rec *", ffi.from_buffer(run_log))
+        p.run_log_cap = len(run_log)
 
     matrix = np.zeros((nq_total, nq_total), dtype=np.uint64)
     p.offload_matrix = ffi.from_buffer("uint64_t[]", matrix)
@@ -294,6 +313,8 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
             raise SimulationError(f"accounting invariant broken ({lost} packets unaccounted): {row}")
     if fwd_log is not None:
         fwd_log = fwd_log[: int(res.fwd_logged)]
+    if run_log is not None:
+        run_log = run_log[: int(res.runs_logged)]
     return SimRun(engine, queues, total, int(res.events), int(res.arrivals), res.end_ps / 1e12,
                   int(res.flows_split), int(res.forwarded), int(res.tx_backlog_max), fwd_log, matrix,
-                  contention if bus.enabled else 0.0, int(res.bulk_steps))
+                  contention if bus.enabled else 0.0, int(res.bulk_steps), run_log)

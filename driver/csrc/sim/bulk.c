@@ -78,7 +78,7 @@ static uint64_t queue_cut(struct sim *s, struct sim_queue *q, uint32_t ql, uint6
 
 		if (!w->ready)
 			return p->drop_en ? NO_CUT : first_of(i0, ql, nq); /* drops, or the buffer */
-		if (!w->ct_busy && !w->ct_timer_armed)
+		if (!w->ct_busy && wc_capture__deadline(w->cap) == WC_CAPTURE_NEVER)
 			k = 0;                  /* the next frame arms the capture timeout */
 		else
 			k = w->seg_left - 1;    /* the frame after completes the segment */

@@ -74,6 +74,12 @@ int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t s
 
 	s->q[thread].st.processed += n;
 	o->st.delivered += n;
+	if (s->p->run_log && n) {
+		if (s->res->runs_logged == s->p->run_log_cap)
+			s->err = -EOVERFLOW;
+		else
+			s->p->run_log[s->res->runs_logged++] = (struct sim_run_rec){ thread, owner, seq, n };
+	}
 	if (s->p->offload_matrix)
 		s->p->offload_matrix[(uint64_t)owner * s->nq_total + thread] += n;
 	if (thread != owner) {

@@ -42,6 +42,10 @@ static int check_params(const struct sim_params *p)
 		return -EINVAL;
 	if (!p->ring_size || p->app_cost_ps < 0 || (p->forward && p->tx_ps_per_byte <= 0))
 		return -EINVAL;
+	/* a late start is modelled for WireCAP's application threads only */
+	if (p->app_start_ps < 0 || (p->app_start_ps && p->engine != SIM_ENGINE_WIRECAP) ||
+	    (p->run_log && !p->run_log_cap))
+		return -EINVAL;
 	if (p->n_packets >= (1ull << 32))
 		return -E2BIG; /* frame ids and bulk arithmetic are 32-bit per NIC */
 	if (p->bulk) {

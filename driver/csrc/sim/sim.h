@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "wc_buddy.h"
+#include "wc_capture.h"
 #include "wc_pool.h"
 #include "wc_workq.h"
 
@@ -102,6 +103,20 @@ struct sim_params {
 	uint32_t *fwd_log;           /* optional: frame ids in the receiver's order */
 	uint64_t fwd_log_cap;
 	uint64_t *offload_matrix;    /* optional n x n: frames of queue i processed by thread j */
+	/* --- instrumentation ----------------------------------------------- */
+	int64_t app_start_ps;        /* WireCAP: application threads start reading then (0: at once) */
+	struct sim_run_rec *run_log; /* optional: each run of packets an application thread processed */
+	uint64_t run_log_cap;
+};
+
+/* One run of packets processed by one application thread (a WireCAP chunk,
+ * a Type-II batch): `thread` processed frames seq .. seq+n-1 of `owner`'s
+ * ring, in the order the threads finished them. */
+struct sim_run_rec {
+	uint32_t thread;
+	uint32_t owner;
+	uint64_t seq;
+	uint64_t n;
 };
 
 #define SIM_BUS_ONE (1ull << 32)
@@ -133,6 +148,7 @@ struct sim_result {
 	uint64_t forwarded;       /* frames put on NIC2's wire */
 	uint64_t fwd_logged;      /* entries written to fwd_log */
 	uint64_t tx_backlog_max;  /* most frames waiting for NIC2's wire at once */
+	uint64_t runs_logged;     /* entries written to run_log */
 	int32_t error;            /* 0, or a negative errno from the engine core */
 };
 
@@ -153,7 +169,7 @@ enum sim_event_kind {
 	EV_CT_DONE,         /* ... and finishes it */
 	EV_CT_TIMEOUT,      /* partial-chunk capture timeout */
 	EV_APP_DONE,        /* an application thread finished a work item */
-	EV_APP_WAKE,        /* NETMAP poll() returns */
+	EV_APP_WAKE,        /* NETMAP poll() returns; WireCAP: an application starts reading */
 	EV_NIC_UNBLOCK,     /* the receive buffer's head frame may find a descriptor */
 	EV_PF_IRQ,          /* PF_RING: interrupt */
 	EV_PF_POLL,         /* PF_RING: a NAPI poll starts */
@@ -197,14 +213,13 @@ struct sim_wc {
 	uint32_t seg_left;       /* cells left in the head segment */
 	uint32_t pending_rx;     /* frames written but not yet told to the pool */
 	/* capture thread */
+	struct sim *s;
+	struct wc_capture *cap;  /* the capture step both backends run (wc_capture.h) */
+	struct wc_capture_plan plan; /* the running operation's work, priced at its start */
 	int ct_busy;
-	int ct_flush;            /* the running op flushes a partial chunk */
-	uint32_t ct_recycles;    /* recycles the running op performs */
-	int ct_timer_armed;      /* the thread blocks with a capture timeout */
 	int ct_timer_pending;    /* a timeout event is in the heap */
-	int64_t ct_deadline;
+	int attached;            /* the step re-armed segments (hook) */
 	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
-	struct wc_workq *txq;    /* processed chunks waiting for their transmit completion */
 };
 
 /* Type-II (DNA, NETMAP) per-queue state */
@@ -282,6 +297,7 @@ struct sim {
 	struct wc_group **groups;
 	uint32_t n_groups;
 	uint32_t member_queue[WC_GROUP_MAX][WC_GROUP_MAX]; /* group, member -> queue */
+	struct wc_capture_set owners;  /* {nic_id, ring_id} -> the queue's capture step */
 	int err;
 };
 

@@ -26,12 +26,10 @@
  */
 #define WC_SIM_INTERNAL
 #include "sim.h"
+#include "wc_capture.h"
 
 #include <errno.h>
 #include <stdlib.h>
-
-/* metadata buffer of one capture call; the loop calls again until done */
-#define CAPTURE_BATCH 64u
 
 static inline struct sim_wc *W(struct sim_queue *q)
 {
@@ -63,62 +61,56 @@ static void sync_ready(struct sim *s, struct sim_wc *w)
 	w->seg_left = wc_pool__head(w->pool, NULL, &cell) == 0 ? s->p->wc_m - cell : 0;
 }
 
-/* Arm the capture timeout. One timeout event per queue is in flight at a
- * time: re-arming only moves the deadline, and the pending event, when it
- * fires early, re-schedules itself for the deadline (fewer heap entries). */
-static void arm_timer(struct sim *s, struct sim_queue *q)
+/* The capture thread blocks with a partly filled chunk until the step's
+ * deadline (wc_capture.h). One timeout event per queue is in flight at a
+ * time; when it fires early (the deadline moved on), it re-schedules
+ * itself for the deadline (fewer heap entries). */
+static void wait_deadline(struct sim *s, struct sim_queue *q, uint64_t deadline)
 {
 	struct sim_wc *w = W(q);
 
-	w->ct_timer_armed = 1;
-	w->ct_deadline = s->now + s->p->wc_timeout_ps;
-	if (!w->ct_timer_pending) {
-		w->ct_timer_pending = 1;
-		sim_schedule(s, w->ct_deadline, EV_CT_TIMEOUT, q->id, 0);
-	}
+	if (deadline == WC_CAPTURE_NEVER || w->ct_timer_pending)
+		return;
+	w->ct_timer_pending = 1;
+	sim_schedule(s, (int64_t)deadline, EV_CT_TIMEOUT, q->id, 0);
 }
 
-/* The capture thread starts an operation if there is work; else it blocks. */
-static void ct_start(struct sim *s, struct sim_queue *q, int flush)
+/* The capture thread starts an operation if the step has work (priced
+ * here: fixed ioctl costs + per chunk + per copied packet, §3.2.1); its
+ * effects take place when it completes (ct_done). Else it blocks. */
+static void ct_start(struct sim *s, struct sim_queue *q)
 {
 	const struct sim_params *p = s->p;
 	struct sim_wc *w = W(q);
-	uint32_t nr, nf, partial;
+	const struct wc_capture_plan *pl = &w->plan;
 	int64_t dur = 0;
 
 	flush_rx(s, w);
-	nr = wc_workq__len(w->recq);
-	nf = wc_pool__full(w->pool);
-	partial = wc_pool__partial(w->pool);
-	if (!nr && !nf && !(flush && partial)) {
-		if (partial && !w->ct_timer_armed)
-			arm_timer(s, q);
+	if (!wc_capture__plan(w->cap, (uint64_t)s->now, &w->plan)) {
+		wait_deadline(s, q, pl->deadline);
 		return;
 	}
-	if (nr)
-		dur += p->wc_recycle_ps + (int64_t)nr * p->wc_chunk_ps;
-	if (nf)
-		dur += p->wc_capture_ps + (int64_t)nf * p->wc_chunk_ps;
-	else if (flush && partial)
-		dur += p->wc_capture_ps + p->wc_chunk_ps + (int64_t)partial * p->wc_copy_ps;
+	if (pl->recycles)
+		dur += p->wc_recycle_ps + (int64_t)pl->recycles * p->wc_chunk_ps;
+	if (pl->full)
+		dur += p->wc_capture_ps + (int64_t)pl->full * p->wc_chunk_ps;
+	else if (pl->flush)
+		dur += p->wc_capture_ps + p->wc_chunk_ps + (int64_t)pl->partial * p->wc_copy_ps;
 	w->ct_busy = 1;
-	w->ct_flush = !nf && flush && partial;
-	w->ct_recycles = nr;
-	w->ct_timer_armed = 0; /* a pending timeout event finds it disarmed */
 	sim_schedule(s, s->now + dur, EV_CT_DONE, q->id, 0);
 }
 
 static void ct_notify(struct sim *s, struct sim_queue *q)
 {
 	if (!W(q)->ct_busy)
-		ct_start(s, q, 0);
+		ct_start(s, q);
 }
 
 static void app_start(struct sim *s, struct sim_queue *q)
 {
 	struct sim_app *a = &q->app;
 
-	if (a->busy || wc_workq__pop(W(q)->capq, &a->meta))
+	if (a->busy || s->now < s->p->app_start_ps || wc_workq__pop(W(q)->capq, &a->meta))
 		return;
 	a->busy = 1;
 	a->gen++;
@@ -127,52 +119,67 @@ static void app_start(struct sim *s, struct sim_queue *q)
 	sim_schedule(s, s->now + (int64_t)a->batch * s->p->app_cost_ps, EV_APP_DONE, q->id, a->gen);
 }
 
+/* hooks of the shared step (engine/csrc/wc_capture.h); user is the queue */
+
+static void hook_copy(void *user, const struct wc_chunk_meta *m)
+{
+	struct sim_queue *q = user;
+
+	q->st.chunks_copied++; /* the model moves no bytes: the cost is priced in ct_start */
+}
+
+static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
+{
+	struct sim_queue *q = user;
+	struct sim *s = W(q)->s;
+	uint32_t target = W(q)->group ? s->member_queue[s->p->wc_group[q->id]][dst] : q->id;
+
+	app_start(s, &s->q[target]);
+}
+
+static void hook_attached(void *user, const uint32_t *ids, uint32_t n)
+{
+	W((struct sim_queue *)user)->attached = 1;
+}
+
+static const struct wc_capture_hooks sim_hooks = {
+	.copy = hook_copy,
+	.placed = hook_placed,
+	.attached = hook_attached,
+};
+
+/* The operation priced in ct_start completes: the shared step does its
+ * work now, then the thread goes on while work is left, or blocks. */
 static void ct_done(struct sim *s, struct sim_queue *q)
 {
-	const struct sim_params *p = s->p;
 	struct sim_wc *w = W(q);
-	struct wc_chunk_meta metas[CAPTURE_BATCH];
-	uint32_t i;
-	int n, flush = w->ct_flush;
+	struct wc_capture_stats st;
 
 	flush_rx(s, w);
-	for (i = 0; i < w->ct_recycles; i++) {
-		struct wc_chunk_meta m;
-
-		if (wc_workq__pop(w->recq, &m)) {
-			fail(s, -EPROTO);
-			break;
-		}
-		fail(s, wc_pool__recycle(w->pool, &m));
-	}
-	while ((n = wc_pool__capture(w->pool, metas, CAPTURE_BATCH, flush)) > 0) {
-		flush = 0;
-		for (i = 0; i < (uint32_t)n; i++) {
-			uint32_t target = q->id;
-
-			if (w->group) {
-				int m = wc_group__place(w->group, (uint32_t)w->member);
-
-				if (m < 0) {
-					fail(s, m);
-					continue;
-				}
-				target = s->member_queue[p->wc_group[q->id]][m];
-			}
-			if (metas[i].flags & WC_META_COPIED)
-				q->st.chunks_copied++;
-			fail(s, wc_workq__push(W(&s->q[target])->capq, &metas[i]));
-			app_start(s, &s->q[target]);
-		}
-	}
-	fail(s, n);
-	if (wc_pool__attach(w->pool, NULL, 0) > 0) {
-		sync_ready(s, w);
-		nic_kick(s, q->nic); /* frames waiting in the NIC's buffer may go now */
-	}
+	w->attached = 0;
+	wc_capture__step(w->cap, &w->plan, (uint64_t)s->now);
+	wc_capture__stats(w->cap, &st);
+	if (st.recycle_exdev + st.recycle_erange + st.recycle_ealready + st.recycle_ebusy +
+	    st.recycle_einval + st.overflows + st.place_errors)
+		fail(s, -EPROTO); /* the model never hands back bad metadata */
 	sync_ready(s, w);
+	if (w->attached)
+		nic_kick(s, q->nic); /* frames waiting in the NIC's buffer may go now */
 	w->ct_busy = 0;
-	ct_start(s, q, 0);
+	ct_start(s, q);
+}
+
+/* a used chunk goes back to its owner's recycle queue (wc_capture_set) */
+static void recycle(struct sim *s, const struct wc_chunk_meta *m)
+{
+	struct wc_capture *c = wc_capture_set__owner(&s->owners, m);
+
+	if (!c) {
+		fail(s, -EXDEV);
+		return;
+	}
+	fail(s, wc_capture__recycle_push(c, m));
+	ct_notify(s, wc_capture__user(c));
 }
 
 int wc_init(struct sim *s)
@@ -197,10 +204,13 @@ int wc_init(struct sim *s)
 		}
 	}
 	for (i = 0; i < s->nq_total; i++) {
-		struct sim_wc *w = W(&s->q[i]);
+		struct sim_queue *q = &s->q[i];
+		struct sim_wc *w = W(q);
 		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r,
-					  (uint16_t)s->q[i].nic, (uint16_t)i };
+					  (uint16_t)q->nic, (uint16_t)i };
+		struct wc_capture_opts co = { .sz = sizeof(co), .hooks = &sim_hooks, .user = q };
 
+		w->s = s;
 		err = wc_pool__create(&w->pool, &o);
 		if (err)
 			return err;
@@ -208,25 +218,29 @@ int wc_init(struct sim *s)
 		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
 		if (!err)
 			err = wc_workq__create(&w->recq, p->wc_r);
-		if (!err && p->forward)
-			err = wc_workq__create(&w->txq, p->wc_r * s->nq_total);
 		if (err)
 			return err;
-		if (p->wc_advanced) {
-			uint32_t g = p->wc_group[i];
-			int m;
-
-			w->group = s->groups[g];
-			m = wc_group__add(w->group, w->capq, p->wc_r);
-			if (m < 0)
-				return m;
-			w->member = m;
-			s->member_queue[g][m] = i;
-		}
+		if (p->wc_advanced)
+			w->group = s->groups[p->wc_group[i]];
+		co.pool = w->pool;
+		co.capq = w->capq;
+		co.recq = w->recq;
+		co.group = w->group;
+		co.timeout = (uint64_t)p->wc_timeout_ps;
+		err = wc_capture__create(&w->cap, &co);
+		if (!err)
+			err = wc_capture_set__add(&s->owners, (uint16_t)q->nic, (uint16_t)i, w->cap);
+		if (err)
+			return err;
+		if (w->group)
+			s->member_queue[p->wc_group[i]][wc_capture__member(w->cap)] = i;
 		err = wc_pool__open(w->pool);
 		if (err < 0)
 			return err;
 		sync_ready(s, w);
+		if (p->app_start_ps > 0)
+			/* the application thread starts reading then (EV_APP_WAKE) */
+			sim_schedule(s, p->app_start_ps, EV_APP_WAKE, i, 0);
 	}
 	return 0;
 }
@@ -238,10 +252,10 @@ void wc_fini(struct sim *s)
 	for (i = 0; i < s->nq_total; i++) {
 		struct sim_wc *w = W(&s->q[i]);
 
+		wc_capture__destroy(w->cap);
 		wc_pool__destroy(w->pool);
 		wc_workq__destroy(w->capq);
 		wc_workq__destroy(w->recq);
-		wc_workq__destroy(w->txq);
 	}
 	for (i = 0; i < s->n_groups; i++)
 		wc_group__destroy(s->groups[i]);
@@ -275,9 +289,11 @@ void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
 	if (w->seg_left == 0) {
 		sync_ready(s, w);
 		ct_notify(s, q);
-	} else if (!w->ct_busy && !w->ct_timer_armed) {
-		/* §3.2.1 capture case 3: a partly filled chunk; block with timeout */
-		arm_timer(s, q);
+	} else if (!w->ct_busy && wc_capture__deadline(w->cap) == WC_CAPTURE_NEVER) {
+		/* §3.2.1 capture case (1) -> (3): the frames wake the blocked
+		 * capture thread, which finds a partly filled chunk and blocks
+		 * again with a timeout (the step starts it) */
+		ct_start(s, q);
 	}
 }
 
@@ -290,54 +306,62 @@ void wc_event(struct sim *s, const struct sim_event *ev)
 	case EV_CT_DONE:
 		ct_done(s, q);
 		break;
-	case EV_CT_TIMEOUT:
+	case EV_CT_TIMEOUT: {
+		uint64_t deadline = wc_capture__deadline(w->cap);
+
 		w->ct_timer_pending = 0;
-		if (!w->ct_timer_armed || w->ct_busy)
-			break;
-		if (s->now < w->ct_deadline) {
-			/* re-armed since this event was scheduled */
-			w->ct_timer_pending = 1;
-			sim_schedule(s, w->ct_deadline, EV_CT_TIMEOUT, q->id, 0);
+		if (w->ct_busy || deadline == WC_CAPTURE_NEVER)
+			break; /* ct_done plans again when the operation ends */
+		if ((uint64_t)s->now < deadline) {
+			/* the deadline moved since this event was scheduled */
+			wait_deadline(s, q, deadline);
 			break;
 		}
-		w->ct_timer_armed = 0;
-		ct_start(s, q, 1);
+		ct_start(s, q);
+		break;
+	}
+	case EV_APP_WAKE:
+		app_start(s, q);
 		break;
 	case EV_APP_DONE: {
 		struct sim_app *a = &q->app;
 		struct wc_chunk_meta m = a->meta;
-		struct sim_queue *owner = &s->q[m.ring_id];
-
+		struct wc_capture *owner = wc_capture_set__owner(&s->owners, &m);
 		int64_t freed;
 
 		if (ev->arg != a->gen)
 			break;
+		if (!owner) {
+			fail(s, -EXDEV);
+			break;
+		}
 		a->busy = 0;
 		q->st.last_done_ps = s->now;
 		freed = sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count, a->started + s->p->app_cost_ps,
 				      s->p->app_cost_ps);
-		W(owner)->buffered -= m.pkt_count;
+		W(&s->q[m.ring_id])->buffered -= m.pkt_count;
 		if (freed > s->now) {
 			/* zero-copy forwarding: the cells are the transmit buffers,
-			 * so the chunk is recycled only after transmit completion */
-			fail(s, wc_workq__push(W(q)->txq, &m));
-			sim_schedule(s, freed, EV_TX_DONE, q->id, 0);
+			 * so the chunk is recycled only after transmit completion
+			 * (one send in flight: the chunk's last frame) */
+			fail(s, wc_capture__tx_hold(owner, m.chunk_id));
+			if (wc_capture__release(owner, &m) != 0)
+				fail(s, -EPROTO);
+			sim_schedule(s, freed, EV_TX_DONE, q->id, (uint64_t)m.ring_id << 32 | m.chunk_id);
 		} else {
-			fail(s, wc_workq__push(W(owner)->recq, &m));
-			ct_notify(s, owner);
+			recycle(s, &m);
 		}
 		app_start(s, q);
 		break;
 	}
 	case EV_TX_DONE: {
 		struct wc_chunk_meta m;
+		struct wc_capture *owner = W(&s->q[ev->arg >> 32])->cap;
 
-		if (wc_workq__pop(w->txq, &m)) {
+		if (wc_capture__tx_done(owner, (uint32_t)ev->arg, &m) == 1)
+			recycle(s, &m);
+		else
 			fail(s, -EPROTO);
-			break;
-		}
-		fail(s, wc_workq__push(W(&s->q[m.ring_id])->recq, &m));
-		ct_notify(s, &s->q[m.ring_id]);
 		break;
 	}
 	default:
