@@ -20,15 +20,15 @@ import numpy as np
 
 from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, BusModel, HostModel,
                                NicModel, drop_en, line_rate_pps, wire_time_ps)
-from engine._wirecap import ffi, lib
+from driver._sim import ffi, lib
+from engine.core import counters, field_names
 from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
-STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc", "drops_bus",
-               "delivery_drops", "processed", "offloaded_out", "offloaded_in", "chunks_copied",
-               "max_buffered", "received", "flows_split")
+# the per-queue counters: every field of struct sim_queue_stats but the time
+STAT_FIELDS = tuple(f for f in field_names(ffi.typeof("struct sim_queue_stats")) if f != "last_done_ps")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
                 "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
-BUS_ONE = 1 << 32  # SIM_BUS_ONE: the bus admits every frame
+BUS_ONE = lib.SIM_BUS_ONE  # the bus admits every frame (fixed point, sim.h)
 PAGE_BYTES = 4096  # x86-64 base page
 PTE_BYTES = 8      # one page-table entry
 
@@ -282,7 +282,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         raise SimulationError(f"simulation failed: {os.strerror(-rc)} (errno {-rc})")
     queues = []
     for i in range(nq_total):
-        row = {"queue": i, "nic": i // n_queues, **{f: int(getattr(qs[i], f)) for f in STAT_FIELDS}}
+        row = {"queue": i, "nic": i // n_queues, **counters(qs[i], skip=("last_done_ps",))}
         row["last_done_s"] = qs[i].last_done_ps / 1e12
         queues.append(row)
     total = {f: sum(r[f] for r in queues) for f in STAT_FIELDS}
