@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.app_cost import APP_BASE_NS
 from engine.core import geometry_error
 
 ENGINES = ("wirecap-b", "wirecap-a", "dna", "netmap", "pfring")
@@ -37,7 +38,7 @@ class WireCapCosts:
     copy_ns: float = 50.0      # assumed: per packet copied by the partial-chunk timeout
     # assumed, paper §3.2.1 gives no value: one jiffy at HZ = 1000
     timeout_ms: float = 1.0
-    app_base_ns: float = 40.0  # assumed: pcap_dispatch overhead per packet (x = 0)
+    app_base_ns: float = APP_BASE_NS  # assumed: pcap_dispatch overhead per packet (engine/app_cost.py)
     forward_ns: float = 10.0   # assumed: zero-copy inject, attach the cell to a TX descriptor
     # calibrated (Figure 14, orderings): bus time of the memory traffic per
     # packet beyond DMA: re-arming descriptors with cells of ever new

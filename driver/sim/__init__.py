@@ -21,6 +21,7 @@ import numpy as np
 from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, BusModel, HostModel,
                                NicModel, drop_en, line_rate_pps, wire_time_ps)
 from driver._sim import ffi, lib
+from engine.app_cost import pkt_handler_cost_ns
 from engine.core import counters, field_names
 from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
@@ -115,13 +116,9 @@ def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel(), for
     """pkt_handler's time per packet: engine overhead + x BPF filter runs
     (paper §2.2), + the forwarding call, + memory stalls when the bus is
     contended (each missed cache line waits `contention` times as long)."""
-    if x < 0:
-        raise ValueError(f"--x {x}: the number of filter runs per packet must be >= 0")
     c = costs_for(engine)
-    filt = x * host.filter_ns()
-    if engine.kind == "netmap":
-        filt /= c.app_speedup
-    cost = c.app_base_ns * host.cpu_scale + filt
+    speedup = c.app_speedup if engine.kind == "netmap" else 1.0
+    cost = pkt_handler_cost_ns(x, c.app_base_ns, host.filter_ns_at_2_4ghz, host.cpu_scale, speedup)
     if forward:
         cost += c.forward_ns * host.cpu_scale
     if contention > 1.0:
