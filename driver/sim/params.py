@@ -70,9 +70,6 @@ class HostModel:
         """CPU-bound times scale with 2.4 GHz / clock."""
         return PAPER_CLOCK_GHZ / self.clock_ghz
 
-    def filter_ns(self) -> float:
-        return self.filter_ns_at_2_4ghz * self.cpu_scale
-
 
 def drop_en(engine_kind: str, n_queues: int) -> bool:
     """SRRCTL.DROP_EN as each engine's driver leaves it (ACCEPTANCE.md §1).

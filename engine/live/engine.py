@@ -32,7 +32,8 @@ _CREATE_HINTS = {
     errno.EBUSY: "a queue already has an AF_XDP socket (another engine on it?)",
     errno.EOPNOTSUPP: "the driver has no zero-copy AF_XDP: use mode='copy' or 'auto'",
     errno.ENOMEM: "UMEM too large for memory (R*M*2 KB per queue) or the locked-memory limit",
-    errno.EINVAL: "check N (power of two), M (divides N) and R (> N/M)",
+    # N, M and R were checked before (validate_geometry): what is left is the queue list
+    errno.EINVAL: "a queue number out of range or given twice, or too many queues",
     errno.EAFNOSUPPORT: "the kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)",
 }
 
