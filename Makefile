@@ -61,5 +61,7 @@ $(VENV)/.built: $(C_SOURCES) $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
+# The extensions setup.py builds, and engine._wirecap of the older layout.
 clean-build:
-	rm -rf build *.egg-info engine/_wirecap*.so engine/_wirecap.c driver/_xdp*.so traces/_pcapscan*.so
+	rm -rf build *.egg-info engine/_core*.so engine/_live*.so engine/_wirecap*.so engine/_wirecap.c \
+		driver/_sim*.so driver/_xdp*.so traces/_pcapscan*.so

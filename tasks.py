@@ -90,7 +90,8 @@ def _check_jobs(jobs) -> int:
 def _need_build() -> None:
     """The C core is compiled at install time; say how when it is missing."""
     try:
-        import engine._wirecap  # noqa: F401
+        import driver._sim  # noqa: F401
+        import engine._core  # noqa: F401
     except ImportError as exc:
         raise Exit(f"the C engine core is not built ({exc}); run `make setup` (or `make test`) first") from exc
 

@@ -4,14 +4,20 @@ groups), for tests, tools and the real backend's control path.
 The hot paths never go through this module: the simulator and the AF_XDP
 capture threads call the C functions directly. Here every C error code is
 turned into an exception that names the operation and the reason.
+
+Both backends share what this module reads out of C: chunk metadata
+(``ChunkMeta.from_c``/``to_c``: engine._core's ``struct wc_chunk_meta`` is
+the same cffi type in driver._sim and engine._live, which ``ffi.include`` it),
+counters (``counters()``, field names read from the C struct) and the pool
+geometry rules (``check_geometry()``, written once in C).
 """
 from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from engine._wirecap import ffi, lib
+from engine._core import ffi, lib
 
 CELL_SIZE = lib.WC_CELL_SIZE
 
@@ -37,9 +43,62 @@ def _check(rc: int, what: str, reasons: dict[int, str] | None = None) -> int:
     return rc
 
 
+def struct_type(what):
+    """The struct ctype of: a ctype (any extension's ffi.typeof), a core
+    struct's name, a struct cdata or a pointer to one."""
+    t = what if isinstance(what, ffi.CType) else ffi.typeof(what)
+    return t.item if t.kind == "pointer" else t
+
+
+def field_names(what) -> tuple[str, ...]:
+    """A C struct's field names, in declaration order (from the headers)."""
+    return tuple(name for name, _ in struct_type(what).fields)
+
+
+def counters(cdata, skip=("pad",)) -> dict[str, int]:
+    """Every field of a counters struct under its C name; a nested struct's
+    fields as ``outer_inner`` (wc_live_qstats.xsk.rx_dropped -> xsk_rx_dropped)."""
+    out = {}
+    for name, field in struct_type(cdata).fields:
+        if name in skip:
+            continue
+        value = getattr(cdata, name)
+        if field.type.kind == "struct":
+            out.update({f"{name}_{k}": v for k, v in counters(value, skip).items()})
+        else:
+            out[name] = int(value)
+    return out
+
+
+# ---- pool geometry (paper §3.2.1), the rules live in C: wc_pool__geometry_error ----
+
+_U32_MAX = 2**32 - 1
+
+
+def geometry_error(ring_size: int, M: int, R: int) -> tuple[str, str] | None:
+    """None if N, M, R form a valid pool, else (parameter, message) from the core."""
+    args = [min(max(int(v), 0), _U32_MAX) for v in (ring_size, M, R)]
+    msg = lib.wc_pool__geometry_error(*args)
+    if msg == ffi.NULL:
+        return None
+    text = ffi.string(msg).decode()
+    return text.split(" ", 1)[0], text
+
+
+def check_geometry(ring_size: int, M: int, R: int, flag: str = "{param}={value}: ") -> None:
+    """ValueError with the core's message, prefixed by flag (formatted with
+    the parameter's name and value: "--{param} {value}: " on a command line)."""
+    err = geometry_error(ring_size, M, R)
+    if err is not None:
+        param, text = err
+        value = {"N": ring_size, "M": M, "R": R}[param]
+        raise ValueError(flag.format(param=param, value=value) + text)
+
+
 @dataclass(frozen=True)
 class ChunkMeta:
-    """What capture hands to user space (paper §3.2.1): metadata, not data."""
+    """What capture hands to user space (paper §3.2.1): metadata, not data.
+    The fields are struct wc_chunk_meta's (checked below)."""
 
     nic_id: int
     ring_id: int
@@ -58,35 +117,31 @@ class ChunkMeta:
 
     @classmethod
     def from_c(cls, m) -> "ChunkMeta":
-        return cls(m.nic_id, m.ring_id, m.chunk_id, m.first_cell, m.pkt_count, m.seq, m.gen,
-                   m.flags, m.src_chunk, m.src_cell)
+        return cls(*(int(getattr(m, f)) for f in META_FIELDS))
 
     def to_c(self):
-        m = ffi.new("struct wc_chunk_meta *")
-        for field in ("nic_id", "ring_id", "chunk_id", "first_cell", "pkt_count", "seq", "gen",
-                      "flags", "src_chunk", "src_cell"):
-            setattr(m, field, getattr(self, field))
-        return m
+        """A new struct wc_chunk_meta * for any backend's C calls."""
+        return ffi.new("struct wc_chunk_meta *", [getattr(self, f) for f in META_FIELDS])
+
+
+META_FIELDS = field_names("struct wc_chunk_meta")
+if META_FIELDS != tuple(f.name for f in fields(ChunkMeta)):  # pragma: no cover - a header edit
+    raise ImportError(f"ChunkMeta's fields do not match struct wc_chunk_meta {META_FIELDS}: update engine/core.py")
 
 
 class Pool:
     """One receive queue's ring-buffer pool: R chunks of M cells, ring of N."""
 
-    def __init__(self, ring_size: int = lib.WC_RING_SIZE_DEFAULT, segment_cells: int = 256,
-                 chunks: int = 500, nic_id: int = 0, ring_id: int = 0):
-        if segment_cells <= 0 or ring_size <= 0 or chunks <= 0:
-            raise ValueError("ring_size, segment_cells (M) and chunks (R) must be positive")
+    def __init__(self, ring_size: int = lib.WC_RING_SIZE_DEFAULT,
+                 segment_cells: int = lib.WC_SEGMENT_CELLS_DEFAULT, chunks: int = lib.WC_POOL_CHUNKS_DEFAULT,
+                 nic_id: int = 0, ring_id: int = 0):
+        check_geometry(ring_size, segment_cells, chunks)
         opts = ffi.new("struct wc_pool_opts *")
         opts.sz = ffi.sizeof("struct wc_pool_opts")
         opts.ring_size, opts.segment_cells, opts.chunks = ring_size, segment_cells, chunks
         opts.nic_id, opts.ring_id = nic_id, ring_id
         pp = ffi.new("struct wc_pool **")
-        rc = lib.wc_pool__create(pp, opts)
-        if rc == -errno.EINVAL:
-            raise ValueError(
-                f"invalid pool geometry N={ring_size}, M={segment_cells}, R={chunks}: "
-                f"M must divide N, R must exceed N/M, N <= {lib.WC_RING_SIZE_MAX}")
-        _check(rc, "wc_pool__create")
+        _check(lib.wc_pool__create(pp, opts), "wc_pool__create")
         self._p = ffi.gc(pp[0], lib.wc_pool__destroy)
         self.nic_id, self.ring_id = nic_id, ring_id
 
@@ -158,9 +213,7 @@ class Pool:
     def stats(self) -> dict[str, int]:
         st = ffi.new("struct wc_pool_stats *")
         lib.wc_pool__stats(self._p, st)
-        return {f: getattr(st, f) for f in ("rx_packets", "chunks_captured", "chunks_copied",
-                                            "packets_copied", "chunks_recycled", "recycle_errors",
-                                            "attach_failures")}
+        return counters(st)
 
     def check(self) -> None:
         _check(lib.wc_pool__check(self._p), "pool consistency")

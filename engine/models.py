@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.app_cost import APP_BASE_NS
+from engine.core import geometry_error
+
 ENGINES = ("wirecap-b", "wirecap-a", "dna", "netmap", "pfring")
 KIND = {"wirecap-b": "wirecap", "wirecap-a": "wirecap", "dna": "dna", "netmap": "netmap", "pfring": "pfring"}
 
@@ -35,7 +38,7 @@ class WireCapCosts:
     copy_ns: float = 50.0      # assumed: per packet copied by the partial-chunk timeout
     # assumed, paper §3.2.1 gives no value: one jiffy at HZ = 1000
     timeout_ms: float = 1.0
-    app_base_ns: float = 40.0  # assumed: pcap_dispatch overhead per packet (x = 0)
+    app_base_ns: float = APP_BASE_NS  # assumed: pcap_dispatch overhead per packet (engine/app_cost.py)
     forward_ns: float = 10.0   # assumed: zero-copy inject, attach the cell to a TX descriptor
     # calibrated (Figure 14, orderings): bus time of the memory traffic per
     # packet beyond DMA: re-arming descriptors with cells of ever new
@@ -136,12 +139,13 @@ class EngineConfig:
             return cls(name)
         M = DEFAULT_M if M is None else int(M)
         R = DEFAULT_R if R is None else int(R)
-        if M < 1 or ring_size % M:
-            divisors = [d for d in range(1, ring_size + 1) if ring_size % d == 0]
-            raise ValueError(f"--M {M}: M must divide the ring size N={ring_size} "
-                             f"(one of {', '.join(map(str, divisors))})")
-        if R <= ring_size // M:
-            raise ValueError(f"--R {R}: R must exceed N/M = {ring_size // M} (paper §3.2.1)")
+        err = geometry_error(ring_size, M, R)  # the pool's rules, written once in the C core
+        if err is not None:
+            param, text = err
+            hint = ""
+            if param == "M" and M >= 1:
+                hint = "; one of " + ", ".join(str(d) for d in range(1, ring_size + 1) if ring_size % d == 0)
+            raise ValueError(f"--{param} {dict(N=ring_size, M=M, R=R)[param]}: {text}{hint}")
         if name == "wirecap-a":
             T = DEFAULT_T if T is None else T
             if not 0 < T <= 100:

@@ -12,10 +12,19 @@ def small_pool(**kw):
     return Pool(**args)
 
 
-@pytest.mark.parametrize("n,m,r", [(1024, 300, 100), (1024, 256, 4), (1024, 256, 3), (8, 3, 10)])
-def test_create_rejects_bad_geometry(n, m, r):
-    with pytest.raises(ValueError, match="M must divide N, R must exceed N/M"):
+@pytest.mark.parametrize("n,m,r,message", [
+    (1024, 300, 100, "M=300: M must divide the ring size N=1024 (paper §3.2.1"),
+    (1024, 256, 4, "R=4: R must exceed N/M = 4 (paper §3.2.1"),
+    (1024, 256, 3, "R=3: R must exceed N/M = 4 (paper §3.2.1"),
+    (8, 3, 10, "M=3: M must divide the ring size N=8 (paper §3.2.1"),
+    (8, 0, 10, "M=0: M must be at least 1 (paper §3.2.1"),
+    (0, 4, 10, "N=0: N must be 1..65536 descriptors (got N=0)"),
+    (131072, 256, 600, "N=131072: N must be 1..65536 descriptors (got N=131072)"),
+])
+def test_create_rejects_bad_geometry_naming_the_parameter(n, m, r, message):
+    with pytest.raises(ValueError) as exc:
         Pool(ring_size=n, segment_cells=m, chunks=r)
+    assert str(exc.value).startswith(message)
 
 
 def test_open_attaches_every_segment():

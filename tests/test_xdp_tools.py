@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from driver.xdp import testbed as testbed_mod
+from engine.app_cost import PAPER_COST_NS
 from xdp_fixtures import XDP_MARKS
 
 pytestmark = XDP_MARKS
@@ -34,7 +35,7 @@ def test_pkt_handler_accounts_for_every_frame(engine):
     before = {tb.tag for tb in testbed_mod.Testbed.all()}
     # a paced burst (100 kp/s, AF_PACKET) and a 4,096-entry fill ring: the
     # engine's buffering, not how a shared host schedules threads, decides
-    row = pkt_handler.run({"engine": engine, "burst": 5000, "cost_ns": 25744, "rate": 100_000,
+    row = pkt_handler.run({"engine": engine, "burst": 5000, "cost_ns": PAPER_COST_NS, "rate": 100_000,
                            "ring_size": 4096})
     _no_testbeds_left(before)
     assert [c for c in SIM_COLUMNS if c not in row] == []
@@ -51,7 +52,7 @@ def test_pkt_handler_tool_works_on_its_own():
     before = {tb.tag for tb in testbed_mod.Testbed.all()}
     out = subprocess.run([sys.executable, "-m", "experiments.tools.pkt_handler", "--backend", "xdp",
                           "--engine", "wirecap-b", "--M", "256", "--R", "500", "--burst", "20000",
-                          "--cost-ns", "25744", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          "--cost-ns", str(round(PAPER_COST_NS)), "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)
     assert row["engine_label"] == "WireCAP-B-(256,500)" and row["sent"] == 20000
@@ -73,7 +74,7 @@ def test_pkt_handler_rejects_bad_arguments():
 def test_multi_pkt_handler_offloads_and_balances():
     from experiments.live import multi_pkt_handler
 
-    rows = multi_pkt_handler.run({"engine": "wirecap-a", "queues": 3, "cost_ns": 25744, "speed": 0.5,
+    rows = multi_pkt_handler.run({"engine": "wirecap-a", "queues": 3, "cost_ns": PAPER_COST_NS, "speed": 0.5,
                                   "window_s": [12, 13.5], "per_pool": 64})
     assert [r["queue"] for r in rows] == [0, 1, 2, "all"]
     for r in rows:

@@ -3,6 +3,7 @@
 #include "wc_pool.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,32 @@ static void free_push(struct wc_pool *p, uint32_t c)
 	p->free_len++;
 }
 
+const char *wc_pool__geometry_error(uint32_t n, uint32_t m, uint32_t r)
+{
+	/* formatted per call; thread-local so concurrent creators do not mix */
+	static _Thread_local char msg[256];
+
+	if (n < 1 || n > WC_RING_SIZE_MAX)
+		snprintf(msg, sizeof(msg),
+			 "N must be 1..%u descriptors (got N=%u): the receive ring's length "
+			 "(82599 RDLEN; paper §3.2.1)", WC_RING_SIZE_MAX, n);
+	else if (m < 1)
+		snprintf(msg, sizeof(msg),
+			 "M must be at least 1 (paper §3.2.1: a chunk is M cells, one per descriptor "
+			 "of a segment)");
+	else if (n % m)
+		snprintf(msg, sizeof(msg),
+			 "M must divide the ring size N=%u (paper §3.2.1: \"M is a divisor of N\", "
+			 "the ring is cut into N/M descriptor segments of M cells)", n);
+	else if (r <= n / m)
+		snprintf(msg, sizeof(msg),
+			 "R must exceed N/M = %u (paper §3.2.1: \"R is greater than N/M\", one chunk "
+			 "stays attached to each descriptor segment)", n / m);
+	else
+		return NULL;
+	return msg;
+}
+
 int wc_pool__create(struct wc_pool **pool, const struct wc_pool_opts *opts)
 {
 	struct wc_pool_opts o = { 0 };
@@ -79,10 +106,7 @@ int wc_pool__create(struct wc_pool **pool, const struct wc_pool_opts *opts)
 		o.segment_cells = WC_SEGMENT_CELLS_DEFAULT;
 	if (!o.chunks)
 		o.chunks = WC_POOL_CHUNKS_DEFAULT;
-	/* §3.2.1: "M is a divisor of N" and "R is greater than N/M" */
-	if (o.ring_size > WC_RING_SIZE_MAX || o.ring_size % o.segment_cells)
-		return -EINVAL;
-	if (o.chunks <= o.ring_size / o.segment_cells)
+	if (wc_pool__geometry_error(o.ring_size, o.segment_cells, o.chunks))
 		return -EINVAL;
 
 	p = calloc(1, sizeof(*p));

@@ -45,6 +45,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cffi:begin */
+
 /* paper §5a: "a cell is two Kbytes in the current implementation" */
 #define WC_CELL_SIZE 2048u
 /* paper §2.2 and §4: "Each NIC receive ring is configured with a size of 1,024" */
@@ -105,8 +107,16 @@ struct wc_pool_stats {
 
 struct wc_pool;
 
-/* Validates N, M, R: -EINVAL if M does not divide N, if R <= N/M, or if N
- * exceeds WC_RING_SIZE_MAX; -ENOMEM. No segment is attached yet. */
+/* The pool geometry rules (paper §3.2.1), the only place they are written:
+ * N in 1..WC_RING_SIZE_MAX, M >= 1 dividing N, R > N/M. Returns NULL when
+ * N, M, R form a valid pool, else a message whose first word names the
+ * parameter at fault ("N", "M" or "R"), then the rule and its source. The
+ * message lives in thread-local storage until the thread's next call. */
+const char *wc_pool__geometry_error(uint32_t ring_size, uint32_t segment_cells, uint32_t chunks);
+
+/* Zeros in opts take the defaults; then -EINVAL when
+ * wc_pool__geometry_error() names a fault; -ENOMEM. No segment is attached
+ * yet. */
 int wc_pool__create(struct wc_pool **pool, const struct wc_pool_opts *opts);
 void wc_pool__destroy(struct wc_pool *pool);
 
@@ -180,4 +190,5 @@ uint32_t wc_pool__ring_size(const struct wc_pool *pool);
 uint32_t wc_pool__segment_cells(const struct wc_pool *pool);
 uint32_t wc_pool__chunks(const struct wc_pool *pool);
 
+/* cffi:end */
 #endif /* WC_POOL_H */

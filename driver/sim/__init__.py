@@ -20,17 +20,18 @@ import numpy as np
 
 from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, BusModel, HostModel,
                                NicModel, drop_en, line_rate_pps, wire_time_ps)
-from engine._wirecap import ffi, lib
+from driver._sim import ffi, lib
+from engine.app_cost import pkt_handler_cost_ns
+from engine.core import counters, field_names
 from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
-STAT_FIELDS = ("sent", "delivered", "capture_drops", "drops_fifo", "drops_nodesc", "drops_bus",
-               "delivery_drops", "processed", "offloaded_out", "offloaded_in", "chunks_copied",
-               "max_buffered", "received", "flows_split")
+# the per-queue counters: every field of struct sim_queue_stats but the time
+STAT_FIELDS = tuple(f for f in field_names(ffi.typeof("struct sim_queue_stats")) if f != "last_done_ps")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
                 "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
 # struct sim_run_rec, row by row
 RUN_LOG_DTYPE = np.dtype([("thread", "<u4"), ("owner", "<u4"), ("seq", "<u8"), ("n", "<u8")])
-BUS_ONE = 1 << 32  # SIM_BUS_ONE: the bus admits every frame
+BUS_ONE = lib.SIM_BUS_ONE  # the bus admits every frame (fixed point, sim.h)
 PAGE_BYTES = 4096  # x86-64 base page
 PTE_BYTES = 8      # one page-table entry
 
@@ -120,13 +121,9 @@ def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel(), for
     """pkt_handler's time per packet: engine overhead + x BPF filter runs
     (paper §2.2), + the forwarding call, + memory stalls when the bus is
     contended (each missed cache line waits `contention` times as long)."""
-    if x < 0:
-        raise ValueError(f"--x {x}: the number of filter runs per packet must be >= 0")
     c = costs_for(engine)
-    filt = x * host.filter_ns()
-    if engine.kind == "netmap":
-        filt /= c.app_speedup
-    cost = c.app_base_ns * host.cpu_scale + filt
+    speedup = c.app_speedup if engine.kind == "netmap" else 1.0
+    cost = pkt_handler_cost_ns(x, c.app_base_ns, host.filter_ns_at_2_4ghz, host.cpu_scale, speedup)
     if forward:
         cost += c.forward_ns * host.cpu_scale
     if contention > 1.0:
@@ -301,7 +298,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         raise SimulationError(f"simulation failed: {os.strerror(-rc)} (errno {-rc})")
     queues = []
     for i in range(nq_total):
-        row = {"queue": i, "nic": i // n_queues, **{f: int(getattr(qs[i], f)) for f in STAT_FIELDS}}
+        row = {"queue": i, "nic": i // n_queues, **counters(qs[i], skip=("last_done_ps",))}
         row["last_done_s"] = qs[i].last_done_ps / 1e12
         queues.append(row)
     total = {f: sum(r[f] for r in queues) for f in STAT_FIELDS}

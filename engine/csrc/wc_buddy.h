@@ -24,6 +24,8 @@
 
 #include "wc_workq.h"
 
+/* cffi:begin */
+
 /* a 64-queue group covers every multi-queue NIC of the paper's era (the
  * 82599 has 128 receive queues, RSS uses at most 16) */
 #define WC_GROUP_MAX 64u
@@ -51,4 +53,5 @@ uint32_t wc_group__size(const struct wc_group *g);
 struct wc_workq *wc_group__queue(const struct wc_group *g, uint32_t m);
 uint32_t wc_group__threshold_pct(const struct wc_group *g);
 
+/* cffi:end */
 #endif /* WC_BUDDY_H */

@@ -67,6 +67,7 @@
 #include "wc_pool.h"
 #include "wc_workq.h"
 
+/* cffi:begin */
 /* a time that never comes (no timeout armed) */
 #define WC_CAPTURE_NEVER UINT64_MAX
 /* chunks captured per wc_pool__capture() call; the step calls again until
@@ -188,5 +189,7 @@ int wc_capture_set__add(struct wc_capture_set *s, uint16_t nic_id, uint16_t ring
  * the caller). */
 struct wc_capture *wc_capture_set__owner(const struct wc_capture_set *s,
 					 const struct wc_chunk_meta *m);
+
+/* cffi:end */
 
 #endif /* WC_CAPTURE_H */

@@ -24,6 +24,8 @@
 
 #include "wc_pool.h"
 
+/* cffi:begin */
+
 struct wc_workq;
 
 /* capacity is rounded up to a power of two, at least 2; -EINVAL for 0,
@@ -39,4 +41,5 @@ int wc_workq__pop(struct wc_workq *q, struct wc_chunk_meta *m);
 uint32_t wc_workq__len(const struct wc_workq *q);
 uint32_t wc_workq__capacity(const struct wc_workq *q);
 
+/* cffi:end */
 #endif /* WC_WORKQ_H */

@@ -18,7 +18,7 @@ from driver.xdp import netns
 from driver.xdp._native import native
 from driver.xdp.errors import check, retry_busy
 from driver.xdp.xdp_prog import RedirectProgram
-from engine.core import ChunkMeta
+from engine.core import ChunkMeta, check_geometry, counters
 
 XSK_MODES = {"auto": 0, "copy": 1, "zerocopy": 2}
 # Capture threads run SCHED_FIFO at this priority (0: SCHED_OTHER). They must
@@ -32,28 +32,17 @@ _CREATE_HINTS = {
     errno.EBUSY: "a queue already has an AF_XDP socket (another engine on it?)",
     errno.EOPNOTSUPP: "the driver has no zero-copy AF_XDP: use mode='copy' or 'auto'",
     errno.ENOMEM: "UMEM too large for memory (R*M*2 KB per queue) or the locked-memory limit",
-    errno.EINVAL: "check N (power of two), M (divides N) and R (> N/M)",
+    # N, M and R were checked before (validate_geometry): what is left is the queue list
+    errno.EINVAL: "a queue number out of range or given twice, or too many queues",
     errno.EAFNOSUPPORT: "the kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)",
 }
 
-QSTAT_FIELDS = ("rx_packets", "chunks_captured", "chunks_copied", "packets_copied", "chunks_recycled",
-                "recycle_errors", "recycle_exdev", "recycle_erange", "recycle_ealready", "recycle_ebusy",
-                "recycle_einval", "offloaded_out", "offloaded_out_packets", "rx_misordered",
-                "driver_errors", "delivered", "filtered", "consumed", "offloaded_in", "offloaded_in_packets",
-                "forwarded", "injected", "tx_completed", "tx_dropped", "free_chunks", "capture_queue_len",
-                "recycle_queue_len", "max_capture_queue_len", "max_rx_gap_ns", "capture_sleeps", "realtime")
-XSK_FIELDS = ("rx_dropped", "rx_invalid_descs", "tx_invalid_descs", "rx_ring_full",
-              "rx_fill_ring_empty_descs", "tx_ring_empty_descs")
-
-
 def validate_geometry(ring_size: int, M: int, R: int) -> None:
-    """The pool's rules (paper §3.2.1) plus AF_XDP's (power-of-two rings)."""
+    """AF_XDP's rule (power-of-two rings), then the pool's (paper §3.2.1),
+    which the C core writes once (engine.core.check_geometry)."""
     if ring_size < 1 or ring_size & (ring_size - 1):
         raise ValueError(f"ring_size N={ring_size}: AF_XDP rings are powers of two (e.g. 1024)")
-    if M < 1 or ring_size % M:
-        raise ValueError(f"M={M}: the descriptor segment size must divide N={ring_size} (paper §3.2.1)")
-    if R <= ring_size // M:
-        raise ValueError(f"R={R}: the pool must hold more than N/M = {ring_size // M} chunks (paper §3.2.1)")
+    check_geometry(ring_size, M, R)
 
 
 class LiveEngine:
@@ -207,7 +196,7 @@ class LiveEngine:
 
     def chunk_packets(self, meta: ChunkMeta) -> list[bytes]:
         ffi, lib = native()
-        c = _meta_c(ffi, meta)
+        c = meta.to_c()
         length = ffi.new("uint32_t *")
         out = []
         for i in range(meta.pkt_count):
@@ -219,14 +208,14 @@ class LiveEngine:
 
     def chunk_put(self, meta: ChunkMeta) -> None:
         """Recycle: into the owner's recycle queue; the capture thread validates."""
-        ffi, lib = native()
-        check(lib.wc_live__chunk_put(self.ptr, _meta_c(ffi, meta)), f"recycling chunk {meta.chunk_id}",
+        _, lib = native()
+        check(lib.wc_live__chunk_put(self.ptr, meta.to_c()), f"recycling chunk {meta.chunk_id}",
               {errno.EXDEV: "no queue of this engine owns that chunk (nic_id/ring_id)"})
 
     def recycle_into(self, queue: int, meta: ChunkMeta) -> None:
         """Push meta into queue's recycle queue as is (a misbehaving application)."""
-        ffi, lib = native()
-        check(lib.wc_live__recycle_into(self.ptr, self.member(queue), _meta_c(ffi, meta)), "recycle_into")
+        _, lib = native()
+        check(lib.wc_live__recycle_into(self.ptr, self.member(queue), meta.to_c()), "recycle_into")
 
     def check(self, queue: int) -> None:
         """The pool's consistency check, run by its capture thread (raises if broken)."""
@@ -239,8 +228,7 @@ class LiveEngine:
         ffi, lib = native()
         st = ffi.new("struct wc_live_qstats *")
         check(lib.wc_live__stats(self.ptr, self.member(queue), st), "stats")
-        out = {f: int(getattr(st, f)) for f in QSTAT_FIELDS}
-        out.update({f"xsk_{f}": int(getattr(st.xsk, f)) for f in XSK_FIELDS})
+        out = counters(st)  # every field of struct wc_live_qstats; its xsk stats as xsk_*
         # the kernel's capture drops for this queue's socket (XDP_STATISTICS)
         out["capture_drops"] = out["xsk_rx_dropped"] + out["xsk_rx_ring_full"] + out["xsk_rx_invalid_descs"]
         out["queue"] = int(queue)
@@ -250,10 +238,3 @@ class LiveEngine:
         rows = [self.stats(q) for q in self.queues]
         return {k: sum(r[k] for r in rows) for k in rows[0] if k != "queue"}
 
-
-def _meta_c(ffi, meta: ChunkMeta):
-    m = ffi.new("struct wc_chunk_meta *")
-    for f in ("nic_id", "ring_id", "chunk_id", "first_cell", "pkt_count", "seq", "gen", "flags",
-              "src_chunk", "src_cell"):
-        setattr(m, f, getattr(meta, f))
-    return m

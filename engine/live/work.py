@@ -1,7 +1,7 @@
 """The per-packet work of pkt_handler as a C callback (engine/csrc/live/wc_work.h).
 
     Work.from_args(x=300)                  # x runs of libpcap bpf_filter per packet
-    Work.from_args(cost_ns=25744)          # 25.7 µs per packet: burn it, or pace it
+    Work.from_args(cost_ns=PAPER_COST_NS)  # 25.78 µs per packet (x = 300): burn it, or pace it
     Work.null()                            # the benchmark's null callback
 
 ``emulate`` decides how a per-packet time is spent: "burn" spins the CPU for
@@ -19,9 +19,9 @@ import os
 
 from driver.xdp._native import native
 from driver.xdp.errors import check
+from engine.app_cost import PAPER_COST_NS  # noqa: F401  (re-exported: the paper's x = 300 cost)
 
 PAPER_FILTER = "net 198.18.2.0/24 and udp"  # paper §2.2 filter (a Fermilab /24, UDP), in 198.18.0.0/15
-PAPER_COST_NS = 25744                       # paper §2.2: x = 300 -> 38,844 p/s on 2.4 GHz
 EMULATE = ("auto", "burn", "pace")
 
 

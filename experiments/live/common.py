@@ -34,6 +34,7 @@ from driver.xdp.baselines import AfpacketCopy, AfxdpRing, Libpcap
 from driver.xdp.xdp_prog import pass_for, redirect_for
 from engine.live.consumer import Consumer, wirecap_loop
 from engine.live.engine import LiveEngine
+from engine.app_cost import pkt_handler_cost_ns
 from engine.live.work import Flows, Work
 
 ENGINES = ("wirecap-b", "wirecap-a", "afxdp-ring", "afpacket-copy", "tcpdump")
@@ -301,6 +302,13 @@ class Capture:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def consumer_cost_ns(x: int, cost_ns: float | None = None) -> float | None:
+    """The consumer's time per packet: cost_ns if given, else the paper's
+    pkt_handler at x filter runs, the simulator's value (engine/app_cost.py);
+    None for x = 0 (no per-packet work)."""
+    return cost_ns or (pkt_handler_cost_ns(x) if x else None)
 
 
 def make_works(n: int, x: int, cost_ns, emulate: str, threads: int, flows: Flows | None = None,

@@ -1,6 +1,6 @@
 """Figure 9 on the real backend: one queue, a burst of P frames at the
-generator's maximum rate, a consumer at the paper's x = 300 rate (38,844 p/s,
-25,744 ns per packet), WireCAP-B-(M,R) against the ring-only ``afxdp-ring``
+generator's maximum rate, a consumer at the paper's x = 300 rate (25,780 ns per
+packet as in the simulator: engine/app_cost.py), WireCAP-B-(M,R) against the ring-only ``afxdp-ring``
 (the analog of DNA and NETMAP: the ring of 1,024 frames is all the buffer).
 
     from experiments.live import fig9
@@ -25,7 +25,8 @@ their analogs: dna, netmap -> afxdp-ring; pfring -> afpacket-copy):
     engines   ["wirecap-b:256:500", "wirecap-b:256:100", "afxdp-ring:1024"]
     P         burst sizes [XDP_P]; capped at P_MAX (5,000,000) frames
     x         300: the consumer runs at the paper's x = 300 rate, given as
-              cost_ns (25,744 ns); x = 0: no per-packet work [300]
+              cost_ns (engine/app_cost.py: 25,780 ns at x = 300, as in the
+              simulator); x = 0: no per-packet work [300]
     cost_ns   overrides the per-packet time [None: from x]
     emulate   burn | pace | auto [auto]
     size      [64]; seed [0]; quick: fewer P
@@ -37,11 +38,11 @@ import pandas as pd
 from driver.xdp.generator import Generator
 from driver.xdp.prereq import require_all
 from driver.xdp.testbed import Testbed
-from experiments.live.common import (SIM_ANALOGS, Capture, EngineSpec, host_info, make_works, processed_rate,
-                                     steal_ms, terminate_as_interrupt, threads_needed, unaccounted)
+from experiments.live.common import (SIM_ANALOGS, Capture, EngineSpec, consumer_cost_ns, host_info, make_works,
+                                     processed_rate, steal_ms, terminate_as_interrupt, threads_needed,
+                                     unaccounted)
 
 NAME = "fig9"
-PAPER_COST_NS = 25744          # paper §2.2: x = 300 -> 38,844 p/s on a 2.4 GHz core
 XDP_P = [1_000, 2_000, 4_000, 6_000, 10_000, 20_000, 40_000, 60_000, 100_000, 200_000]
 XDP_P_QUICK = [1_000, 6_000, 20_000, 100_000]
 P_MAX = 5_000_000
@@ -84,7 +85,7 @@ def run(cfg: dict, progress=None) -> pd.DataFrame:
     ps = [int(p) for p in (sim_p if sim_p and not quick else (XDP_P_QUICK if quick else XDP_P))]
     ps = sorted({min(p, P_MAX) for p in ps})
     x = int(cfg.get("x", 300))
-    cost = cfg.get("cost_ns") or (PAPER_COST_NS * x / 300 if x else None)
+    cost = consumer_cost_ns(x, cfg.get("cost_ns"))
     size = int(cfg.get("size", 64))
     rows = []
     engines = engines_from(cfg.get("engines"))

@@ -2,7 +2,7 @@
 pkt_handler thread per queue, a trace replayed as recorded.
 
     from experiments.live import multi_pkt_handler
-    rows = multi_pkt_handler.run({"engine": "wirecap-a", "queues": 4, "cost_ns": 25744,
+    rows = multi_pkt_handler.run({"engine": "wirecap-a", "queues": 4, "cost_ns": 25780,
                                   "speed": 0.5, "window_s": [10, 18]})
 
 As root; a throwaway veth testbed with ``queues`` queues (and the NIC2 pair

@@ -10,9 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from experiments.live import multi_pkt_handler, replay_progress, workload
-from experiments.live.common import SIM_ANALOGS, EngineSpec
+from experiments.live.common import SIM_ANALOGS, EngineSpec, consumer_cost_ns
 
-PAPER_COST_NS = 25744   # paper §2.2: x = 300 is 38,844 p/s on the paper's core
 # Scaling to a 2-core host (said in every row's "scaling" and in the config):
 # replay at half the recorded speed with every consumer at half the paper's
 # rate, so each queue's load relative to its consumer is the recorded one.
@@ -62,7 +61,7 @@ def run_points(cfg: dict, queues: list[int], xs: list[int], progress=None) -> pd
         for n in queues:
             for spec in engines:
                 args = {"engine": spec, "trace": cfg.get("trace", "fermilab-like"), "queues": int(n),
-                        "x": int(x), "cost_ns": PAPER_COST_NS * x / 300 if x else None,
+                        "x": int(x), "cost_ns": consumer_cost_ns(x),
                         "emulate": cfg.get("emulate", "auto"), "speed": _speed(cfg),
                         "window_s": cfg.get("window_s"), "max_gap_s": cfg.get("max_gap_s"),
                         "seed": int(cfg.get("seed", 0)),

@@ -4,7 +4,7 @@ burst of P frames sent into that queue.
 
     from experiments.live import pkt_handler
     row = pkt_handler.run({"engine": "wirecap-b", "M": 256, "R": 500, "burst": 100000,
-                           "cost_ns": 25744})
+                           "cost_ns": 25780})
 
 As root. Given no ``interface``, the run creates a throwaway one-queue veth
 testbed (driver/xdp/testbed.py) and removes it afterwards, also on errors and
@@ -26,7 +26,7 @@ Arguments (``args`` dict; missing keys take the defaults in brackets):
                 is built); one of more than a few seconds is announced through
                 ``say`` (default: stderr; None: quiet), with a bar on a terminal
     x           libpcap bpf_filter runs of "net 198.18.2.0/24 and udp" per packet [0]
-    cost_ns     per-packet time instead of x (paper: 25744 = x 300 on 2.4 GHz) [None]
+    cost_ns     per-packet time instead of x (paper: 25780 = x 300 on 2.4 GHz, engine/app_cost.py) [None]
     emulate     how cost_ns is spent: burn | pace | auto (pace when the host has
                 fewer cores than the run's threads) [auto]
     interface   capture interface of a testbed made by `invoke testbed-up`

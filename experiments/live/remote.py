@@ -41,7 +41,8 @@ from driver.xdp.generator import Generator
 from driver.xdp.hostlink import HostLink
 from driver.xdp.prereq import require_all
 from experiments.live import fig9
-from experiments.live.common import STALL_S, Capture, EngineSpec, make_works, steal_ms, threads_needed
+from experiments.live.common import (STALL_S, Capture, EngineSpec, consumer_cost_ns, make_works, steal_ms,
+                                     threads_needed)
 
 EXPERIMENTS = ("fig9",)
 SENDERS = ("auto", "live-frames", "afpacket")
@@ -61,7 +62,7 @@ def points(name: str, cfg: dict) -> list[dict]:
     ps = [int(p) for p in (sim_p if sim_p and not quick else (fig9.XDP_P_QUICK if quick else fig9.XDP_P))]
     ps = sorted({min(p, fig9.P_MAX) for p in ps})
     x = int(cfg.get("x", 300))
-    cost = cfg.get("cost_ns") or (fig9.PAPER_COST_NS * x / 300 if x else None)
+    cost = consumer_cost_ns(x, cfg.get("cost_ns"))
     sender = str(cfg.get("sender", "auto"))
     if sender not in SENDERS:
         raise ValueError(f"sender={sender!r}: one of {', '.join(SENDERS)}")

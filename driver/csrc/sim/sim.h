@@ -25,6 +25,7 @@
 #include "wc_pool.h"
 #include "wc_workq.h"
 
+/* cffi:begin */
 enum sim_engine {
 	SIM_ENGINE_WIRECAP = 0, /* basic mode, or advanced with buddy groups */
 	SIM_ENGINE_DNA = 1,     /* Type-II: the NIC ring is the capture buffer, per-packet release */
@@ -155,6 +156,7 @@ struct sim_result {
 /* Runs the model to completion (every buffered frame processed). Returns 0
  * or a negative errno (-EINVAL for inconsistent parameters, -ENOMEM). */
 int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res);
+/* cffi:end */
 
 /* ------------------------------------------------------------------------
  * Internals shared by the simulator files (not exported to Python).

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cffi:begin */
+
 /* "WCAP": marks a metadata block written by our redirect program */
 #define WC_XDP_META_MAGIC 0x50414357u
 
@@ -87,4 +89,5 @@ int wc_bpf__prog_id(int prog_fd, uint32_t *id);
 int wc_bpf__live_frames(int prog_fd, int ifindex, const void *frame, uint32_t len,
 			uint32_t repeat, uint32_t batch, uint64_t *elapsed_ns);
 
+/* cffi:end */
 #endif /* WC_BPF_H */

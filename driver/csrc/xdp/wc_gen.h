@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cffi:begin */
+
 /* a batch of 64 matches NAPI_POLL_WEIGHT, the receive side's batch */
 #define WC_GEN_BATCH_DEFAULT 64u
 #define WC_GEN_BATCH_MAX 1024u
@@ -71,4 +73,5 @@ int wc_gen__socket(int ifindex, int qdisc_bypass);
 int wc_gen__send(int fd, const uint8_t *templates, const uint32_t *lens, uint32_t ntemplates,
 		 uint32_t stride, const struct wc_gen_opts *opts, struct wc_gen_result *result);
 
+/* cffi:end */
 #endif /* WC_GEN_H */

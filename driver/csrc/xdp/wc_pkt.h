@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+/* cffi:begin */
+
 struct wc_pkthdr {
 	uint64_t ts_ns;   /* CLOCK_REALTIME, ns; 0 when the path gives no stamp */
 	uint32_t caplen;  /* bytes at data */
@@ -29,4 +31,5 @@ struct wc_pkthdr {
 
 typedef void (*wc_pkt_cb)(void *user, const struct wc_pkthdr *h, const uint8_t *data);
 
+/* cffi:end */
 #endif /* WC_PKT_H */

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cffi:begin */
+
 /* ethtool's ETH_GSTRING_LEN (include/uapi/linux/ethtool.h) */
 #define WC_STAT_NAME_LEN 32u
 
@@ -48,4 +50,5 @@ uint64_t wc_sys__real_ns(void);
 /* Sleep until an absolute CLOCK_MONOTONIC time (ns). */
 void wc_sys__sleep_until(uint64_t mono_ns);
 
+/* cffi:end */
 #endif /* WC_SYS_H */

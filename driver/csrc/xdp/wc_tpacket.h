@@ -25,6 +25,8 @@
 
 #include "wc_pkt.h"
 
+/* cffi:begin */
+
 /* paper §2.2: "the size of pf_ring buffer is set to 10,240" */
 #define WC_TPACKET_SLOTS_DEFAULT 10240u
 /* the smallest block (one page) sizes the ring most precisely */
@@ -68,4 +70,5 @@ int wc_tpacket__stats(struct wc_tpacket *t, struct wc_tpacket_stats *out);
 /* Capacity in frames of frame_len. */
 uint64_t wc_tpacket__capacity(const struct wc_tpacket *t, uint32_t frame_len);
 
+/* cffi:end */
 #endif /* WC_TPACKET_H */

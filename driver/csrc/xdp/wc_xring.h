@@ -22,6 +22,8 @@
 #include "wc_pkt.h"
 #include "wc_xsk.h"
 
+/* cffi:begin */
+
 /* NAPI_POLL_WEIGHT: the batch a netmap/DNA application syncs per call */
 #define WC_XRING_BATCH_DEFAULT 64u
 
@@ -52,4 +54,5 @@ int wc_xring__zerocopy(const struct wc_xring *r);
 int wc_xring__dispatch(struct wc_xring *r, int cnt, wc_pkt_cb cb, void *user, int timeout_ms);
 int wc_xring__stats(const struct wc_xring *r, struct wc_xring_stats *out);
 
+/* cffi:end */
 #endif /* WC_XRING_H */

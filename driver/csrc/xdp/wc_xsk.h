@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* cffi:begin */
+
 /* paper §5a: "a cell is two Kbytes"; AF_XDP's aligned-mode chunk size */
 #define WC_FRAME_SIZE 2048u
 /* af_xdp.rst: ring sizes must be powers of two */
@@ -134,4 +136,5 @@ int wc_xsk__tx_kick(struct wc_xsk *xsk);
 /* Completion ring (consumer: us): frame addresses whose send finished. */
 uint32_t wc_xsk__comp_burst(struct wc_xsk *xsk, uint64_t *addrs, uint32_t max);
 
+/* cffi:end */
 #endif /* WC_XSK_H */

@@ -18,6 +18,8 @@
 #include "wc_tpacket.h"
 #include "wc_xring.h"
 
+/* cffi:begin */
+
 struct wc_consume_opts {
 	size_t sz;                   /* sizeof(struct wc_consume_opts) */
 	uint64_t max_packets;        /* 0: no bound in packets */
@@ -48,4 +50,5 @@ int wc_drive__tpacket(struct wc_tpacket *t, wc_pkt_cb cb, void *user, wc_idle_cb
 int wc_drive__pcap(struct wc_pcap *p, wc_pkt_cb cb, void *user, wc_idle_cb idle,
 		   const struct wc_consume_opts *opts, struct wc_consume_result *res);
 
+/* cffi:end */
 #endif /* WC_DRIVE_H */

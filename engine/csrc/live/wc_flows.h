@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+/* cffi:begin */
+
 #define WC_FLOWS_QUEUES 64u
 
 struct wc_flows;
@@ -32,4 +34,5 @@ uint64_t wc_flows__split(const struct wc_flows *f);   /* flows seen by > 1 threa
 uint64_t wc_flows__split_queue(const struct wc_flows *f, uint16_t queue);
 uint64_t wc_flows__overflow(const struct wc_flows *f); /* frames not noted: table full */
 
+/* cffi:end */
 #endif /* WC_FLOWS_H */

@@ -50,6 +50,8 @@
 #include "wc_pool.h"
 #include "wc_xsk.h"
 
+/* cffi:begin */
+
 /* assumed (ACCEPTANCE.md §1): one jiffy at HZ=1000; §3.2.1 gives no value */
 #define WC_LIVE_TIMEOUT_US_DEFAULT 1000u
 /* RX descriptors read per burst: one 256-cell segment (paper §4's M) */
@@ -220,4 +222,5 @@ int wc_live__tx_flush(struct wc_live *live, uint32_t member, int timeout_ms);
 
 int wc_live__stats(const struct wc_live *live, uint32_t member, struct wc_live_qstats *out);
 
+/* cffi:end */
 #endif /* WC_LIVE_H */

@@ -14,8 +14,9 @@
  *                 85.8 ns on the paper's 2.4 GHz core, so x is calibrated by
  *                 time (DESIGN.md §3): x = 300 here is ~3 µs, not 25.7 µs;
  *   WC_WORK_BURN  burn cost_ns of CPU per packet (spin on the clock), the
- *                 paper's processing speed taken as a time: 25,744 ns is
- *                 38,844 p/s (x = 300 on the paper's host);
+ *                 paper's processing speed taken as a time (the caller's
+ *                 cost_ns: engine/app_cost.py writes the paper's once,
+ *                 25,780 ns at x = 300, for both backends);
  *   WC_WORK_PACE  rate emulation for hosts with fewer cores than threads:
  *                 each packet takes cost_ns of virtual time and the thread
  *                 sleeps whenever it is ahead of the wall clock by more
@@ -39,6 +40,8 @@
 #include "wc_pcap.h"
 #include "wc_pkt.h"
 
+/* cffi:begin */
+
 struct wc_live;
 struct wc_flows;
 
@@ -47,8 +50,6 @@ struct wc_flows;
 #define WC_WORK_BURN 2
 #define WC_WORK_PACE 3
 
-/* paper §2.2: x = 300 gives 38,844 p/s on one 2.4 GHz core */
-#define WC_WORK_PAPER_COST_NS 25744u
 /* pace: sleep only when this far ahead (clock_nanosleep overshoots tens of µs) */
 #define WC_WORK_PACE_SLACK_NS 50000u
 
@@ -85,4 +86,5 @@ void wc_work__idle(void *user);
 void wc_work__null_cb(void *user, const struct wc_pkthdr *h, const uint8_t *data);
 void wc_work__stats(const struct wc_work *w, struct wc_work_stats *out);
 
+/* cffi:end */
 #endif /* WC_WORK_H */
