@@ -23,8 +23,10 @@ SIM_SOURCES = [
     "driver/csrc/sim/bulk.c",
     "driver/csrc/sim/forward.c",
     "driver/csrc/sim/run.c",
+    "engine/csrc/sim/engines.c",
     "engine/csrc/sim/eng_wirecap.c",
     "engine/csrc/sim/eng_typeii.c",
+    "engine/csrc/sim/eng_dna_bulk.c",
     "engine/csrc/sim/eng_pfring.c",
 ]
 INCLUDE_DIRS = ["driver/csrc", "engine/csrc", "driver/csrc/sim", "engine/csrc/sim"]

@@ -24,8 +24,8 @@
  * chunk goes to the recycle queue of the pool it belongs to (§3.2.2a step
  * 2), whichever thread processed it.
  */
-#define WC_SIM_INTERNAL
-#include "sim.h"
+#include "sim_bulk.h"
+#include "sim_engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -33,9 +33,36 @@
 /* metadata buffer of one capture call; the loop calls again until done */
 #define CAPTURE_BATCH 64u
 
+enum {
+	EV_CT_DONE = EV_ENGINE, /* the capture thread finished an operation */
+	EV_CT_TIMEOUT,          /* partial-chunk capture timeout */
+	EV_TX_DONE,             /* a forwarded chunk's last frame left NIC2 */
+};
+
+/* per-queue state (q->eng) */
+struct sim_wc {
+	struct wc_pool *pool;
+	struct wc_workq *capq;   /* capture queue (consumer: this queue's app) */
+	struct wc_workq *recq;   /* recycle queue (consumer: this queue's capture thread) */
+	struct wc_group *group;  /* shared by the buddies; NULL in basic mode */
+	int member;              /* index in the group */
+	uint32_t ready;          /* cached wc_pool__ready() */
+	uint32_t seg_left;       /* cells left in the head segment */
+	uint32_t pending_rx;     /* frames written but not yet told to the pool */
+	/* capture thread */
+	int ct_busy;
+	int ct_flush;            /* the running op flushes a partial chunk */
+	uint32_t ct_recycles;    /* recycles the running op performs */
+	int ct_timer_armed;      /* the thread blocks with a capture timeout */
+	int ct_timer_pending;    /* a timeout event is in the heap */
+	int64_t ct_deadline;
+	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
+	struct wc_workq *txq;    /* processed chunks waiting for their transmit completion */
+};
+
 static inline struct sim_wc *W(struct sim_queue *q)
 {
-	return &q->e.wc;
+	return q->eng;
 }
 
 static void fail(struct sim *s, int err)
@@ -62,6 +89,8 @@ static void sync_ready(struct sim *s, struct sim_wc *w)
 	w->ready = wc_pool__ready(w->pool);
 	w->seg_left = wc_pool__head(w->pool, NULL, &cell) == 0 ? s->p->wc_m - cell : 0;
 }
+
+/* ---- the capture thread and the application thread (§3.2.2) ---------- */
 
 /* Arm the capture timeout. One timeout event per queue is in flight at a
  * time: re-arming only moves the deadline, and the pending event, when it
@@ -168,120 +197,14 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 	fail(s, n);
 	if (wc_pool__attach(w->pool, NULL, 0) > 0) {
 		sync_ready(s, w);
-		nic_kick(s, q->nic); /* frames waiting in the NIC's buffer may go now */
+		sim_ring_space(s, q); /* frames waiting in the NIC's buffer may go now */
 	}
 	sync_ready(s, w);
 	w->ct_busy = 0;
 	ct_start(s, q, 0);
 }
 
-int wc_init(struct sim *s)
-{
-	const struct sim_params *p = s->p;
-	uint32_t i;
-	int err;
-
-	if (p->wc_advanced) {
-		for (i = 0; i < s->nq_total; i++)
-			if (p->wc_group[i] + 1u > s->n_groups)
-				s->n_groups = p->wc_group[i] + 1u;
-		s->groups = calloc(s->n_groups, sizeof(*s->groups));
-		if (!s->groups)
-			return -ENOMEM;
-		for (i = 0; i < s->n_groups; i++) {
-			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
-
-			err = wc_group__create(&s->groups[i], &o);
-			if (err)
-				return err;
-		}
-	}
-	for (i = 0; i < s->nq_total; i++) {
-		struct sim_wc *w = W(&s->q[i]);
-		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r,
-					  (uint16_t)s->q[i].nic, (uint16_t)i };
-
-		err = wc_pool__create(&w->pool, &o);
-		if (err)
-			return err;
-		/* with offloading, any chunk of the group may land in one queue */
-		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
-		if (!err)
-			err = wc_workq__create(&w->recq, p->wc_r);
-		if (!err && p->forward)
-			err = wc_workq__create(&w->txq, p->wc_r * s->nq_total);
-		if (err)
-			return err;
-		if (p->wc_advanced) {
-			uint32_t g = p->wc_group[i];
-			int m;
-
-			w->group = s->groups[g];
-			m = wc_group__add(w->group, w->capq, p->wc_r);
-			if (m < 0)
-				return m;
-			w->member = m;
-			s->member_queue[g][m] = i;
-		}
-		err = wc_pool__open(w->pool);
-		if (err < 0)
-			return err;
-		sync_ready(s, w);
-	}
-	return 0;
-}
-
-void wc_fini(struct sim *s)
-{
-	uint32_t i;
-
-	for (i = 0; i < s->nq_total; i++) {
-		struct sim_wc *w = W(&s->q[i]);
-
-		wc_pool__destroy(w->pool);
-		wc_workq__destroy(w->capq);
-		wc_workq__destroy(w->recq);
-		wc_workq__destroy(w->txq);
-	}
-	for (i = 0; i < s->n_groups; i++)
-		wc_group__destroy(s->groups[i]);
-	free(s->groups);
-	s->groups = NULL;
-}
-
-uint32_t wc_ready(struct sim *s, struct sim_queue *q)
-{
-	return W(q)->ready;
-}
-
-void wc_deliver(struct sim *s, struct sim_queue *q)
-{
-	wc_deliver_n(s, q, 1);
-}
-
-/* n frames at once, n <= seg_left: what n calls of wc_deliver would do */
-void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
-{
-	struct sim_wc *w = W(q);
-
-	if (!n)
-		return;
-	w->ready -= n;
-	w->pending_rx += n;
-	w->buffered += n;
-	if (w->buffered > q->st.max_buffered)
-		q->st.max_buffered = w->buffered;
-	w->seg_left -= n;
-	if (w->seg_left == 0) {
-		sync_ready(s, w);
-		ct_notify(s, q);
-	} else if (!w->ct_busy && !w->ct_timer_armed) {
-		/* §3.2.1 capture case 3: a partly filled chunk; block with timeout */
-		arm_timer(s, q);
-	}
-}
-
-void wc_event(struct sim *s, const struct sim_event *ev)
+static void wc_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
 	struct sim_wc *w = W(q);
@@ -344,3 +267,181 @@ void wc_event(struct sim *s, const struct sim_event *ev)
 		fail(s, -EPROTO);
 	}
 }
+
+/* ---- frames from the NIC (sim_engine.h: the receive path) ------------- */
+
+static uint32_t wc_ready(struct sim *s, struct sim_queue *q)
+{
+	return W(q)->ready;
+}
+
+/* n frames at once, n <= seg_left: what n calls of wc_deliver would do */
+static void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
+{
+	struct sim_wc *w = W(q);
+
+	if (!n)
+		return;
+	w->ready -= n;
+	w->pending_rx += n;
+	w->buffered += n;
+	if (w->buffered > q->st.max_buffered)
+		q->st.max_buffered = w->buffered;
+	w->seg_left -= n;
+	if (w->seg_left == 0) {
+		sync_ready(s, w);
+		ct_notify(s, q);
+	} else if (!w->ct_busy && !w->ct_timer_armed) {
+		/* §3.2.1 capture case 3: a partly filled chunk; block with timeout */
+		arm_timer(s, q);
+	}
+}
+
+static void wc_deliver(struct sim *s, struct sim_queue *q)
+{
+	wc_deliver_n(s, q, 1);
+}
+
+/* Frames the ring takes in one wc_deliver_n: up to the end of the head
+ * segment (a completed segment wakes the capture thread). */
+static uint32_t wc_room(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_wc *w = W(q);
+
+	return w->seg_left < w->ready ? w->seg_left : w->ready;
+}
+
+/* ---- bulk steps (bulk.c) ------------------------------------------------ */
+
+/* A run stops at the frame that wakes the capture thread: the one that
+ * completes the head segment, or, with the thread idle and no timeout
+ * armed, the next one (it arms the capture timeout, §3.2.1 case 3). With
+ * no ready descriptor, the run's frames are drops, or (DROP_EN clear) the
+ * next goes to the NIC's buffer. */
+static uint64_t wc_bulk_cut(struct sim *s, struct sim_queue *q, uint64_t f)
+{
+	const struct sim_params *p = s->p;
+	const struct sim_wc *w = W(q);
+	uint64_t k; /* frames that may pass the bus before the cut frame */
+
+	if (!w->ready)
+		return p->drop_en ? SIM_NO_CUT : f; /* drops, or the buffer */
+	if (!w->ct_busy && !w->ct_timer_armed)
+		k = 0;                  /* the next frame arms the capture timeout */
+	else
+		k = w->seg_left - 1;    /* the frame after completes the segment */
+	return f + admitted_position(q->bus_acc, p->bus_admit, k) * p->n_queues;
+}
+
+/* Before the cut, frames only fill the head segment: wc_deliver_n without
+ * waking anyone. */
+static uint64_t wc_bulk_count(struct sim *s, struct sim_queue *q, uint64_t f, uint64_t c)
+{
+	struct sim_wc *w = W(q);
+	uint64_t a = bulk_admit(s, q, c);
+
+	if (!a)
+		return c;
+	if (!w->ready) {
+		drop(q, &q->st.drops_nodesc, a);
+		return c;
+	}
+	w->ready -= (uint32_t)a;
+	w->pending_rx += (uint32_t)a;
+	w->seg_left -= (uint32_t)a;
+	w->buffered += a;
+	if (w->buffered > q->st.max_buffered)
+		q->st.max_buffered = w->buffered;
+	q->head_seq += a;
+	return c;
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static int wc_init(struct sim *s)
+{
+	const struct sim_params *p = s->p;
+	uint32_t i;
+	int err;
+
+	if (p->wc_advanced) {
+		for (i = 0; i < s->nq_total; i++)
+			if (p->wc_group[i] + 1u > s->n_groups)
+				s->n_groups = p->wc_group[i] + 1u;
+		s->groups = calloc(s->n_groups, sizeof(*s->groups));
+		if (!s->groups)
+			return -ENOMEM;
+		for (i = 0; i < s->n_groups; i++) {
+			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
+
+			err = wc_group__create(&s->groups[i], &o);
+			if (err)
+				return err;
+		}
+	}
+	for (i = 0; i < s->nq_total; i++) {
+		struct sim_wc *w = W(&s->q[i]);
+		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r,
+					  (uint16_t)s->q[i].nic, (uint16_t)i };
+
+		err = wc_pool__create(&w->pool, &o);
+		if (err)
+			return err;
+		/* with offloading, any chunk of the group may land in one queue */
+		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
+		if (!err)
+			err = wc_workq__create(&w->recq, p->wc_r);
+		if (!err && p->forward)
+			err = wc_workq__create(&w->txq, p->wc_r * s->nq_total);
+		if (err)
+			return err;
+		if (p->wc_advanced) {
+			uint32_t g = p->wc_group[i];
+			int m;
+
+			w->group = s->groups[g];
+			m = wc_group__add(w->group, w->capq, p->wc_r);
+			if (m < 0)
+				return m;
+			w->member = m;
+			s->member_queue[g][m] = i;
+		}
+		err = wc_pool__open(w->pool);
+		if (err < 0)
+			return err;
+		sync_ready(s, w);
+	}
+	return 0;
+}
+
+static void wc_fini(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nq_total; i++) {
+		struct sim_wc *w = W(&s->q[i]);
+
+		wc_pool__destroy(w->pool);
+		wc_workq__destroy(w->capq);
+		wc_workq__destroy(w->recq);
+		wc_workq__destroy(w->txq);
+	}
+	for (i = 0; i < s->n_groups; i++)
+		wc_group__destroy(s->groups[i]);
+	free(s->groups);
+	s->groups = NULL;
+}
+
+const struct sim_engine_ops sim_engine_wirecap = {
+	.name = "wirecap",
+	.queue_state = sizeof(struct sim_wc),
+	.init = wc_init,
+	.fini = wc_fini,
+	.ready = wc_ready,
+	.deliver = wc_deliver,
+	.room = wc_room,
+	.deliver_n = wc_deliver_n,
+	.event = wc_event,
+	.bulk_cut = wc_bulk_cut,
+	.bulk_count = wc_bulk_count,
+};
