@@ -5,8 +5,7 @@
  * inputs handles the same events in the same order (simpy's
  * (time, priority, id) heap entries, without priorities).
  */
-#define WC_SIM_INTERNAL
-#include "sim.h"
+#include "sim_core.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Frames, and the engines as the NIC sees them: small inline helpers shared
- * by the receive path (nic.c), the bulk steps (bulk.c), forwarding
- * (forward.c) and the main loop (run.c).
+ * Frames: which NIC, queue and flow a frame belongs to, its size and
+ * arrival time, and what happens to every frame before any engine sees it
+ * (the bus admits it or not; capture drops are counted where they happen).
+ * Pure functions of the parameters, for the NIC model, forwarding and the
+ * engines alike.
  */
 #ifndef WC_SIM_FRAMES_H
 #define WC_SIM_FRAMES_H
 
-#define WC_SIM_INTERNAL
-#include "sim.h"
-
-#include <errno.h>
+#include "sim_core.h"
 
 /* ---- frames ------------------------------------------------------------
  * Trace mode: frame ids index the trace (one NIC). Generator mode: NIC k's
@@ -47,62 +46,22 @@ static inline int64_t gen_time(const struct sim *s, uint64_t i)
 	return (int64_t)i * s->p->gen_gap_ps;
 }
 
-/* ---- engines, as the NIC sees them ------------------------------------ */
-static inline uint32_t engine_ready(struct sim *s, struct sim_queue *q)
+static inline uint32_t pkt_size(const struct sim *s, uint64_t pkt)
 {
-	switch (s->p->engine) {
-	case SIM_ENGINE_WIRECAP:
-		return q->e.wc.ready;
-	case SIM_ENGINE_DNA:
-	case SIM_ENGINE_NETMAP:
-		return t2_ready(s, q);
-	default:
-		return pf_ready(s, q);
-	}
+	const struct sim_params *p = s->p;
+
+	return p->gen_gap_ps ? p->gen_size : p->size[pkt];
 }
 
-/* A frame is DMA'd into queue q's ring: it gets the next ring sequence
- * number (the order the application will see it in). */
-static inline void engine_deliver(struct sim *s, struct sim_queue *q, uint64_t pkt)
-{
-	if (q->seq_pkt) {
-		if (q->seq_len == q->seq_cap) {
-			s->err = -EOVERFLOW;
-			return;
-		}
-		q->seq_pkt[q->seq_len++] = (uint32_t)pkt;
-	}
-	q->head_seq++;
-	switch (s->p->engine) {
-	case SIM_ENGINE_WIRECAP:
-		wc_deliver(s, q);
-		break;
-	case SIM_ENGINE_DNA:
-	case SIM_ENGINE_NETMAP:
-		t2_deliver(s, q);
-		break;
-	default:
-		pf_deliver(s, q);
-		break;
-	}
-}
-
-static inline uint32_t footprint(const struct sim *s, uint32_t size)
-{
-	uint32_t unit = s->p->fifo_unit ? s->p->fifo_unit : 1;
-
-	return (size + s->p->fifo_frame_overhead + unit - 1) / unit * unit;
-}
-
+/* ---- on the way in -----------------------------------------------------
+ * The bus (driver/sim/params.py BusModel) moves a fraction of each queue's
+ * frames; the rest overflow the on-chip buffer (nic.c). A frame lost before
+ * capture is counted once, under its cause.
+ */
 static inline void drop(struct sim_queue *q, uint64_t *why, uint64_t n)
 {
 	q->st.capture_drops += n;
 	*why += n;
-}
-
-static inline int fifo_has_room(const struct sim *s, const struct sim_nic *n, uint32_t bytes)
-{
-	return n->fifo_len < n->fifo_cap && n->fifo_bytes + bytes <= s->p->fifo_bytes;
 }
 
 /* The bus admits the frame, or it overflows the buffer (fluid bus model). */

@@ -20,17 +20,14 @@
  *    whatever their queue (82598/I210 datasheets: frames are held "if there
  *    is space in the FIFO and Drop_En is clear"). A frame that finds the
  *    buffer full is dropped (a capture drop, "FIFO overflow").
- * Engines tell the NIC when descriptors come back (nic_kick).
- *
+ * Engines take frames through their operations table (sim_engine.h) and
+ * say when descriptors come back (sim_ring_space); the loop then calls
+ * nic_kick.
  */
-#include "frames.h"
+#include "sim_engine.h"
+#include "sim_nic.h"
 
-uint32_t pkt_size(const struct sim *s, uint64_t pkt)
-{
-	const struct sim_params *p = s->p;
-
-	return p->gen_gap_ps ? p->gen_size : p->size[pkt];
-}
+#include <errno.h>
 
 /* ---- the receive buffer ----------------------------------------------- */
 
@@ -43,11 +40,27 @@ static inline void fifo_pop(struct sim_nic *n, uint32_t count)
 	}
 }
 
-/* WireCAP without per-frame records: frames of one queue at the head of
- * the buffer go into its ring in one step, up to the end of the segment. */
-static inline uint32_t wc_drain_run(struct sim *s, struct sim_nic *n, struct sim_queue *q)
+/* A frame is DMA'd into queue q's ring: it gets the next ring sequence
+ * number (the order the application will see it in). */
+static inline void engine_deliver(struct sim *s, struct sim_queue *q, uint64_t pkt)
 {
-	uint32_t room = q->e.wc.seg_left < q->e.wc.ready ? q->e.wc.seg_left : q->e.wc.ready, k = 0;
+	if (q->seq_pkt) {
+		if (q->seq_len == q->seq_cap) {
+			s->err = -EOVERFLOW;
+			return;
+		}
+		q->seq_pkt[q->seq_len++] = (uint32_t)pkt;
+	}
+	q->head_seq++;
+	s->ops->deliver(s, q);
+}
+
+/* Without per-frame records, frames of one queue at the head of the
+ * buffer go into its ring in one step, as many as the engine takes at
+ * once (WireCAP: up to the end of the segment). */
+static inline uint32_t drain_run(struct sim_nic *n, struct sim_queue *q, uint32_t room)
+{
+	uint32_t k = 0;
 
 	while (k < room && k < n->fifo_len && n->fifo[(n->fifo_head + k) % n->fifo_cap].q == q->id)
 		k++;
@@ -57,29 +70,31 @@ static inline uint32_t wc_drain_run(struct sim *s, struct sim_nic *n, struct sim
 /* Drain the receive buffer's head while its frames find descriptors. */
 void nic_kick(struct sim *s, uint32_t k)
 {
+	const struct sim_engine_ops *ops = s->ops;
 	struct sim_nic *n = &s->nic[k];
 
 	while (n->fifo_len) {
 		struct sim_fifo_entry *e = &n->fifo[n->fifo_head];
 		struct sim_queue *q = &s->q[e->q];
+		uint32_t room = ops->room && !q->seq_pkt ? ops->room(s, q) : 0;
 
-		if (s->p->engine == SIM_ENGINE_WIRECAP && !q->seq_pkt && q->e.wc.ready) {
-			uint32_t run = wc_drain_run(s, n, q);
+		if (room) {
+			uint32_t run = drain_run(n, q, room);
 
 			q->head_seq += run;
 			fifo_pop(n, run);
-			wc_deliver_n(s, q, run);
+			ops->deliver_n(s, q, run);
 			continue;
 		}
-		if (engine_ready(s, q) > 0) {
+		if (ops->ready(s, q) > 0) {
 			engine_deliver(s, q, e->pkt);
 		} else if (s->p->drop_en) {
 			drop(q, &q->st.drops_nodesc, 1);
 		} else {
-			/* blocked; DNA gives descriptors back one at a time
-			 * without telling anyone, so ask it when */
-			if (s->p->engine == SIM_ENGINE_DNA) {
-				int64_t t = t2_next_release(s, q);
+			/* blocked; an engine that gives descriptors back one at
+			 * a time without telling anyone (DNA) says when */
+			if (ops->next_release) {
+				int64_t t = ops->next_release(s, q);
 
 				if (t != SIM_NEVER && (n->unblock_at <= s->now || t < n->unblock_at)) {
 					n->unblock_at = t;
@@ -107,7 +122,7 @@ void nic_arrival(struct sim *s, uint64_t pkt)
 		return;
 	}
 	if (!n->fifo_len) {
-		if (engine_ready(s, q) > 0) {
+		if (s->ops->ready(s, q) > 0) {
 			engine_deliver(s, q, pkt);
 			return;
 		}
@@ -125,5 +140,5 @@ void nic_arrival(struct sim *s, uint64_t pkt)
 	n->fifo_len++;
 	n->fifo_bytes += bytes;
 	if (n->fifo_len == 1)
-		nic_kick(s, q->nic); /* a DNA queue may need an unblock event */
+		nic_kick(s, q->nic); /* a blocked head may need an unblock event */
 }

@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The main loop: arrivals and events in time order, and the run's set-up
  * and accounting (sim_run). */
-#include "frames.h"
+#include "sim_engine.h"
+#include "sim_nic.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- the main loop ------------------------------------------------------ */
+
+/* Descriptors of q's ring came back (the engine says so): frames waiting
+ * in its NIC's receive buffer may go now. */
+void sim_ring_space(struct sim *s, struct sim_queue *q)
+{
+	nic_kick(s, q->nic);
+}
 
 static void dispatch(struct sim *s, const struct sim_event *ev)
 {
@@ -14,18 +23,7 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		nic_kick(s, ev->q);
 		return;
 	}
-	switch (s->p->engine) {
-	case SIM_ENGINE_WIRECAP:
-		wc_event(s, ev);
-		break;
-	case SIM_ENGINE_DNA:
-	case SIM_ENGINE_NETMAP:
-		t2_event(s, ev);
-		break;
-	default:
-		pf_event(s, ev);
-		break;
-	}
+	s->ops->event(s, ev);
 }
 
 static int check_params(const struct sim_params *p)
@@ -33,7 +31,7 @@ static int check_params(const struct sim_params *p)
 	uint64_t i;
 
 	if (!p->n_queues || p->n_nics < 1 || p->n_nics > 2 || p->n_nics * p->n_queues > WC_GROUP_MAX ||
-	    p->engine > SIM_ENGINE_PFRING || p->bus_admit > SIM_BUS_ONE)
+	    p->engine >= sim_n_engines || !sim_engines[p->engine] || p->bus_admit > SIM_BUS_ONE)
 		return -EINVAL;
 	if (p->gen_gap_ps < 0 || (p->gen_gap_ps && (!p->gen_len || !p->gen_queue || !p->gen_flow)))
 		return -EINVAL;
@@ -104,27 +102,6 @@ static inline int64_t next_arrival(const struct sim *s, uint32_t *k)
 	return best;
 }
 
-static int engine_init(struct sim *s)
-{
-	switch (s->p->engine) {
-	case SIM_ENGINE_WIRECAP:
-		return wc_init(s);
-	case SIM_ENGINE_DNA:
-	case SIM_ENGINE_NETMAP:
-		return t2_init(s);
-	default:
-		return pf_init(s);
-	}
-}
-
-static void engine_fini(struct sim *s)
-{
-	if (s->p->engine == SIM_ENGINE_WIRECAP)
-		wc_fini(s);
-	else if (s->p->engine == SIM_ENGINE_PFRING)
-		pf_fini(s);
-}
-
 int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res)
 {
 	struct sim s;
@@ -138,6 +115,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		return res->error = err;
 	memset(&s, 0, sizeof(s));
 	s.p = p;
+	s.ops = sim_engines[p->engine];
 	s.res = res;
 	s.nq_total = p->n_nics * p->n_queues;
 	err = count_per_queue(&s, per_queue);
@@ -149,6 +127,12 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	s.q = calloc(s.nq_total, sizeof(*s.q));
 	if (!s.q)
 		goto out;
+	/* the engine's per-queue state, zeroed as the queues are */
+	s.eng_state = calloc(s.nq_total, s.ops->queue_state);
+	if (!s.eng_state)
+		goto out;
+	for (i = 0; i < s.nq_total; i++)
+		s.q[i].eng = (char *)s.eng_state + (size_t)i * s.ops->queue_state;
 	for (k = 0; k < p->n_nics; k++) {
 		struct sim_nic *n = &s.nic[k];
 
@@ -164,7 +148,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	for (i = 0; i < s.nq_total; i++) {
 		s.q[i].id = i;
 		s.q[i].nic = i / p->n_queues;
-		if (p->track_flows || (!p->gen_gap_ps && (p->forward || p->engine == SIM_ENGINE_PFRING))) {
+		if (p->track_flows || (!p->gen_gap_ps && (p->forward || s.ops->frame_ids))) {
 			s.q[i].seq_cap = per_queue[i];
 			s.q[i].seq_pkt = malloc((per_queue[i] + 1) * sizeof(uint32_t));
 			if (!s.q[i].seq_pkt)
@@ -178,7 +162,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 			goto out;
 		memset(s.flow_thread, 0xff, p->n_flows * sizeof(*s.flow_thread));
 	}
-	err = engine_init(&s);
+	err = s.ops->init(&s);
 	if (err)
 		goto out;
 
@@ -213,8 +197,9 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	for (i = 0; i < s.nq_total; i++)
 		qs[i] = s.q[i].st;
 out:
-	if (s.q)
-		engine_fini(&s);
+	if (s.eng_state && s.ops->fini)
+		s.ops->fini(&s);
+	free(s.eng_state);
 	if (s.q)
 		for (i = 0; i < s.nq_total; i++)
 			free(s.q[i].seq_pkt);

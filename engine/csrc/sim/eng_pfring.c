@@ -25,8 +25,8 @@
  *    one poll for ksoftirqd), tens of microseconds against a slice of
  *    milliseconds.
  */
-#define WC_SIM_INTERNAL
-#include "sim.h"
+#include "frames.h"
+#include "sim_engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,9 +34,31 @@
 enum { RUN_IDLE = 0, RUN_APP, RUN_SOFTIRQ, RUN_KSOFTIRQD };
 enum { NAPI_OFF = 0, NAPI_SOFTIRQ, NAPI_KSOFTIRQD };
 
+enum {
+	EV_PF_IRQ = EV_ENGINE, /* interrupt */
+	EV_PF_POLL,            /* a NAPI poll starts */
+	EV_PF_POLL_DONE,       /* a NAPI poll finished copying */
+};
+
+/* per-queue state (q->eng) */
+struct sim_pf {
+	uint64_t in_ring, released;       /* NIC ring: frames in, descriptors given back */
+	uint64_t pf_in, pf_out;           /* pf_ring: inserts, removes */
+	int irq_enabled, irq_pending;
+	int64_t last_irq;
+	int napi_ctx;                     /* NAPI scheduled, and where it runs */
+	int running;                      /* who holds the core */
+	int turn;                         /* whose CFS turn while both compete */
+	int64_t turn_end;
+	int64_t softirq_start;
+	uint64_t softirq_pkts;
+	uint32_t poll_batch;
+	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
+};
+
 static inline struct sim_pf *P(struct sim_queue *q)
 {
-	return &q->e.pf;
+	return q->eng;
 }
 
 static inline int app_has_work(struct sim_queue *q)
@@ -154,7 +176,7 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 		q->st.max_buffered = f->pf_in - f->pf_out;
 	f->released += k;
 	f->poll_batch = 0;
-	nic_kick(s, q->nic);
+	sim_ring_space(s, q);
 	if (k < p->pf_napi_weight) {
 		/* the poll did less than its weight of work: napi_complete(),
 		 * interrupts back on (net/core/dev.c, napi_poll()) */
@@ -182,7 +204,7 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	core_pick(s, q);
 }
 
-int pf_init(struct sim *s)
+static int pf_init(struct sim *s)
 {
 	uint32_t i;
 
@@ -200,7 +222,7 @@ int pf_init(struct sim *s)
 	return 0;
 }
 
-void pf_fini(struct sim *s)
+static void pf_fini(struct sim *s)
 {
 	uint32_t i;
 
@@ -210,20 +232,20 @@ void pf_fini(struct sim *s)
 	}
 }
 
-uint32_t pf_ready(struct sim *s, struct sim_queue *q)
+static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
 {
 	uint64_t held = P(q)->in_ring - P(q)->released;
 
 	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
 }
 
-void pf_deliver(struct sim *s, struct sim_queue *q)
+static void pf_deliver(struct sim *s, struct sim_queue *q)
 {
 	P(q)->in_ring++;
 	raise_irq(s, q);
 }
 
-void pf_event(struct sim *s, const struct sim_event *ev)
+static void pf_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
 	struct sim_pf *f = P(q);
@@ -261,3 +283,16 @@ void pf_event(struct sim *s, const struct sim_event *ev)
 		s->err = -EPROTO;
 	}
 }
+
+/* In trace mode each NAPI copy costs by the frame's own size, read by its
+ * ring sequence number (frame_ids). */
+const struct sim_engine_ops sim_engine_pfring = {
+	.name = "pfring",
+	.queue_state = sizeof(struct sim_pf),
+	.frame_ids = 1,
+	.init = pf_init,
+	.fini = pf_fini,
+	.ready = pf_ready,
+	.deliver = pf_deliver,
+	.event = pf_event,
+};

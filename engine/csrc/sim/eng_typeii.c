@@ -17,11 +17,16 @@
  *    NIOCRXSYNC hands the application every packet received so far and
  *    gives back the slots of the previous batch, so descriptors return in
  *    steps, one per sync.
+ * DNA's queue also has a closed form, for bulk steps: eng_dna_bulk.c.
  */
-#define WC_SIM_INTERNAL
-#include "sim.h"
+#include "eng_typeii.h"
+#include "sim_engine.h"
 
 #include <errno.h>
+
+enum {
+	EV_APP_WAKE = EV_ENGINE, /* NETMAP: poll() returns */
+};
 
 static inline int is_dna(const struct sim *s)
 {
@@ -35,21 +40,21 @@ static inline uint64_t released_now(const struct sim *s, const struct sim_queue 
 	uint64_t done;
 
 	if (!is_dna(s) || !a->busy)
-		return q->e.t2.released;
+		return T2(q)->released;
 	if (s->p->app_cost_ps <= 0)
-		return q->e.t2.released + a->batch;
+		return T2(q)->released + a->batch;
 	done = (uint64_t)((s->now - a->started) / s->p->app_cost_ps);
-	return q->e.t2.released + (done < a->batch ? done : a->batch);
+	return T2(q)->released + (done < a->batch ? done : a->batch);
 }
 
-uint32_t t2_ready(struct sim *s, struct sim_queue *q)
+static uint32_t t2_ready(struct sim *s, struct sim_queue *q)
 {
-	uint64_t held = q->e.t2.in_ring - released_now(s, q);
+	uint64_t held = T2(q)->in_ring - released_now(s, q);
 
 	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
 }
 
-int64_t t2_next_release(struct sim *s, struct sim_queue *q)
+static int64_t t2_next_release(struct sim *s, struct sim_queue *q)
 {
 	const struct sim_app *a = &q->app;
 	uint64_t done;
@@ -66,7 +71,7 @@ int64_t t2_next_release(struct sim *s, struct sim_queue *q)
 static void start_batch(struct sim *s, struct sim_queue *q, int64_t overhead)
 {
 	struct sim_app *a = &q->app;
-	uint64_t k = q->e.t2.in_ring - q->e.t2.released;
+	uint64_t k = T2(q)->in_ring - T2(q)->released;
 
 	if (!k)
 		return;
@@ -81,20 +86,20 @@ static void start_batch(struct sim *s, struct sim_queue *q, int64_t overhead)
 static void finish_batch(struct sim *s, struct sim_queue *q)
 {
 	struct sim_app *a = &q->app;
-	struct sim_t2 *t = &q->e.t2;
+	struct sim_t2 *t = T2(q);
 
 	sim_processed(s, q->id, q->id, t->released, a->batch, a->started + s->p->app_cost_ps,
 		      s->p->app_cost_ps);
 	t->released += a->batch;
 	a->busy = 0;
 	q->st.last_done_ps = s->now;
-	nic_kick(s, q->nic);
+	sim_ring_space(s, q);
 }
 
 /* NETMAP's NIOCRXSYNC, at wake-up or when a batch is done. */
 static void netmap_sync(struct sim *s, struct sim_queue *q)
 {
-	struct sim_t2 *t = &q->e.t2;
+	struct sim_t2 *t = T2(q);
 
 	if (q->app.busy)
 		finish_batch(s, q);
@@ -105,18 +110,18 @@ static void netmap_sync(struct sim *s, struct sim_queue *q)
 	start_batch(s, q, s->p->nm_sync_ps);
 }
 
-int t2_init(struct sim *s)
+static int t2_init(struct sim *s)
 {
 	uint32_t i;
 
 	for (i = 0; i < s->nq_total; i++)
-		s->q[i].e.t2.sleeping = 1;
+		T2(&s->q[i])->sleeping = 1;
 	return 0;
 }
 
-void t2_deliver(struct sim *s, struct sim_queue *q)
+static void t2_deliver(struct sim *s, struct sim_queue *q)
 {
-	struct sim_t2 *t = &q->e.t2;
+	struct sim_t2 *t = T2(q);
 	uint64_t held;
 
 	t->in_ring++;
@@ -132,7 +137,7 @@ void t2_deliver(struct sim *s, struct sim_queue *q)
 	}
 }
 
-void t2_event(struct sim *s, const struct sim_event *ev)
+static void t2_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
 
@@ -148,11 +153,36 @@ void t2_event(struct sim *s, const struct sim_event *ev)
 		}
 		break;
 	case EV_APP_WAKE:
-		q->e.t2.wake_pending = 0;
-		q->e.t2.sleeping = 0;
+		T2(q)->wake_pending = 0;
+		T2(q)->sleeping = 0;
 		netmap_sync(s, q);
 		break;
 	default:
 		s->err = -EPROTO;
 	}
 }
+
+/* DNA gives descriptors back one by one along a batch without telling
+ * anyone (next_release), and has a closed form for bulk steps. */
+const struct sim_engine_ops sim_engine_dna = {
+	.name = "dna",
+	.queue_state = sizeof(struct sim_t2),
+	.init = t2_init,
+	.ready = t2_ready,
+	.deliver = t2_deliver,
+	.next_release = t2_next_release,
+	.event = t2_event,
+	.bulk_cut = dna_bulk_cut,
+	.bulk_count = dna_bulk_count,
+};
+
+/* NETMAP gives descriptors back at each sync (sim_ring_space); its frames
+ * go one by one in bulk mode too. */
+const struct sim_engine_ops sim_engine_netmap = {
+	.name = "netmap",
+	.queue_state = sizeof(struct sim_t2),
+	.init = t2_init,
+	.ready = t2_ready,
+	.deliver = t2_deliver,
+	.event = t2_event,
+};

@@ -2,7 +2,10 @@
 /*
  * WireCAP in the simulator, basic and advanced mode (paper §3.2.2,
  * Figure 7), driven through the same engine core (wc_pool, wc_workq,
- * wc_group) that the AF_XDP backend runs on real threads.
+ * wc_group) and the same capture step (wc_capture: recycle, capture or
+ * copy, place, push, re-attach, and the partial-chunk deadline) that the
+ * AF_XDP backend runs on real threads. What is the simulator's own: the
+ * time each operation takes, and the events that stand for threads.
  *
  * Per receive queue: the ring-buffer pool; a capture thread on a dedicated
  * core (§3.2.2a: "Typically, a capture thread and an application thread do
@@ -16,24 +19,53 @@
  * or, when the timeout expired with only a partly filled chunk, the
  * partial-chunk copy (§3.2.1 capture case 3: fixed + per chunk + per copied
  * packet). Its effects (chunks captured, segments re-armed, metadata queued)
- * take place when the operation completes. Then it goes on while work is
- * left, or blocks; blocking with a partly filled chunk arms the timeout.
+ * take place when the operation completes (wc_capture__plan prices it at
+ * the start, wc_capture__step applies it at the end). Then it goes on
+ * while work is left, or blocks; a plan that finds only a partly filled
+ * chunk starts the timeout (wc_capture.h).
  *
  * The application thread takes chunks from its capture queue one by one
  * and processes their packets at the configured cost per packet; a used
  * chunk goes to the recycle queue of the pool it belongs to (§3.2.2a step
  * 2), whichever thread processed it.
  */
-#define WC_SIM_INTERNAL
-#include "sim.h"
-#include "wc_capture.h"
+#include "sim_bulk.h"
+#include "sim_engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
+#include "wc_capture.h"
+
+enum {
+	EV_CT_DONE = EV_ENGINE, /* the capture thread finished an operation */
+	EV_CT_TIMEOUT,          /* partial-chunk capture timeout */
+	EV_TX_DONE,             /* a forwarded chunk's last frame left NIC2 */
+	EV_APP_START,           /* an application thread starts reading (app_start_ps) */
+};
+
+/* per-queue state (q->eng) */
+struct sim_wc {
+	struct wc_pool *pool;
+	struct wc_workq *capq;   /* capture queue (consumer: this queue's app) */
+	struct wc_workq *recq;   /* recycle queue (consumer: this queue's capture thread) */
+	struct wc_group *group;  /* shared by the buddies; NULL in basic mode */
+	uint32_t ready;          /* cached wc_pool__ready() */
+	uint32_t seg_left;       /* cells left in the head segment */
+	uint32_t pending_rx;     /* frames written but not yet told to the pool */
+	/* capture thread */
+	struct sim *s;           /* for the step's hooks */
+	struct wc_capture *cap;  /* the capture step both backends run */
+	struct wc_capture_plan plan; /* the running operation's work, priced at its start */
+	int ct_busy;
+	int ct_timer_pending;    /* a timeout event is in the heap */
+	int attached;            /* the running step re-armed segments (hook) */
+	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
+};
+
 static inline struct sim_wc *W(struct sim_queue *q)
 {
-	return &q->e.wc;
+	return q->eng;
 }
 
 static void fail(struct sim *s, int err)
@@ -61,6 +93,8 @@ static void sync_ready(struct sim *s, struct sim_wc *w)
 	w->seg_left = wc_pool__head(w->pool, NULL, &cell) == 0 ? s->p->wc_m - cell : 0;
 }
 
+/* ---- the capture thread and the application thread (§3.2.2) ---------- */
+
 /* The capture thread blocks with a partly filled chunk until the step's
  * deadline (wc_capture.h). One timeout event per queue is in flight at a
  * time; when it fires early (the deadline moved on), it re-schedules
@@ -75,9 +109,9 @@ static void wait_deadline(struct sim *s, struct sim_queue *q, uint64_t deadline)
 	sim_schedule(s, (int64_t)deadline, EV_CT_TIMEOUT, q->id, 0);
 }
 
-/* The capture thread starts an operation if the step has work (priced
- * here: fixed ioctl costs + per chunk + per copied packet, §3.2.1); its
- * effects take place when it completes (ct_done). Else it blocks. */
+/* The capture thread starts an operation if the step has work, priced
+ * here (§3.2.1 ioctls: fixed cost + per chunk, + per packet of a copy);
+ * its effects take place when it completes (ct_done). Else it blocks. */
 static void ct_start(struct sim *s, struct sim_queue *q)
 {
 	const struct sim_params *p = s->p;
@@ -119,13 +153,13 @@ static void app_start(struct sim *s, struct sim_queue *q)
 	sim_schedule(s, s->now + (int64_t)a->batch * s->p->app_cost_ps, EV_APP_DONE, q->id, a->gen);
 }
 
-/* hooks of the shared step (engine/csrc/wc_capture.h); user is the queue */
+/* hooks of the shared step (wc_capture.h); user is the capturing queue */
 
 static void hook_copy(void *user, const struct wc_chunk_meta *m)
 {
 	struct sim_queue *q = user;
 
-	q->st.chunks_copied++; /* the model moves no bytes: the cost is priced in ct_start */
+	q->st.chunks_copied++; /* no bytes move here: ct_start priced the copy */
 }
 
 static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
@@ -149,7 +183,7 @@ static const struct wc_capture_hooks sim_hooks = {
 };
 
 /* The operation priced in ct_start completes: the shared step does its
- * work now, then the thread goes on while work is left, or blocks. */
+ * work now; the thread goes on while work is left, or blocks. */
 static void ct_done(struct sim *s, struct sim_queue *q)
 {
 	struct sim_wc *w = W(q);
@@ -164,7 +198,7 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 		fail(s, -EPROTO); /* the model never hands back bad metadata */
 	sync_ready(s, w);
 	if (w->attached)
-		nic_kick(s, q->nic); /* frames waiting in the NIC's buffer may go now */
+		sim_ring_space(s, q); /* frames waiting in the NIC's buffer may go now */
 	w->ct_busy = 0;
 	ct_start(s, q);
 }
@@ -182,122 +216,7 @@ static void recycle(struct sim *s, const struct wc_chunk_meta *m)
 	ct_notify(s, wc_capture__user(c));
 }
 
-int wc_init(struct sim *s)
-{
-	const struct sim_params *p = s->p;
-	uint32_t i;
-	int err;
-
-	if (p->wc_advanced) {
-		for (i = 0; i < s->nq_total; i++)
-			if (p->wc_group[i] + 1u > s->n_groups)
-				s->n_groups = p->wc_group[i] + 1u;
-		s->groups = calloc(s->n_groups, sizeof(*s->groups));
-		if (!s->groups)
-			return -ENOMEM;
-		for (i = 0; i < s->n_groups; i++) {
-			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
-
-			err = wc_group__create(&s->groups[i], &o);
-			if (err)
-				return err;
-		}
-	}
-	for (i = 0; i < s->nq_total; i++) {
-		struct sim_queue *q = &s->q[i];
-		struct sim_wc *w = W(q);
-		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r,
-					  (uint16_t)q->nic, (uint16_t)i };
-		struct wc_capture_opts co = { .sz = sizeof(co), .hooks = &sim_hooks, .user = q };
-
-		w->s = s;
-		err = wc_pool__create(&w->pool, &o);
-		if (err)
-			return err;
-		/* with offloading, any chunk of the group may land in one queue */
-		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
-		if (!err)
-			err = wc_workq__create(&w->recq, p->wc_r);
-		if (err)
-			return err;
-		if (p->wc_advanced)
-			w->group = s->groups[p->wc_group[i]];
-		co.pool = w->pool;
-		co.capq = w->capq;
-		co.recq = w->recq;
-		co.group = w->group;
-		co.timeout = (uint64_t)p->wc_timeout_ps;
-		err = wc_capture__create(&w->cap, &co);
-		if (!err)
-			err = wc_capture_set__add(&s->owners, (uint16_t)q->nic, (uint16_t)i, w->cap);
-		if (err)
-			return err;
-		if (w->group)
-			s->member_queue[p->wc_group[i]][wc_capture__member(w->cap)] = i;
-		err = wc_pool__open(w->pool);
-		if (err < 0)
-			return err;
-		sync_ready(s, w);
-		if (p->app_start_ps > 0)
-			/* the application thread starts reading then (EV_APP_WAKE) */
-			sim_schedule(s, p->app_start_ps, EV_APP_WAKE, i, 0);
-	}
-	return 0;
-}
-
-void wc_fini(struct sim *s)
-{
-	uint32_t i;
-
-	for (i = 0; i < s->nq_total; i++) {
-		struct sim_wc *w = W(&s->q[i]);
-
-		wc_capture__destroy(w->cap);
-		wc_pool__destroy(w->pool);
-		wc_workq__destroy(w->capq);
-		wc_workq__destroy(w->recq);
-	}
-	for (i = 0; i < s->n_groups; i++)
-		wc_group__destroy(s->groups[i]);
-	free(s->groups);
-	s->groups = NULL;
-}
-
-uint32_t wc_ready(struct sim *s, struct sim_queue *q)
-{
-	return W(q)->ready;
-}
-
-void wc_deliver(struct sim *s, struct sim_queue *q)
-{
-	wc_deliver_n(s, q, 1);
-}
-
-/* n frames at once, n <= seg_left: what n calls of wc_deliver would do */
-void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
-{
-	struct sim_wc *w = W(q);
-
-	if (!n)
-		return;
-	w->ready -= n;
-	w->pending_rx += n;
-	w->buffered += n;
-	if (w->buffered > q->st.max_buffered)
-		q->st.max_buffered = w->buffered;
-	w->seg_left -= n;
-	if (w->seg_left == 0) {
-		sync_ready(s, w);
-		ct_notify(s, q);
-	} else if (!w->ct_busy && wc_capture__deadline(w->cap) == WC_CAPTURE_NEVER) {
-		/* §3.2.1 capture case (1) -> (3): the frames wake the blocked
-		 * capture thread, which finds a partly filled chunk and blocks
-		 * again with a timeout (the step starts it) */
-		ct_start(s, q);
-	}
-}
-
-void wc_event(struct sim *s, const struct sim_event *ev)
+static void wc_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
 	struct sim_wc *w = W(q);
@@ -320,7 +239,7 @@ void wc_event(struct sim *s, const struct sim_event *ev)
 		ct_start(s, q);
 		break;
 	}
-	case EV_APP_WAKE:
+	case EV_APP_START:
 		app_start(s, q);
 		break;
 	case EV_APP_DONE: {
@@ -368,3 +287,189 @@ void wc_event(struct sim *s, const struct sim_event *ev)
 		fail(s, -EPROTO);
 	}
 }
+
+/* ---- frames from the NIC (sim_engine.h: the receive path) ------------- */
+
+static uint32_t wc_ready(struct sim *s, struct sim_queue *q)
+{
+	return W(q)->ready;
+}
+
+/* n frames at once, n <= seg_left: what n calls of wc_deliver would do */
+static void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
+{
+	struct sim_wc *w = W(q);
+
+	if (!n)
+		return;
+	w->ready -= n;
+	w->pending_rx += n;
+	w->buffered += n;
+	if (w->buffered > q->st.max_buffered)
+		q->st.max_buffered = w->buffered;
+	w->seg_left -= n;
+	if (w->seg_left == 0) {
+		sync_ready(s, w);
+		ct_notify(s, q);
+	} else if (!w->ct_busy && wc_capture__deadline(w->cap) == WC_CAPTURE_NEVER) {
+		/* §3.2.1 capture case (1) -> (3): the frames wake the blocked
+		 * capture thread, which finds a partly filled chunk and blocks
+		 * again with a timeout (its plan starts it) */
+		ct_start(s, q);
+	}
+}
+
+static void wc_deliver(struct sim *s, struct sim_queue *q)
+{
+	wc_deliver_n(s, q, 1);
+}
+
+/* Frames the ring takes in one wc_deliver_n: up to the end of the head
+ * segment (a completed segment wakes the capture thread). */
+static uint32_t wc_room(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_wc *w = W(q);
+
+	return w->seg_left < w->ready ? w->seg_left : w->ready;
+}
+
+/* ---- bulk steps (bulk.c) ------------------------------------------------ */
+
+/* A run stops at the frame that wakes the capture thread: the one that
+ * completes the head segment, or, with the thread idle and no timeout
+ * armed, the next one (it arms the capture timeout, §3.2.1 case 3). With
+ * no ready descriptor, the run's frames are drops, or (DROP_EN clear) the
+ * next goes to the NIC's buffer. */
+static uint64_t wc_bulk_cut(struct sim *s, struct sim_queue *q, uint64_t f)
+{
+	const struct sim_params *p = s->p;
+	const struct sim_wc *w = W(q);
+	uint64_t k; /* frames that may pass the bus before the cut frame */
+
+	if (!w->ready)
+		return p->drop_en ? SIM_NO_CUT : f; /* drops, or the buffer */
+	if (!w->ct_busy && wc_capture__deadline(w->cap) == WC_CAPTURE_NEVER)
+		k = 0;                  /* the next frame starts the capture timeout */
+	else
+		k = w->seg_left - 1;    /* the frame after completes the segment */
+	return f + admitted_position(q->bus_acc, p->bus_admit, k) * p->n_queues;
+}
+
+/* Before the cut, frames only fill the head segment: wc_deliver_n without
+ * waking anyone. */
+static uint64_t wc_bulk_count(struct sim *s, struct sim_queue *q, uint64_t f, uint64_t c)
+{
+	struct sim_wc *w = W(q);
+	uint64_t a = bulk_admit(s, q, c);
+
+	if (!a)
+		return c;
+	if (!w->ready) {
+		drop(q, &q->st.drops_nodesc, a);
+		return c;
+	}
+	w->ready -= (uint32_t)a;
+	w->pending_rx += (uint32_t)a;
+	w->seg_left -= (uint32_t)a;
+	w->buffered += a;
+	if (w->buffered > q->st.max_buffered)
+		q->st.max_buffered = w->buffered;
+	q->head_seq += a;
+	return c;
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static int wc_init(struct sim *s)
+{
+	const struct sim_params *p = s->p;
+	uint32_t i;
+	int err;
+
+	if (p->wc_advanced) {
+		for (i = 0; i < s->nq_total; i++)
+			if (p->wc_group[i] + 1u > s->n_groups)
+				s->n_groups = p->wc_group[i] + 1u;
+		s->groups = calloc(s->n_groups, sizeof(*s->groups));
+		if (!s->groups)
+			return -ENOMEM;
+		for (i = 0; i < s->n_groups; i++) {
+			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
+
+			err = wc_group__create(&s->groups[i], &o);
+			if (err)
+				return err;
+		}
+	}
+	for (i = 0; i < s->nq_total; i++) {
+		struct sim_queue *q = &s->q[i];
+		struct sim_wc *w = W(q);
+		struct wc_pool_opts o = { sizeof(o), p->ring_size, p->wc_m, p->wc_r,
+					  (uint16_t)q->nic, (uint16_t)i };
+		struct wc_capture_opts co = { .sz = sizeof(co), .hooks = &sim_hooks, .user = q };
+
+		w->s = s;
+		err = wc_pool__create(&w->pool, &o);
+		if (err)
+			return err;
+		/* with offloading, any chunk of the group may land in one queue */
+		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
+		if (!err)
+			err = wc_workq__create(&w->recq, p->wc_r);
+		if (err)
+			return err;
+		if (p->wc_advanced)
+			w->group = s->groups[p->wc_group[i]];
+		co.pool = w->pool;
+		co.capq = w->capq;
+		co.recq = w->recq;
+		co.group = w->group; /* the step joins it: member index in the group */
+		co.timeout = (uint64_t)p->wc_timeout_ps;
+		err = wc_capture__create(&w->cap, &co);
+		if (!err)
+			err = wc_capture_set__add(&s->owners, (uint16_t)q->nic, (uint16_t)i, w->cap);
+		if (err)
+			return err;
+		if (w->group)
+			s->member_queue[p->wc_group[i]][wc_capture__member(w->cap)] = i;
+		err = wc_pool__open(w->pool);
+		if (err < 0)
+			return err;
+		sync_ready(s, w);
+		if (p->app_start_ps > 0)
+			sim_schedule(s, p->app_start_ps, EV_APP_START, i, 0);
+	}
+	return 0;
+}
+
+static void wc_fini(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nq_total; i++) {
+		struct sim_wc *w = W(&s->q[i]);
+
+		wc_capture__destroy(w->cap);
+		wc_pool__destroy(w->pool);
+		wc_workq__destroy(w->capq);
+		wc_workq__destroy(w->recq);
+	}
+	for (i = 0; i < s->n_groups; i++)
+		wc_group__destroy(s->groups[i]);
+	free(s->groups);
+	s->groups = NULL;
+}
+
+const struct sim_engine_ops sim_engine_wirecap = {
+	.name = "wirecap",
+	.queue_state = sizeof(struct sim_wc),
+	.init = wc_init,
+	.fini = wc_fini,
+	.ready = wc_ready,
+	.deliver = wc_deliver,
+	.room = wc_room,
+	.deliver_n = wc_deliver_n,
+	.event = wc_event,
+	.bulk_cut = wc_bulk_cut,
+	.bulk_count = wc_bulk_count,
+};

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The simulator's core (DESIGN.md §3): the state of one run, its events,
+ * and the services every model calls: scheduling an event (des.c),
+ * counting processed frames (forward.c), saying that descriptors came
+ * back (run.c). The NIC model and the engine models both include this
+ * header; it includes neither, so neither depends on the other through it.
+ */
+#ifndef WC_SIM_CORE_H
+#define WC_SIM_CORE_H
+
+#include "sim.h"
+#include "wc_capture.h"
+
+#define SIM_NEVER INT64_MAX
+#define SIM_NO_SEQ UINT64_MAX /* sim_processed(): packets not tracked by ring order */
+
+/* The core's event kinds. Each engine numbers its own from EV_ENGINE on
+ * (they only ever reach that engine's ops->event). */
+enum sim_event_kind {
+	EV_NIC_UNBLOCK = 1, /* the receive buffer's head frame may find a descriptor */
+	EV_APP_DONE,        /* an application thread finished a work item */
+	EV_ENGINE,          /* first kind private to an engine model */
+};
+
+struct sim_event {
+	int64_t t;
+	uint64_t seq;
+	uint32_t kind;
+	uint32_t q;
+	uint64_t arg; /* generation stamp or payload */
+};
+
+struct sim_heap {
+	struct sim_event *ev;
+	uint32_t len, cap;
+	uint64_t next_seq;
+};
+
+/* An application thread's current work item (a run of packets). */
+struct sim_app {
+	int busy;
+	uint64_t gen;
+	int64_t started;       /* when the item (re)started running */
+	int64_t remaining_ps;  /* work left when it (re)started */
+	uint64_t batch;        /* packets in the item */
+	struct wc_chunk_meta meta; /* WireCAP: the chunk being processed */
+};
+
+struct sim_queue {
+	uint32_t id;
+	struct sim_queue_stats st;
+	struct sim_app app;
+	/* the engine's own per-queue state: sim_engine_ops.queue_state bytes,
+	 * zeroed before ops->init; nobody but the engine reads it */
+	void *eng;
+	/* ring sequence number -> packet index, for flow tracking */
+	uint32_t *seq_pkt;
+	uint64_t seq_len, seq_cap;
+	uint64_t head_seq;   /* next sequence number a frame entering the ring gets */
+	int64_t tx_free;     /* forwarding: when this thread's transmit queue drains */
+	uint64_t bus_acc;    /* bus admission accumulator (< SIM_BUS_ONE) */
+	uint32_t nic;        /* the NIC this queue belongs to */
+};
+
+struct sim_fifo_entry {
+	uint64_t pkt;
+	uint32_t q;
+	uint32_t bytes;
+};
+
+/* One NIC's receive side: its generator cursor and on-chip buffer. */
+struct sim_nic {
+	uint32_t id;
+	uint32_t q0;          /* its queues are q0 .. q0 + n_queues - 1 */
+	uint64_t next;        /* generator mode: index of its next frame */
+	struct sim_fifo_entry *fifo;
+	uint32_t fifo_cap, fifo_head, fifo_len;
+	uint64_t fifo_bytes;
+	int64_t unblock_at;
+};
+
+struct sim_engine_ops; /* sim_engine.h */
+
+struct sim {
+	const struct sim_params *p;
+	const struct sim_engine_ops *ops; /* the engine of this run */
+	int64_t now;
+	struct sim_heap heap;
+	struct sim_queue *q;     /* n_nics * n_queues */
+	void *eng_state;         /* the queues' engine state, one block */
+	uint32_t nq_total;
+	struct sim_nic nic[2];
+	struct sim_result *res;
+	uint64_t next_pkt;       /* trace mode: next frame */
+	/* flows */
+	int16_t *flow_thread;
+	uint8_t *flow_split;
+	/* WireCAP buddy groups */
+	struct wc_group **groups;
+	uint32_t n_groups;
+	uint32_t member_queue[WC_GROUP_MAX][WC_GROUP_MAX]; /* group, member -> queue */
+	struct wc_capture_set owners; /* WireCAP: {nic_id, ring_id} -> the queue's capture step */
+	int err;
+};
+
+/* des.c: the event heap */
+int sim_heap_init(struct sim_heap *h, uint32_t cap);
+void sim_heap_free(struct sim_heap *h);
+int sim_schedule(struct sim *s, int64_t t, uint32_t kind, uint32_t q, uint64_t arg);
+int sim_heap_pop(struct sim_heap *h, struct sim_event *out);
+
+/* forward.c: an application thread finished n frames of queue `owner` */
+int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n,
+		      int64_t t_first, int64_t dt);
+
+/* run.c: the engine gave descriptors of q's ring back, so frames waiting in
+ * its NIC's buffer may go now. Engines call this, never the NIC. */
+void sim_ring_space(struct sim *s, struct sim_queue *q);
+
+#endif /* WC_SIM_CORE_H */

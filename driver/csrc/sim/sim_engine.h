@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The engines as the rest of the simulator sees them: one table of
+ * operations per engine model (DESIGN.md §3: "each a small module with the
+ * same interface"), in the manner of a driver's device ops. The NIC model
+ * and the main loop call engines through it only; they never read an
+ * engine's per-queue state (q->eng) nor ask which engine runs.
+ *
+ * Adding an engine: one file under engine/csrc/sim/ defining its table,
+ * its declaration below, and its entry in sim_engines[] (engines.c).
+ */
+#ifndef WC_SIM_ENGINE_H
+#define WC_SIM_ENGINE_H
+
+#include <stddef.h>
+
+#include "sim_core.h"
+
+struct sim_engine_ops {
+	const char *name;
+	size_t queue_state;  /* bytes of per-queue state (q->eng), zeroed */
+	/* trace mode: the model reads each frame's size by its ring sequence
+	 * number (q->seq_pkt), so the run records one per frame */
+	int frame_ids;
+
+	/* set-up and tear-down of the run; fini also runs after a failed init
+	 * or set-up, on whatever init left (may be NULL) */
+	int (*init)(struct sim *s);
+	void (*fini)(struct sim *s);
+
+	/* ---- the receive path (nic.c) ---- */
+	/* descriptors of q's ring ready for a frame now */
+	uint32_t (*ready)(struct sim *s, struct sim_queue *q);
+	/* a frame was DMA'd into q's ring (ring sequence number already taken) */
+	void (*deliver)(struct sim *s, struct sim_queue *q);
+	/* optional: frames q can take in one deliver_n step (0: one at a time)
+	 * and that step, n <= room; used when no per-frame record is kept */
+	uint32_t (*room)(struct sim *s, struct sim_queue *q);
+	void (*deliver_n)(struct sim *s, struct sim_queue *q, uint32_t n);
+	/* optional: an engine that gives descriptors back without calling
+	 * sim_ring_space says when the next one comes back (or SIM_NEVER), so
+	 * that a blocked buffer head can wake then */
+	int64_t (*next_release)(struct sim *s, struct sim_queue *q);
+
+	/* ---- the main loop (run.c) ---- */
+	/* an event of a kind the engine scheduled (everything but EV_NIC_UNBLOCK) */
+	void (*event)(struct sim *s, const struct sim_event *ev);
+
+	/* ---- bulk steps (bulk.c, sim_bulk.h), optional ---- */
+	/* Of q's frames f, f + nq, f + 2nq, ... of a run, the first that changes
+	 * q's state (it is then handled frame by frame), or SIM_NO_CUT. NULL:
+	 * f (no closed form, every frame one by one). */
+	uint64_t (*bulk_cut)(struct sim *s, struct sim_queue *q, uint64_t f);
+	/* Count c of q's frames (f, then one every nq) in closed form, bus
+	 * included (bulk_admit), none beyond the cut. Returns how many it
+	 * counted: c, or fewer when the next one must go to the NIC's buffer.
+	 * NULL: only runs that the bus drops entirely are counted. */
+	uint64_t (*bulk_count)(struct sim *s, struct sim_queue *q, uint64_t f, uint64_t c);
+};
+
+/* engine/csrc/sim/: one table per engine model */
+extern const struct sim_engine_ops sim_engine_wirecap; /* eng_wirecap.c */
+extern const struct sim_engine_ops sim_engine_dna;     /* eng_typeii.c */
+extern const struct sim_engine_ops sim_engine_netmap;  /* eng_typeii.c */
+extern const struct sim_engine_ops sim_engine_pfring;  /* eng_pfring.c */
+
+/* engines.c: the table of each enum sim_engine */
+extern const struct sim_engine_ops *const sim_engines[];
+extern const uint32_t sim_n_engines;
+
+#endif /* WC_SIM_ENGINE_H */
