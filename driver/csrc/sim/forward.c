@@ -3,6 +3,8 @@
  * second NIC (paper §3.2.2b). */
 #include "frames.h"
 
+#include <errno.h>
+
 /* ---- forwarding and processing ------------------------------------------ */
 
 /* Forwarding (paper §3.2.2b, §4 "Packet forwarding"): each processed frame
