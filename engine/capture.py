@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.core import BuddyGroup, ChunkMeta, Pool, WorkQueue, _check, ffi, lib
+from engine.core import BuddyGroup, ChunkMeta, Pool, WorkQueue, _check, counters, ffi, lib
 
-NEVER = 2**64 - 1
-STATS_FIELDS = tuple(name for name, _ in ffi.typeof("struct wc_capture_stats").fields)
+NEVER = lib.WC_CAPTURE_NEVER
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class CaptureUnit:
     def stats(self) -> dict[str, int]:
         st = ffi.new("struct wc_capture_stats *")
         lib.wc_capture__stats(self._c, st)
-        return {f: getattr(st, f) for f in STATS_FIELDS}
+        return counters(st)
 
     def recycle_push(self, meta: ChunkMeta) -> None:
         _check(lib.wc_capture__recycle_push(self._c, meta.to_c()), "recycle push")
