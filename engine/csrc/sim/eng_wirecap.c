@@ -59,10 +59,11 @@ struct sim_wc {
 	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
 	struct wc_workq *txq;    /* processed chunks waiting for their transmit completion */
 };
+SIM_ENGINE_STATE(struct sim_wc);
 
 static inline struct sim_wc *W(struct sim_queue *q)
 {
-	return q->eng;
+	return (struct sim_wc *)q->eng;
 }
 
 static void fail(struct sim *s, int err)
@@ -433,8 +434,6 @@ static void wc_fini(struct sim *s)
 }
 
 const struct sim_engine_ops sim_engine_wirecap = {
-	.name = "wirecap",
-	.queue_state = sizeof(struct sim_wc),
 	.init = wc_init,
 	.fini = wc_fini,
 	.ready = wc_ready,
