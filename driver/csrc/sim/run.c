@@ -127,12 +127,6 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	s.q = calloc(s.nq_total, sizeof(*s.q));
 	if (!s.q)
 		goto out;
-	/* the engine's per-queue state, zeroed as the queues are */
-	s.eng_state = calloc(s.nq_total, s.ops->queue_state);
-	if (!s.eng_state)
-		goto out;
-	for (i = 0; i < s.nq_total; i++)
-		s.q[i].eng = (char *)s.eng_state + (size_t)i * s.ops->queue_state;
 	for (k = 0; k < p->n_nics; k++) {
 		struct sim_nic *n = &s.nic[k];
 
@@ -197,9 +191,8 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	for (i = 0; i < s.nq_total; i++)
 		qs[i] = s.q[i].st;
 out:
-	if (s.eng_state && s.ops->fini)
+	if (s.q && s.ops->fini)
 		s.ops->fini(&s);
-	free(s.eng_state);
 	if (s.q)
 		for (i = 0; i < s.nq_total; i++)
 			free(s.q[i].seq_pkt);

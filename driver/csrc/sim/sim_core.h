@@ -15,6 +15,14 @@
 #define SIM_NEVER INT64_MAX
 #define SIM_NO_SEQ UINT64_MAX /* sim_processed(): packets not tracked by ring order */
 
+/* Room for an engine's per-queue state in the queue itself (sim_queue.eng),
+ * as sk_buff's cb[] holds a layer's private data: opaque to everyone else,
+ * and reached without a pointer to follow on every frame. */
+#define SIM_QUEUE_ENGINE_BYTES 128
+/* An engine's per-queue state type: it must fit there. */
+#define SIM_ENGINE_STATE(type) \
+	_Static_assert(sizeof(type) <= SIM_QUEUE_ENGINE_BYTES, #type " outgrows sim_queue.eng")
+
 /* The core's event kinds. Each engine numbers its own from EV_ENGINE on
  * (they only ever reach that engine's ops->event). */
 enum sim_event_kind {
@@ -51,9 +59,9 @@ struct sim_queue {
 	uint32_t id;
 	struct sim_queue_stats st;
 	struct sim_app app;
-	/* the engine's own per-queue state: sim_engine_ops.queue_state bytes,
-	 * zeroed before ops->init; nobody but the engine reads it */
-	void *eng;
+	/* the engine's own per-queue state (SIM_ENGINE_STATE), zeroed before
+	 * ops->init; nobody but the engine reads it */
+	_Alignas(8) char eng[SIM_QUEUE_ENGINE_BYTES];
 	/* ring sequence number -> packet index, for flow tracking */
 	uint32_t *seq_pkt;
 	uint64_t seq_len, seq_cap;
@@ -88,7 +96,6 @@ struct sim {
 	int64_t now;
 	struct sim_heap heap;
 	struct sim_queue *q;     /* n_nics * n_queues */
-	void *eng_state;         /* the queues' engine state, one block */
 	uint32_t nq_total;
 	struct sim_nic nic[2];
 	struct sim_result *res;

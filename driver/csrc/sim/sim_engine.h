@@ -12,19 +12,15 @@
 #ifndef WC_SIM_ENGINE_H
 #define WC_SIM_ENGINE_H
 
-#include <stddef.h>
-
 #include "sim_core.h"
 
 struct sim_engine_ops {
-	const char *name;
-	size_t queue_state;  /* bytes of per-queue state (q->eng), zeroed */
 	/* trace mode: the model reads each frame's size by its ring sequence
 	 * number (q->seq_pkt), so the run records one per frame */
 	int frame_ids;
 
-	/* set-up and tear-down of the run; fini also runs after a failed init
-	 * or set-up, on whatever init left (may be NULL) */
+	/* set-up and tear-down of the run; fini (optional) also runs after a
+	 * failed set-up or init, on the zeroed or partly built state */
 	int (*init)(struct sim *s);
 	void (*fini)(struct sim *s);
 

@@ -21,7 +21,7 @@ static inline int dna_passes_through(const struct sim *s, const struct sim_queue
 
 /* `busy_until` is when the last frame in the ring leaves; frames still held
  * at t are those leaving after t. */
-static inline int64_t dna_busy_until(const struct sim *s, const struct sim_queue *q)
+static inline int64_t dna_busy_until(const struct sim *s, struct sim_queue *q)
 {
 	if (!q->app.busy)
 		return SIM_NEVER;

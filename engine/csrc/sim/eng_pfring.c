@@ -55,10 +55,11 @@ struct sim_pf {
 	uint32_t poll_batch;
 	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
 };
+SIM_ENGINE_STATE(struct sim_pf);
 
 static inline struct sim_pf *P(struct sim_queue *q)
 {
-	return q->eng;
+	return (struct sim_pf *)q->eng;
 }
 
 static inline int app_has_work(struct sim_queue *q)
@@ -287,8 +288,6 @@ static void pf_event(struct sim *s, const struct sim_event *ev)
 /* In trace mode each NAPI copy costs by the frame's own size, read by its
  * ring sequence number (frame_ids). */
 const struct sim_engine_ops sim_engine_pfring = {
-	.name = "pfring",
-	.queue_state = sizeof(struct sim_pf),
 	.frame_ids = 1,
 	.init = pf_init,
 	.fini = pf_fini,

@@ -34,7 +34,7 @@ static inline int is_dna(const struct sim *s)
 }
 
 /* Descriptors given back by time `now`. */
-static inline uint64_t released_now(const struct sim *s, const struct sim_queue *q)
+static inline uint64_t released_now(const struct sim *s, struct sim_queue *q)
 {
 	const struct sim_app *a = &q->app;
 	uint64_t done;
@@ -165,8 +165,6 @@ static void t2_event(struct sim *s, const struct sim_event *ev)
 /* DNA gives descriptors back one by one along a batch without telling
  * anyone (next_release), and has a closed form for bulk steps. */
 const struct sim_engine_ops sim_engine_dna = {
-	.name = "dna",
-	.queue_state = sizeof(struct sim_t2),
 	.init = t2_init,
 	.ready = t2_ready,
 	.deliver = t2_deliver,
@@ -179,8 +177,6 @@ const struct sim_engine_ops sim_engine_dna = {
 /* NETMAP gives descriptors back at each sync (sim_ring_space); its frames
  * go one by one in bulk mode too. */
 const struct sim_engine_ops sim_engine_netmap = {
-	.name = "netmap",
-	.queue_state = sizeof(struct sim_t2),
 	.init = t2_init,
 	.ready = t2_ready,
 	.deliver = t2_deliver,

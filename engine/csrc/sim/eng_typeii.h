@@ -17,9 +17,11 @@ struct sim_t2 {
 	int wake_pending;
 };
 
-static inline struct sim_t2 *T2(const struct sim_queue *q)
+SIM_ENGINE_STATE(struct sim_t2);
+
+static inline struct sim_t2 *T2(struct sim_queue *q)
 {
-	return q->eng;
+	return (struct sim_t2 *)q->eng;
 }
 
 /* eng_dna_bulk.c: DNA's entries for bulk steps (sim_engine.h) */

@@ -62,10 +62,11 @@ struct sim_wc {
 	int attached;            /* the running step re-armed segments (hook) */
 	uint64_t buffered;       /* frames captured or in the ring, not yet processed */
 };
+SIM_ENGINE_STATE(struct sim_wc);
 
 static inline struct sim_wc *W(struct sim_queue *q)
 {
-	return q->eng;
+	return (struct sim_wc *)q->eng;
 }
 
 static void fail(struct sim *s, int err)
@@ -461,8 +462,6 @@ static void wc_fini(struct sim *s)
 }
 
 const struct sim_engine_ops sim_engine_wirecap = {
-	.name = "wirecap",
-	.queue_state = sizeof(struct sim_wc),
 	.init = wc_init,
 	.fini = wc_fini,
 	.ready = wc_ready,
