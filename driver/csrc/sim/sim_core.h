@@ -10,7 +10,6 @@
 #define WC_SIM_CORE_H
 
 #include "sim.h"
-#include "wc_capture.h"
 
 #define SIM_NEVER INT64_MAX
 #define SIM_NO_SEQ UINT64_MAX /* sim_processed(): packets not tracked by ring order */
@@ -103,11 +102,9 @@ struct sim {
 	/* flows */
 	int16_t *flow_thread;
 	uint8_t *flow_split;
-	/* WireCAP buddy groups */
-	struct wc_group **groups;
-	uint32_t n_groups;
-	uint32_t member_queue[WC_GROUP_MAX][WC_GROUP_MAX]; /* group, member -> queue */
-	struct wc_capture_set owners; /* WireCAP: {nic_id, ring_id} -> the queue's capture step */
+	/* the engine's whole-run state: ops->init allocates it, ops->fini
+	 * frees it; nobody but the engine reads it */
+	void *eng_run;
 	int err;
 };
 

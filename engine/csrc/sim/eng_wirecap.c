@@ -64,6 +64,19 @@ struct sim_wc {
 };
 SIM_ENGINE_STATE(struct sim_wc);
 
+/* whole-run state (s->eng_run) */
+struct wc_run {
+	struct wc_group **groups;  /* buddy groups (advanced mode) */
+	uint32_t n_groups;
+	uint32_t member_queue[WC_GROUP_MAX][WC_GROUP_MAX]; /* group, member -> queue */
+	struct wc_capture_set owners; /* {nic_id, ring_id} -> the queue's capture step */
+};
+
+static inline struct wc_run *RUN(struct sim *s)
+{
+	return s->eng_run;
+}
+
 static inline struct sim_wc *W(struct sim_queue *q)
 {
 	return (struct sim_wc *)q->eng;
@@ -167,7 +180,7 @@ static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
 {
 	struct sim_queue *q = user;
 	struct sim *s = W(q)->s;
-	uint32_t target = W(q)->group ? s->member_queue[s->p->wc_group[q->id]][dst] : q->id;
+	uint32_t target = W(q)->group ? RUN(s)->member_queue[s->p->wc_group[q->id]][dst] : q->id;
 
 	app_start(s, &s->q[target]);
 }
@@ -207,7 +220,7 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 /* a used chunk goes back to its owner's recycle queue (wc_capture_set) */
 static void recycle(struct sim *s, const struct wc_chunk_meta *m)
 {
-	struct wc_capture *c = wc_capture_set__owner(&s->owners, m);
+	struct wc_capture *c = wc_capture_set__owner(&RUN(s)->owners, m);
 
 	if (!c) {
 		fail(s, -EXDEV);
@@ -246,7 +259,7 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 	case EV_APP_DONE: {
 		struct sim_app *a = &q->app;
 		struct wc_chunk_meta m = a->meta;
-		struct wc_capture *owner = wc_capture_set__owner(&s->owners, &m);
+		struct wc_capture *owner = wc_capture_set__owner(&RUN(s)->owners, &m);
 		int64_t freed;
 
 		if (ev->arg != a->gen)
@@ -384,20 +397,25 @@ static uint64_t wc_bulk_count(struct sim *s, struct sim_queue *q, uint64_t f, ui
 static int wc_init(struct sim *s)
 {
 	const struct sim_params *p = s->p;
+	struct wc_run *r = calloc(1, sizeof(*r));
 	uint32_t i;
 	int err;
 
+	if (!r)
+		return -ENOMEM;
+	s->eng_run = r;
+
 	if (p->wc_advanced) {
 		for (i = 0; i < s->nq_total; i++)
-			if (p->wc_group[i] + 1u > s->n_groups)
-				s->n_groups = p->wc_group[i] + 1u;
-		s->groups = calloc(s->n_groups, sizeof(*s->groups));
-		if (!s->groups)
+			if (p->wc_group[i] + 1u > r->n_groups)
+				r->n_groups = p->wc_group[i] + 1u;
+		r->groups = calloc(r->n_groups, sizeof(*r->groups));
+		if (!r->groups)
 			return -ENOMEM;
-		for (i = 0; i < s->n_groups; i++) {
+		for (i = 0; i < r->n_groups; i++) {
 			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
 
-			err = wc_group__create(&s->groups[i], &o);
+			err = wc_group__create(&r->groups[i], &o);
 			if (err)
 				return err;
 		}
@@ -420,7 +438,7 @@ static int wc_init(struct sim *s)
 		if (err)
 			return err;
 		if (p->wc_advanced)
-			w->group = s->groups[p->wc_group[i]];
+			w->group = r->groups[p->wc_group[i]];
 		co.pool = w->pool;
 		co.capq = w->capq;
 		co.recq = w->recq;
@@ -428,11 +446,11 @@ static int wc_init(struct sim *s)
 		co.timeout = (uint64_t)p->wc_timeout_ps;
 		err = wc_capture__create(&w->cap, &co);
 		if (!err)
-			err = wc_capture_set__add(&s->owners, (uint16_t)q->nic, (uint16_t)i, w->cap);
+			err = wc_capture_set__add(&r->owners, (uint16_t)q->nic, (uint16_t)i, w->cap);
 		if (err)
 			return err;
 		if (w->group)
-			s->member_queue[p->wc_group[i]][wc_capture__member(w->cap)] = i;
+			r->member_queue[p->wc_group[i]][wc_capture__member(w->cap)] = i;
 		err = wc_pool__open(w->pool);
 		if (err < 0)
 			return err;
@@ -445,6 +463,7 @@ static int wc_init(struct sim *s)
 
 static void wc_fini(struct sim *s)
 {
+	struct wc_run *r = s->eng_run;
 	uint32_t i;
 
 	for (i = 0; i < s->nq_total; i++) {
@@ -455,10 +474,13 @@ static void wc_fini(struct sim *s)
 		wc_workq__destroy(w->capq);
 		wc_workq__destroy(w->recq);
 	}
-	for (i = 0; i < s->n_groups; i++)
-		wc_group__destroy(s->groups[i]);
-	free(s->groups);
-	s->groups = NULL;
+	if (!r)
+		return;
+	for (i = 0; i < r->n_groups && r->groups; i++)
+		wc_group__destroy(r->groups[i]);
+	free(r->groups);
+	free(r);
+	s->eng_run = NULL;
 }
 
 const struct sim_engine_ops sim_engine_wirecap = {
