@@ -21,7 +21,7 @@ def unit(R=4, ring_id=0, capq_len=64, group=None):
     return CaptureUnit(pool, WorkQueue(capq_len), WorkQueue(R), timeout=TIMEOUT, group=group)
 
 
-def meta(chunk, first=0, count=4, seq=0, flags=0, src_chunk=0, src_cell=0, gen=None, ring=0):
+def meta(chunk, first=0, count=4, seq=0, flags=0, src_chunk=0, src_cell=0, ring=0):
     return dict(nic_id=0, ring_id=ring, chunk_id=chunk, first_cell=first, pkt_count=count, seq=seq,
                 flags=flags, src_chunk=src_chunk, src_cell=src_cell)
 
