@@ -6,9 +6,9 @@ and the host (driver/csrc/sim) and the capture engines modelled on it
 sources are every .c file in those two folders; the WireCAP model drives
 the real engine core, linked in from the static library ``wccore``.
 
-Declarations: the public part of driver/csrc/sim/sim.h (the marked part
-above ``#ifdef WC_SIM_INTERNAL``), plus the core's through
-``ffi.include`` (engine/build_core.py).
+Declarations: the marked part of driver/csrc/sim/sim.h (the public
+contract; the internals are in private headers that mark nothing), plus
+the core's through ``ffi.include`` (engine/build_core.py).
 """
 import sys
 from pathlib import Path

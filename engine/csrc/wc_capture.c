@@ -101,11 +101,6 @@ void *wc_capture__user(const struct wc_capture *c)
 	return c->user;
 }
 
-struct wc_pool *wc_capture__pool(const struct wc_capture *c)
-{
-	return c->pool;
-}
-
 uint64_t wc_capture__deadline(const struct wc_capture *c)
 {
 	return c->deadline;
@@ -116,13 +111,11 @@ int wc_capture__plan(struct wc_capture *c, uint64_t now, struct wc_capture_plan 
 	p->recycles = wc_workq__len(c->recq);
 	p->full = wc_pool__full(c->pool);
 	p->partial = p->full ? 0 : wc_pool__partial(c->pool);
-	if (p->full || !p->partial) {
-		/* case (2) returns at once; case (1) blocks without a timeout */
-		c->deadline = p->full ? c->deadline : WC_CAPTURE_NEVER;
-	} else if (c->deadline == WC_CAPTURE_NEVER) {
-		/* case (3): blocked with a timeout, from now */
-		c->deadline = now + c->timeout;
-	}
+	if (!p->full && !p->partial)
+		c->deadline = WC_CAPTURE_NEVER;   /* case (1): blocks without a timeout */
+	else if (!p->full && c->deadline == WC_CAPTURE_NEVER)
+		c->deadline = now + c->timeout;   /* case (3): blocked with a timeout, from now */
+	/* case (2), full chunks: returns at once; the step's capture ends the timeout */
 	p->deadline = c->deadline;
 	p->flush = !p->full && p->partial && now >= c->deadline;
 	return p->recycles || p->full || p->flush;

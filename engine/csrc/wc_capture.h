@@ -139,7 +139,6 @@ void wc_capture__destroy(struct wc_capture *c);
 /* Index in the buddy group (0 in basic mode). */
 uint32_t wc_capture__member(const struct wc_capture *c);
 void *wc_capture__user(const struct wc_capture *c);
-struct wc_pool *wc_capture__pool(const struct wc_capture *c);
 /* When the partial chunk's timeout expires (WC_CAPTURE_NEVER: none armed). */
 uint64_t wc_capture__deadline(const struct wc_capture *c);
 

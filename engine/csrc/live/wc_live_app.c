@@ -49,17 +49,17 @@ static void finish_chunk(struct wc_live *l, struct member *mb)
 static int begin_chunk(struct wc_live *l, struct member *mb)
 {
 	struct cursor *c = &mb->cur;
-	int o;
+	const struct member *owner;
 
 	if (wc_workq__pop(mb->capq, &c->m))
 		return 0;
-	o = owner_lookup(l, c->m.ring_id);
-	if (o < 0) {
+	owner = owner_of(l, &c->m);
+	if (!owner) {
 		STAT_ADD(mb->app_driver_errors, 1);
 		return 0;
 	}
-	c->owner = (uint32_t)o;
-	c->frame0 = chunk_first_frame(l, &l->m[o], &c->m);
+	c->owner = owner->idx;
+	c->frame0 = chunk_first_frame(l, owner, &c->m);
 	c->i = 0;
 	c->delivered = 0;
 	c->filtered = 0;

@@ -50,7 +50,7 @@ int wc_live__chunk_get(struct wc_live *l, uint32_t member, struct wc_chunk_meta 
 {
 	struct member *mb;
 	uint64_t deadline;
-	int o;
+	struct member *owner;
 
 	if (member >= l->n || !m)
 		return -EINVAL;
@@ -63,9 +63,9 @@ int wc_live__chunk_get(struct wc_live *l, uint32_t member, struct wc_chunk_meta 
 			return 0;
 		live_wait_chunk(mb, (int)((deadline - now + 999999) / 1000000));
 	}
-	o = owner_lookup(l, m->ring_id);
-	if (o >= 0)
-		STAT_ADD_MW(l->m[o].delivered, m->pkt_count);
+	owner = owner_of(l, m);
+	if (owner)
+		STAT_ADD_MW(owner->delivered, m->pkt_count);
 	STAT_ADD(mb->consumed, m->pkt_count);
 	return 1;
 }
@@ -75,14 +75,12 @@ const uint8_t *wc_live__chunk_packet(const struct wc_live *l, const struct wc_ch
 {
 	const struct member *owner;
 	uint64_t f;
-	int o;
 
 	if (!m || i >= m->pkt_count || m->chunk_id >= l->chunks)
 		return NULL;
-	o = owner_lookup(l, m->ring_id);
-	if (o < 0)
+	owner = owner_of(l, m);
+	if (!owner)
 		return NULL;
-	owner = &l->m[o];
 	f = chunk_first_frame(l, owner, m) + i;
 	if (f >= frame_of(l, owner, l->chunks, 0)) /* past the end of the owner's pool */
 		return NULL;

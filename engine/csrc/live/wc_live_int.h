@@ -181,14 +181,6 @@ static inline struct member *owner_of(const struct wc_live *l, const struct wc_c
 	return c ? (struct member *)wc_capture__user(c) : NULL;
 }
 
-/* member index of the pool that captured on queue ring_id, or -1 */
-static inline int owner_lookup(const struct wc_live *l, uint32_t ring_id)
-{
-	const struct wc_capture *c = ring_id < OWNER_MAX ? l->owners.by_ring[ring_id] : NULL;
-
-	return c ? (int)((const struct member *)wc_capture__user(c))->idx : -1;
-}
-
 /* UMEM frame of cell `cell` of chunk chunk_id of mb's pool: the pool sits
  * at frame_base, chunk c's cells at frames c*M .. c*M+M-1 */
 static inline uint64_t frame_of(const struct wc_live *l, const struct member *mb,

@@ -217,17 +217,12 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 	ct_start(s, q);
 }
 
-/* a used chunk goes back to its owner's recycle queue (wc_capture_set) */
-static void recycle(struct sim *s, const struct wc_chunk_meta *m)
+/* a used chunk goes back to the recycle queue of owner, the capture step
+ * of its pool (looked up once by the caller in the owner table) */
+static void recycle(struct sim *s, struct wc_capture *owner, const struct wc_chunk_meta *m)
 {
-	struct wc_capture *c = wc_capture_set__owner(&RUN(s)->owners, m);
-
-	if (!c) {
-		fail(s, -EXDEV);
-		return;
-	}
-	fail(s, wc_capture__recycle_push(c, m));
-	ct_notify(s, wc_capture__user(c));
+	fail(s, wc_capture__recycle_push(owner, m));
+	ct_notify(s, wc_capture__user(owner));
 }
 
 static void wc_event(struct sim *s, const struct sim_event *ev)
@@ -259,11 +254,12 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 	case EV_APP_DONE: {
 		struct sim_app *a = &q->app;
 		struct wc_chunk_meta m = a->meta;
-		struct wc_capture *owner = wc_capture_set__owner(&RUN(s)->owners, &m);
+		struct wc_capture *owner;
 		int64_t freed;
 
 		if (ev->arg != a->gen)
 			break;
+		owner = wc_capture_set__owner(&RUN(s)->owners, &m);
 		if (!owner) {
 			fail(s, -EXDEV);
 			break;
@@ -272,7 +268,7 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 		q->st.last_done_ps = s->now;
 		freed = sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count, a->started + s->p->app_cost_ps,
 				      s->p->app_cost_ps);
-		W(&s->q[m.ring_id])->buffered -= m.pkt_count;
+		W((struct sim_queue *)wc_capture__user(owner))->buffered -= m.pkt_count;
 		if (freed > s->now) {
 			/* zero-copy forwarding: the cells are the transmit buffers,
 			 * so the chunk is recycled only after transmit completion
@@ -282,7 +278,7 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 				fail(s, -EPROTO);
 			sim_schedule(s, freed, EV_TX_DONE, q->id, (uint64_t)m.ring_id << 32 | m.chunk_id);
 		} else {
-			recycle(s, &m);
+			recycle(s, owner, &m);
 		}
 		app_start(s, q);
 		break;
@@ -292,7 +288,7 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 		struct wc_capture *owner = W(&s->q[ev->arg >> 32])->cap;
 
 		if (wc_capture__tx_done(owner, (uint32_t)ev->arg, &m) == 1)
-			recycle(s, &m);
+			recycle(s, owner, &m);
 		else
 			fail(s, -EPROTO);
 		break;
