@@ -116,28 +116,26 @@ uint64_t bulk_step(struct sim *s, uint32_t k, int64_t t_lim)
 		return 0;
 	if (n->fifo_len && fifo_has_room(s, n, footprint(s, p->gen_size))) {
 		/* the head is blocked: frames queue behind it until the buffer
-		 * is full (one queue per NIC only: the buffer keeps their order) */
+		 * is full (one queue per NIC only: the buffer keeps their order).
+		 * The bus admits some; the run ends after the admitted frame that
+		 * fills the buffer, or at i_end. */
 		uint32_t bytes = footprint(s, p->gen_size);
-		uint64_t i = i0;
 		struct sim_queue *q = &s->q[n->q0];
+		uint64_t fit, c;
 
 		if (p->n_queues != 1)
 			return 0;
-		for (; i < i_end && fifo_has_room(s, n, bytes); i++) {
-			q->st.sent++;
-			if (!bus_admits(s, q)) {
-				drop(q, &q->st.drops_bus, 1);
-				continue;
-			}
-			n->fifo[(n->fifo_head + n->fifo_len) % n->fifo_cap] =
-				(struct sim_fifo_entry){ i * p->n_nics + k, n->q0, bytes };
-			n->fifo_len++;
-			n->fifo_bytes += bytes;
-		}
-		s->now = gen_time(s, i - 1);
-		n->next = i;
+		fit = (p->fifo_bytes - n->fifo_bytes) / bytes;
+		if (fit > n->fifo_cap - n->fifo_len)
+			fit = n->fifo_cap - n->fifo_len;
+		c = p->bus_admit ? admitted_position(q->bus_acc, p->bus_admit, fit - 1) + 1 : i_end - i0;
+		if (c > i_end - i0)
+			c = i_end - i0;
+		fifo_push(s, n, i0 * p->n_nics + k, q->id, bytes, (uint32_t)bulk_admit(s, q, c));
+		s->now = gen_time(s, i0 + c - 1);
+		n->next = i0 + c;
 		s->res->bulk_steps++;
-		return i - i0;
+		return c;
 	}
 	if (n->fifo_len) {
 		/* a full buffer with a blocked head takes nothing until an event */

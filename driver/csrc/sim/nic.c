@@ -31,15 +31,6 @@
 
 /* ---- the receive buffer ----------------------------------------------- */
 
-static inline void fifo_pop(struct sim_nic *n, uint32_t count)
-{
-	while (count--) {
-		n->fifo_bytes -= n->fifo[n->fifo_head].bytes;
-		n->fifo_head = (n->fifo_head + 1) % n->fifo_cap;
-		n->fifo_len--;
-	}
-}
-
 /* A frame is DMA'd into queue q's ring: it gets the next ring sequence
  * number (the order the application will see it in). */
 static inline void engine_deliver(struct sim *s, struct sim_queue *q, uint64_t pkt)
@@ -60,11 +51,16 @@ static inline void engine_deliver(struct sim *s, struct sim_queue *q, uint64_t p
  * once (WireCAP: up to the end of the segment). */
 static inline uint32_t drain_run(struct sim_nic *n, struct sim_queue *q, uint32_t room)
 {
-	uint32_t k = 0;
+	uint32_t k = 0, r;
 
-	while (k < room && k < n->fifo_len && n->fifo[(n->fifo_head + k) % n->fifo_cap].q == q->id)
-		k++;
-	return k;
+	for (r = 0; k < room && r < n->fifo_runs; r++) {
+		const struct sim_fifo_entry *e = &n->fifo[(n->fifo_head + r) % n->fifo_cap];
+
+		if (e->q != q->id)
+			break;
+		k += e->n;
+	}
+	return k < room ? k : room;
 }
 
 /* Drain the receive buffer's head while its frames find descriptors. */
@@ -103,9 +99,7 @@ void nic_kick(struct sim *s, uint32_t k)
 			}
 			return;
 		}
-		n->fifo_bytes -= e->bytes;
-		n->fifo_head = (n->fifo_head + 1) % n->fifo_cap;
-		n->fifo_len--;
+		fifo_pop(n, 1);
 	}
 }
 
@@ -136,9 +130,7 @@ void nic_arrival(struct sim *s, uint64_t pkt)
 		drop(q, &q->st.drops_fifo, 1);
 		return;
 	}
-	n->fifo[(n->fifo_head + n->fifo_len) % n->fifo_cap] = (struct sim_fifo_entry){ pkt, qi, bytes };
-	n->fifo_len++;
-	n->fifo_bytes += bytes;
+	fifo_push(s, n, pkt, qi, bytes, 1);
 	if (n->fifo_len == 1)
 		nic_kick(s, q->nic); /* a blocked head may need an unblock event */
 }

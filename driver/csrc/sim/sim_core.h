@@ -70,10 +70,17 @@ struct sim_queue {
 	uint32_t nic;        /* the NIC this queue belongs to */
 };
 
+/* A run of frames waiting in a NIC's receive buffer: n frames of queue q,
+ * `bytes` each, in arrival order. Frames whose ids nobody records (the
+ * queue keeps no per-frame record: q->seq_pkt is NULL) join the run at the
+ * tail, so a buffer of one queue's frames is one entry however full it is
+ * (Figure 14 at one queue per NIC keeps it full for 10^9 frames); `pkt` is
+ * then only the run's first frame. With records, every run is one frame. */
 struct sim_fifo_entry {
 	uint64_t pkt;
 	uint32_t q;
 	uint32_t bytes;
+	uint32_t n;
 };
 
 /* One NIC's receive side: its generator cursor and on-chip buffer. */
@@ -81,8 +88,11 @@ struct sim_nic {
 	uint32_t id;
 	uint32_t q0;          /* its queues are q0 .. q0 + n_queues - 1 */
 	uint64_t next;        /* generator mode: index of its next frame */
-	struct sim_fifo_entry *fifo;
-	uint32_t fifo_cap, fifo_head, fifo_len;
+	struct sim_fifo_entry *fifo; /* runs, a ring of fifo_cap entries */
+	uint32_t fifo_cap;    /* most frames (and so runs) the buffer can hold */
+	uint32_t fifo_head;   /* first run */
+	uint32_t fifo_runs;   /* runs held */
+	uint32_t fifo_len;    /* frames held */
 	uint64_t fifo_bytes;
 	int64_t unblock_at;
 };

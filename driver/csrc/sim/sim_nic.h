@@ -31,4 +31,44 @@ static inline int fifo_has_room(const struct sim *s, const struct sim_nic *n, ui
 	return n->fifo_len < n->fifo_cap && n->fifo_bytes + bytes <= s->p->fifo_bytes;
 }
 
+/* `count` frames of queue qi, `bytes` each, the first with id pkt, join the
+ * tail of the buffer (the caller checked the room). They extend the tail run
+ * when no per-frame record is kept (struct sim_fifo_entry). */
+static inline void fifo_push(struct sim *s, struct sim_nic *n, uint64_t pkt, uint32_t qi, uint32_t bytes,
+			     uint32_t count)
+{
+	struct sim_fifo_entry *tail = n->fifo_runs ?
+		&n->fifo[(n->fifo_head + n->fifo_runs - 1) % n->fifo_cap] : NULL;
+
+	if (!count)
+		return;
+	if (tail && tail->q == qi && tail->bytes == bytes && !s->q[qi].seq_pkt) {
+		tail->n += count;
+	} else {
+		n->fifo[(n->fifo_head + n->fifo_runs) % n->fifo_cap] =
+			(struct sim_fifo_entry){ pkt, qi, bytes, count };
+		n->fifo_runs++;
+	}
+	n->fifo_len += count;
+	n->fifo_bytes += (uint64_t)bytes * count;
+}
+
+/* The first `count` frames of the buffer leave it. */
+static inline void fifo_pop(struct sim_nic *n, uint32_t count)
+{
+	while (count) {
+		struct sim_fifo_entry *e = &n->fifo[n->fifo_head];
+		uint32_t k = count < e->n ? count : e->n;
+
+		e->n -= k;
+		n->fifo_len -= k;
+		n->fifo_bytes -= (uint64_t)e->bytes * k;
+		count -= k;
+		if (!e->n) {
+			n->fifo_head = (n->fifo_head + 1) % n->fifo_cap;
+			n->fifo_runs--;
+		}
+	}
+}
+
 #endif /* WC_SIM_NIC_H */

@@ -137,6 +137,23 @@ static void t2_deliver(struct sim *s, struct sim_queue *q)
 	}
 }
 
+/* n frames at once, as n calls of t2_deliver at this instant would: only the
+ * first can start a batch (DNA) or a wake-up (NETMAP); the rest only fill
+ * the ring, and the most held is after the last. */
+static void t2_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
+{
+	struct sim_t2 *t = T2(q);
+	uint64_t held;
+
+	if (!n)
+		return;
+	t2_deliver(s, q);
+	t->in_ring += n - 1;
+	held = t->in_ring - released_now(s, q);
+	if (held > q->st.max_buffered)
+		q->st.max_buffered = held;
+}
+
 static void t2_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
@@ -168,6 +185,8 @@ const struct sim_engine_ops sim_engine_dna = {
 	.init = t2_init,
 	.ready = t2_ready,
 	.deliver = t2_deliver,
+	.room = t2_ready,
+	.deliver_n = t2_deliver_n,
 	.next_release = t2_next_release,
 	.event = t2_event,
 	.bulk_cut = dna_bulk_cut,
@@ -180,5 +199,7 @@ const struct sim_engine_ops sim_engine_netmap = {
 	.init = t2_init,
 	.ready = t2_ready,
 	.deliver = t2_deliver,
+	.room = t2_ready,
+	.deliver_n = t2_deliver_n,
 	.event = t2_event,
 };
