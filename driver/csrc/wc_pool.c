@@ -43,18 +43,26 @@ struct wc_pool {
 	struct wc_pool_stats st;
 };
 
+/* (i + 1) mod n for i < n, and i + k mod n for i, k < n, without a
+ * division: the pool's rings are walked on every capture and recycle. */
+static inline uint32_t wrap_add(uint32_t i, uint32_t k, uint32_t n)
+{
+	i += k;
+	return i >= n ? i - n : i;
+}
+
 static uint32_t free_pop(struct wc_pool *p)
 {
 	uint32_t c = p->freeq[p->free_head];
 
-	p->free_head = (p->free_head + 1) % p->r;
+	p->free_head = wrap_add(p->free_head, 1, p->r);
 	p->free_len--;
 	return c;
 }
 
 static void free_push(struct wc_pool *p, uint32_t c)
 {
-	p->freeq[(p->free_head + p->free_len) % p->r] = c;
+	p->freeq[wrap_add(p->free_head, p->free_len, p->r)] = c;
 	p->free_len++;
 }
 
@@ -167,7 +175,7 @@ int wc_pool__attach(struct wc_pool *p, uint32_t *out, uint32_t max)
 	if (!p->is_open)
 		return 0;
 	for (i = 0; i < p->nseg && p->free_len; i++) {
-		uint32_t s = (s0 + i) % p->nseg;
+		uint32_t s = wrap_add(s0, i, p->nseg);
 		uint32_t c;
 
 		if (p->seg_chunk[s] != WC_BARE)
@@ -220,7 +228,7 @@ uint32_t wc_pool__ready(const struct wc_pool *p)
 	uint32_t s0 = p->head / p->m, i, total = 0;
 
 	for (i = 0; i < p->nseg; i++) {
-		uint32_t s = (s0 + i) % p->nseg, r;
+		uint32_t s = wrap_add(s0, i, p->nseg), r;
 
 		if (p->seg_chunk[s] == WC_BARE)
 			break;
@@ -250,7 +258,7 @@ int wc_pool__rx(struct wc_pool *p, uint32_t n)
 		p->seg_fill[s] += k;
 		p->rx_seq += k;
 		p->st.rx_packets += k;
-		p->head = (p->head + k) % p->n;
+		p->head = wrap_add(p->head, k, p->n);
 		n -= k;
 		if (p->seg_fill[s] == p->m)
 			done++;
@@ -276,7 +284,7 @@ uint32_t wc_pool__full(const struct wc_pool *p)
 	uint32_t i, n = 0;
 
 	for (i = 0; i < p->nseg; i++) {
-		uint32_t s = (p->cap_seg + i) % p->nseg;
+		uint32_t s = wrap_add(p->cap_seg, i, p->nseg);
 
 		if (p->seg_chunk[s] == WC_BARE || p->seg_fill[s] < p->m)
 			break;
@@ -329,7 +337,7 @@ int wc_pool__capture(struct wc_pool *p, struct wc_chunk_meta *out, uint32_t max,
 		p->seg_chunk[s] = WC_BARE;
 		p->seg_fill[s] = 0;
 		p->seg_taken[s] = 0;
-		p->cap_seg = (s + 1) % p->nseg;
+		p->cap_seg = wrap_add(s, 1, p->nseg);
 		p->st.chunks_captured++;
 		k++;
 	}
