@@ -17,7 +17,7 @@ from cffi import FFI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # cffi runs this file by path
 from engine.build_core import ffibuilder as core_ffi  # noqa: E402
-from engine.build_support import (CORE_CFLAGS, CORE_DIRS, CORE_LIB, SIM_DIRS, c_sources, cdef_of,  # noqa: E402
+from engine.build_support import (CORE_CFLAGS, CORE_DIRS, CORE_LDFLAGS, CORE_LIB, SIM_DIRS, c_sources, cdef_of,  # noqa: E402
                                   depends, includes, public_headers)
 
 HEADERS = public_headers(SIM_DIRS)
@@ -35,4 +35,5 @@ ffibuilder.set_source(
     include_dirs=SIM_DIRS + CORE_DIRS,
     depends=depends(SIM_DIRS + CORE_DIRS),
     extra_compile_args=CORE_CFLAGS,
+    extra_link_args=CORE_LDFLAGS,
 )
