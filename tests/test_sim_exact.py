@@ -4,6 +4,8 @@ Ten 64-byte frames at 10 GbE line rate (one every 67.2 ns) into a ring of
 four descriptors (three usable for the Type-II engines). The expected
 numbers were worked out by hand from the models' rules (see each test).
 """
+import pytest
+
 from driver.sim import Burst, simulate
 from driver.sim.params import NicModel
 from engine.models import EngineConfig, PfRingCosts
@@ -70,3 +72,32 @@ def test_wirecap_without_buffer_drops_while_the_capture_op_runs():
                    nic=NicModel(ring_size=4, ring_usable=3, rx_buffer_bytes=0), x=300)
     assert counts(run) == (10, 4, 6, 0)
     assert run.total["drops_nodesc"] == 0 and run.total["drops_fifo"] == 6
+
+
+def _trace(ts_ns):
+    import numpy as np
+
+    from driver.sim import TraceInput
+
+    n = len(ts_ns)
+    return TraceInput(ts_ns=np.asarray(ts_ns, dtype=np.int64), queue=np.zeros(n, np.uint8),
+                      flow=np.zeros(n, np.int32), size=np.full(n, 64, np.uint32), n_queues=1, n_flows=1)
+
+
+def test_trace_times_are_taken_in_ns_exactly():
+    """The C side scales ns to ps itself: three frames 1 s apart end the run
+    exactly 2 s + one frame's processing after the first."""
+    run = simulate(EngineConfig.parse("dna"), _trace([0, 10**9, 2 * 10**9]), x=0, app_cost=1000.0)
+    assert run.total["delivered"] == 3
+    assert run.sim_time_s == pytest.approx(2.000001, abs=1e-12)
+
+
+def test_a_trace_past_the_clock_is_refused_by_name():
+    """1kxun spans years: int64 picoseconds hold 106 days, and the run says
+    so instead of wrapping around (which would look like unsorted times)."""
+    import driver.sim as sim
+
+    with pytest.raises(ValueError, match="2,000 days in.*106 days"):
+        simulate(EngineConfig.parse("dna"), _trace([0, 2000 * 86400 * 10**9]))
+    with pytest.raises(ValueError, match="past 106 days"):  # the C check, for callers of sim_run
+        simulate(EngineConfig.parse("dna"), _trace([0, sim.lib.SIM_TS_NS_MAX + 1, 0]))

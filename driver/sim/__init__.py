@@ -32,6 +32,8 @@ ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
 # struct sim_run_rec, row by row
 RUN_LOG_DTYPE = np.dtype([("thread", "<u4"), ("owner", "<u4"), ("seq", "<u8"), ("n", "<u8")])
 BUS_ONE = lib.SIM_BUS_ONE  # the bus admits every frame (fixed point, sim.h)
+# trace times go to C in ns, which scales them by its own constant
+assert lib.SIM_PS_PER_NS == PS_PER_NS, "sim.h SIM_PS_PER_NS and params.PS_PER_NS disagree"
 PAGE_BYTES = 4096  # x86-64 base page
 PTE_BYTES = 8      # one page-table entry
 
@@ -229,15 +231,19 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     else:
         if bus.enabled:
             raise ValueError("the bus model applies to generator workloads (Burst), not traces")
-        ts = np.ascontiguousarray(workload.ts_ns, dtype=np.int64) * PS_PER_NS
+        ts = np.ascontiguousarray(workload.ts_ns, dtype=np.int64)  # ns: the C side scales to ps
         q = np.ascontiguousarray(workload.queue, dtype=np.uint8)
         fl = np.ascontiguousarray(workload.flow, dtype=np.int32)
         sz = np.ascontiguousarray(workload.size, dtype=np.uint32)
         if not (len(ts) == len(q) == len(fl) == len(sz)):
             raise ValueError("trace arrays differ in length")
+        if len(ts) and ts[-1] > lib.SIM_TS_NS_MAX:
+            raise ValueError(f"the trace's last packet arrives {ts[-1] / 1e9 / 86400:,.0f} days in; the simulator's "
+                             f"clock (int64 ps) holds {lib.SIM_TS_NS_MAX // (86400 * 10**9)} days: simulate a shorter trace, "
+                             "or replay this one on the xdp backend, which can cut idle gaps (--max-gap-s)")
         keep += [ts, q, fl, sz]
         p.n_packets = len(ts)
-        p.ts_ps = ffi.from_buffer("int64_t[]", ts)
+        p.ts_ns = ffi.from_buffer("int64_t[]", ts)
         p.queue = ffi.from_buffer("uint8_t[]", q)
         p.flow = ffi.from_buffer("int32_t[]", fl)
         p.size = ffi.from_buffer("uint32_t[]", sz)
@@ -294,7 +300,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     if rc < 0:
         if rc == -errno.EINVAL:
             raise ValueError("simulator rejected the parameters (queue index out of range, "
-                             "timestamps not sorted, or a missing array)")
+                             "timestamps not sorted or past 106 days, or a missing array)")
         raise SimulationError(f"simulation failed: {os.strerror(-rc)} (errno {-rc})")
     queues = []
     for i in range(nq_total):

@@ -36,7 +36,7 @@ static int check_params(const struct sim_params *p)
 	if (p->gen_gap_ps < 0 || (p->gen_gap_ps && (!p->gen_len || !p->gen_queue || !p->gen_flow)))
 		return -EINVAL;
 	if (!p->gen_gap_ps && (p->n_nics != 1 || p->bulk ||
-			       (p->n_packets && (!p->ts_ps || !p->queue || !p->flow || !p->size))))
+			       (p->n_packets && (!p->ts_ns || !p->queue || !p->flow || !p->size))))
 		return -EINVAL;
 	if (!p->ring_size || p->app_cost_ps < 0 || (p->forward && p->tx_ps_per_byte <= 0))
 		return -EINVAL;
@@ -75,7 +75,8 @@ static int count_per_queue(struct sim *s, uint64_t *per_queue)
 		return 0;
 	}
 	for (i = 0; i < p->n_packets; i++) {
-		if (p->queue[i] >= p->n_queues || (i && p->ts_ps[i] < p->ts_ps[i - 1]))
+		if (p->queue[i] >= p->n_queues || (i && p->ts_ns[i] < p->ts_ns[i - 1]) ||
+		    p->ts_ns[i] > SIM_TS_NS_MAX)
 			return -EINVAL;
 		per_queue[p->queue[i]]++;
 	}
@@ -91,7 +92,7 @@ static inline int64_t next_arrival(const struct sim *s, uint32_t *k)
 
 	if (!p->gen_gap_ps) {
 		*k = 0;
-		return s->next_pkt < p->n_packets ? p->ts_ps[s->next_pkt] : SIM_NEVER;
+		return s->next_pkt < p->n_packets ? p->ts_ns[s->next_pkt] * SIM_PS_PER_NS : SIM_NEVER;
 	}
 	for (i = 0; i < p->n_nics; i++) {
 		if (s->nic[i].next < p->n_packets && gen_time(s, s->nic[i].next) < best) {
