@@ -198,8 +198,8 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     processed frame out of another NIC to a receiver (Figures 13, 14);
     record_forwarding also returns the frame ids in the receiver's order.
     bus models the shared I/O and memory bus (Figure 14). bulk counts runs
-    of generator frames in closed form (default: wherever it applies; the
-    numbers are the same either way). app_start_ns: WireCAP's application
+    of frames in closed form, generator runs or a trace's quiet frames
+    (default: wherever it applies; the numbers are the same either way). app_start_ns: WireCAP's application
     threads start reading their capture queues only then (a reader that is
     not there yet). record_runs returns SimRun.run_log.
     """
@@ -273,8 +273,10 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
             raise ValueError(f"groups: one buddy group per queue expected, got {len(g)} for {nq_total}")
         keep.append(g)
         p.wc_group = ffi.from_buffer("uint8_t[]", g)
-    can_bulk = (isinstance(workload, Burst) and workload.round_robin and not p.track_flows
-                and not record_forwarding)
+    # closed forms: bulk steps for a round-robin Burst without per-frame
+    # records; quiet frames for a trace (they keep every record)
+    can_bulk = not isinstance(workload, Burst) or (workload.round_robin and not p.track_flows
+                                                   and not record_forwarding)
     if bulk and not can_bulk:
         raise ValueError("bulk steps need a round-robin Burst and no per-frame records")
     p.bulk = can_bulk if bulk is None else bool(bulk)

@@ -35,7 +35,7 @@ static int check_params(const struct sim_params *p)
 		return -EINVAL;
 	if (p->gen_gap_ps < 0 || (p->gen_gap_ps && (!p->gen_len || !p->gen_queue || !p->gen_flow)))
 		return -EINVAL;
-	if (!p->gen_gap_ps && (p->n_nics != 1 || p->bulk ||
+	if (!p->gen_gap_ps && (p->n_nics != 1 ||
 			       (p->n_packets && (!p->ts_ns || !p->queue || !p->flow || !p->size))))
 		return -EINVAL;
 	if (!p->ring_size || p->app_cost_ps < 0 || (p->forward && p->tx_ps_per_byte <= 0))
@@ -46,7 +46,7 @@ static int check_params(const struct sim_params *p)
 		return -EINVAL;
 	if (p->n_packets >= (1ull << 32))
 		return -E2BIG; /* frame ids and bulk arithmetic are 32-bit per NIC */
-	if (p->bulk) {
+	if (p->bulk && p->gen_gap_ps) {
 		/* closed forms assume the plain round-robin queue pattern and
 		 * counters only (no per-frame record) */
 		if (p->gen_len != p->n_queues || p->track_flows || p->fwd_log)
@@ -108,7 +108,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	struct sim s;
 	uint64_t per_queue[WC_GROUP_MAX] = { 0 };
 	uint32_t i, k;
-	int err;
+	int err, bulk, quiet;
 
 	memset(res, 0, sizeof(*res));
 	err = check_params(p);
@@ -160,6 +160,10 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	err = s.ops->init(&s);
 	if (err)
 		goto out;
+	/* closed forms: generator runs in bulk steps (bulk.c); a trace's quiet
+	 * frames (quiet.c), where the engine says which they are */
+	bulk = p->bulk && p->gen_gap_ps;
+	quiet = p->bulk && !p->gen_gap_ps && s.ops->quiet && s.ops->deliver_n && p->bus_admit == SIM_BUS_ONE;
 
 	/* the loop: arrivals first on ties, then events in (time, seq) order */
 	while (!s.err) {
@@ -168,8 +172,12 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		struct sim_event ev;
 
 		if (ta != SIM_NEVER && ta <= te) {
-			if (p->bulk && bulk_step(&s, k, te))
+			if (bulk && bulk_step(&s, k, te))
 				continue;
+			if (quiet && quiet_run(&s))
+				continue;
+			if (quiet)
+				quiet_flush(&s); /* the engine sees every frame before this one */
 			s.now = ta;
 			if (p->gen_gap_ps)
 				nic_arrival(&s, s.nic[k].next++ * p->n_nics + k);
@@ -177,6 +185,8 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 				nic_arrival(&s, s.next_pkt++);
 			continue;
 		}
+		if (quiet)
+			quiet_flush(&s); /* and before any event */
 		if (sim_heap_pop(&s.heap, &ev))
 			break;
 		s.now = ev.t;

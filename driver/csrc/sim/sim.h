@@ -45,7 +45,9 @@ struct sim_params {
 	uint32_t gen_len;
 	const uint8_t *gen_queue;
 	const int32_t *gen_flow;
-	uint8_t bulk;           /* generator mode: count runs of arrivals in closed form */
+	uint8_t bulk;           /* count runs of arrivals in closed form: generator
+				 * mode's bulk steps (bulk.c), trace mode's quiet
+				 * frames (quiet.c); 0: every frame one by one */
 	/* trace mode (gen_gap_ps == 0, one NIC): per-packet arrays; arrival
 	 * times in ns as traces keep them (the model's ps are ns *
 	 * SIM_PS_PER_NS, taken on the fly: no 8-byte-per-frame copy per run) */
@@ -147,7 +149,8 @@ struct sim_queue_stats {
 struct sim_result {
 	uint64_t events;          /* discrete events handled (arrivals not counted) */
 	uint64_t arrivals;
-	uint64_t bulk_steps;      /* runs of arrivals counted in closed form */
+	uint64_t bulk_steps;      /* runs of arrivals counted in closed form (bulk
+				   * steps, or runs of a trace's quiet frames) */
 	int64_t end_ps;           /* time of the last event */
 	uint64_t flows_split;     /* flows processed by more than one thread */
 	uint64_t forwarded;       /* frames put on NIC2's wire */

@@ -68,6 +68,12 @@ struct sim_queue {
 	int64_t tx_free;     /* forwarding: when this thread's transmit queue drains */
 	uint64_t bus_acc;    /* bus admission accumulator (< SIM_BUS_ONE) */
 	uint32_t nic;        /* the NIC this queue belongs to */
+	/* trace mode's quiet frames (quiet.c): taken, not yet given to the
+	 * engine; how many more may be; whether the next ones are drops (no
+	 * descriptor, DROP_EN); the epoch these were read in */
+	uint32_t quiet_pending, quiet_left;
+	uint8_t quiet_drops;
+	uint64_t quiet_epoch;
 };
 
 /* A run of frames waiting in a NIC's receive buffer: n frames of queue q,
@@ -109,6 +115,8 @@ struct sim {
 	struct sim_nic nic[2];
 	struct sim_result *res;
 	uint64_t next_pkt;       /* trace mode: next frame */
+	uint64_t quiet_epoch;    /* trace mode: bumped whenever an engine's state may change (quiet.c) */
+	uint32_t quiet_queues;   /* trace mode: queues holding quiet frames */
 	/* flows */
 	int16_t *flow_thread;
 	uint8_t *flow_split;

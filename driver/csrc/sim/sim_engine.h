@@ -33,6 +33,14 @@ struct sim_engine_ops {
 	 * and that step, n <= room; used when no per-frame record is kept */
 	uint32_t (*room)(struct sim *s, struct sim_queue *q);
 	void (*deliver_n)(struct sim *s, struct sim_queue *q, uint32_t n);
+	/* optional, trace mode: how many of q's next frames, each finding a
+	 * ready descriptor, change nothing but counters whenever they come
+	 * before the next event (no wake-up, no event, no time-dependent
+	 * count): they are handed over later in one deliver_n (quiet.c). An
+	 * engine that has it promises too that ready() changes only through
+	 * its events and deliveries, so that with none ready every frame up to
+	 * the next event is a drop (DROP_EN). */
+	uint32_t (*quiet)(struct sim *s, struct sim_queue *q);
 	/* optional: an engine that gives descriptors back without calling
 	 * sim_ring_space says when the next one comes back (or SIM_NEVER), so
 	 * that a blocked buffer head can wake then */

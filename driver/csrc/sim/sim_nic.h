@@ -17,6 +17,20 @@ void nic_kick(struct sim *s, uint32_t nic);
 /* bulk.c: NIC k's arrivals up to t_lim in closed form; frames counted */
 uint64_t bulk_step(struct sim *s, uint32_t nic, int64_t t_lim);
 
+/* quiet.c: trace mode's quiet frames, counted in a tight loop up to the
+ * next event and handed to the engine in one step per queue */
+uint64_t quiet_run(struct sim *s);
+void quiet_hand_over(struct sim *s);
+
+/* Before an event or a frame that is not quiet: the engines get their
+ * quiet frames, and every count read so far is stale (the epoch). */
+static inline void quiet_flush(struct sim *s)
+{
+	if (s->quiet_queues)
+		quiet_hand_over(s);
+	s->quiet_epoch++;
+}
+
 /* Bytes a frame takes in the on-chip receive buffer: its length plus status,
  * rounded up to the allocation unit (driver/sim/params.py NicModel). */
 static inline uint32_t footprint(const struct sim *s, uint32_t size)

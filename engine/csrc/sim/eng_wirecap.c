@@ -343,6 +343,18 @@ static uint32_t wc_room(struct sim *s, struct sim_queue *q)
 	return w->seg_left < w->ready ? w->seg_left : w->ready;
 }
 
+/* Quiet frames (quiet.c): those that only fill the head segment, with the
+ * capture thread busy or its timeout armed, so that none wakes it: all but
+ * the one completing the segment. wc_deliver_n of them only counts. */
+static uint32_t wc_quiet(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_wc *w = W(q);
+
+	if (!w->seg_left || (!w->ct_busy && wc_capture__deadline(w->cap) == WC_CAPTURE_NEVER))
+		return 0;
+	return w->seg_left - 1;
+}
+
 /* ---- bulk steps (bulk.c) ------------------------------------------------ */
 
 /* A run stops at the frame that wakes the capture thread: the one that
@@ -486,6 +498,7 @@ const struct sim_engine_ops sim_engine_wirecap = {
 	.deliver = wc_deliver,
 	.room = wc_room,
 	.deliver_n = wc_deliver_n,
+	.quiet = wc_quiet,
 	.event = wc_event,
 	.bulk_cut = wc_bulk_cut,
 	.bulk_count = wc_bulk_count,
