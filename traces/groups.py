@@ -39,7 +39,7 @@ def dense_ids(records: np.ndarray) -> np.ndarray:
     """Dense id per row of a 1-d array of fixed-size records: equal bytes, equal id (arbitrary order).
 
     Rows are grouped by a 64-bit hash (one integer sort instead of a record sort),
-    then every row is compared byte for byte with its group's first row; a hash
+    then every row is compared byte for byte with a row of its group; a hash
     collision, however unlikely, falls back to sorting the records themselves.
     """
     n = len(records)
@@ -48,8 +48,14 @@ def dense_ids(records: np.ndarray) -> np.ndarray:
     padded = np.zeros((n, width), dtype=np.uint8)
     padded[:, :raw.shape[1]] = raw
     words = padded.view(np.uint64)
-    _, rep, inv = np.unique(_hash_words(words), return_index=True, return_inverse=True)
+    # return_inverse alone lets numpy use its fastest (unstable) sort: ties are equal
+    # hashes, and the inverse does not depend on their order
+    _, inv = np.unique(_hash_words(words), return_inverse=True)
     inv = inv.reshape(-1)
+    # any row of a group serves as its representative: "all rows equal it" is the
+    # same verdict whichever row the scatter leaves there
+    rep = np.empty(int(inv.max()) + 1 if n else 0, dtype=np.int64)
+    rep[inv] = np.arange(n)
     if np.array_equal(words, words[rep[inv]]):
         return inv.astype(np.int64)
     _, inv = np.unique(padded.view(f"V{width}").reshape(-1), return_inverse=True)

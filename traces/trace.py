@@ -189,7 +189,7 @@ class Trace:
         # a flow's first packet is the earliest first packet among its keys.
         first = groups.first_index(self.key_idx, len(self.keys))
         used = np.flatnonzero(first < len(self))  # a selection keeps its parent's table
-        key_flow = self._key_flow_ids(bidirectional, used)
+        key_flow = self._key_flow_ids(bidirectional, None if len(used) == len(self.keys) else used)
         flow_first = np.full(int(key_flow.max()) + 1, len(self), dtype=np.int64)
         np.minimum.at(flow_first, key_flow, first[used])
         # first packets are distinct positions, so this order has no ties
