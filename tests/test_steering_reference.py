@@ -121,3 +121,11 @@ def test_real_capture(name):
 def test_first_index():
     idx = np.array([3, 1, 3, 0, 1, 1])
     assert groups.first_index(idx, 5).tolist() == [3, 1, 6, 0, 6]
+
+
+def test_dense_ids_of_no_rows_and_equal_rows():
+    rec = np.zeros(4, dtype=[("a", "u1"), ("b", "V16")])
+    rec["a"] = [1, 2, 1, 3]
+    ids = groups.dense_ids(rec)
+    assert ids[0] == ids[2] and len({ids[0], ids[1], ids[3]}) == 3 and sorted(set(ids)) == [0, 1, 2]
+    assert len(groups.dense_ids(rec[:0])) == 0

@@ -43,7 +43,7 @@ def dense_ids(records: np.ndarray) -> np.ndarray:
     collision, however unlikely, falls back to sorting the records themselves.
     """
     n = len(records)
-    raw = np.ascontiguousarray(records).view(np.uint8).reshape(n, -1)
+    raw = np.ascontiguousarray(records).view(np.uint8).reshape(n, records.dtype.itemsize)
     width = -(-raw.shape[1] // 8) * 8
     padded = np.zeros((n, width), dtype=np.uint8)
     padded[:, :raw.shape[1]] = raw
