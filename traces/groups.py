@@ -18,9 +18,11 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 def first_index(idx: np.ndarray, n_bins: int) -> np.ndarray:
     """Position of the first occurrence of each value 0..n_bins-1 in idx (len(idx) if absent)."""
-    first = np.full(n_bins, len(idx), dtype=np.int64)
+    # int32 positions halve the memory traffic over a 5-million-packet index
+    pos = np.int32 if len(idx) < np.iinfo(np.int32).max else np.int64
+    first = np.full(n_bins, len(idx), dtype=pos)
     # minimum is order-free, so the answer cannot depend on how ufunc.at walks idx
-    np.minimum.at(first, idx, np.arange(len(idx), dtype=np.int64))
+    np.minimum.at(first, idx, np.arange(len(idx), dtype=pos))
     return first
 
 

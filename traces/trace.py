@@ -161,9 +161,9 @@ class Trace:
         k = self.keys if rows is None else self.keys[rows]
         n = len(k)
         is_ip = k["l3"] != 0
-        src, dst = k["src"].copy(), k["dst"].copy()
-        sport, dport = k["sport"].copy(), k["dport"].copy()
-        if bidirectional:
+        src, dst, sport, dport = k["src"], k["dst"], k["sport"], k["dport"]
+        if bidirectional:  # swaps in copies: k may be the table itself, read-only when mapped
+            src, dst, sport, dport = src.copy(), dst.copy(), sport.copy(), dport.copy()
             # canonical direction: the lexicographically smaller (address, port) first
             differ = src != dst
             first = np.argmax(differ, axis=1)
