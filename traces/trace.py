@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from traces import rss
+from traces import groups, rss
 
 # Mirrors struct ps_key in traces/csrc/ps_parse.h (44 bytes, native byte order).
 # The padding is named so that every byte belongs to a field: numpy copies
@@ -161,9 +161,9 @@ class Trace:
         k = self.keys if rows is None else self.keys[rows]
         n = len(k)
         is_ip = k["l3"] != 0
-        src, dst = k["src"].copy(), k["dst"].copy()
-        sport, dport = k["sport"].copy(), k["dport"].copy()
-        if bidirectional:
+        src, dst, sport, dport = k["src"], k["dst"], k["sport"], k["dport"]
+        if bidirectional:  # swaps in copies: k may be the table itself, read-only when mapped
+            src, dst, sport, dport = src.copy(), dst.copy(), sport.copy(), dport.copy()
             # canonical direction: the lexicographically smaller (address, port) first
             differ = src != dst
             first = np.argmax(differ, axis=1)
@@ -179,24 +179,25 @@ class Trace:
         rec["dport"] = np.where(is_ip, dport, 0)
         rec["src"] = np.ascontiguousarray(src).view("V16")[:, 0]
         rec["dst"] = np.ascontiguousarray(dst).view("V16")[:, 0]
-        _, inv = np.unique(rec.view(f"V{rec.dtype.itemsize}"), return_inverse=True)
-        return inv.reshape(-1).astype(np.int64)
+        return groups.dense_ids(rec)
 
     def flow_ids(self, bidirectional: bool = False) -> np.ndarray:
         """Dense flow index per packet (int32), numbered by first appearance."""
         if not len(self):
             return np.zeros(0, dtype=np.int32)
-        # only the keys this trace uses (a selection keeps its parent's table)
-        used = np.flatnonzero(np.bincount(self.key_idx, minlength=len(self.keys)))
-        per_key = np.full(len(self.keys), -1, dtype=np.int64)
-        per_key[used] = self._key_flow_ids(bidirectional, used)
-        per_packet = per_key[self.key_idx]
-        uniq, first = np.unique(per_packet, return_index=True)
-        rank = np.empty(len(uniq), dtype=np.int64)
-        rank[np.argsort(first, kind="stable")] = np.arange(len(uniq))
-        lookup = np.full(per_packet.max() + 1, -1, dtype=np.int64)
-        lookup[uniq] = rank
-        return lookup[per_packet].astype(np.int32)
+        # Everything is decided per key-table row, then gathered once per packet:
+        # a flow's first packet is the earliest first packet among its keys.
+        first = groups.first_index(self.key_idx, len(self.keys))
+        used = np.flatnonzero(first < len(self))  # a selection keeps its parent's table
+        key_flow = self._key_flow_ids(bidirectional, None if len(used) == len(self.keys) else used)
+        flow_first = np.full(int(key_flow.max()) + 1, len(self), dtype=np.int64)
+        np.minimum.at(flow_first, key_flow, first[used])
+        # first packets are distinct positions, so this order has no ties
+        rank = np.empty(len(flow_first), dtype=np.int32)
+        rank[np.argsort(flow_first)] = np.arange(len(flow_first), dtype=np.int32)
+        per_key = np.full(len(self.keys), -1, dtype=np.int32)
+        per_key[used] = rank[key_flow]
+        return per_key[self.key_idx]
 
     def n_flows(self, bidirectional: bool = False, ip_only: bool = False) -> int:
         """Number of distinct flows (optionally only IP flows)."""
