@@ -273,31 +273,33 @@ def report(c, out=""):
     print(html)
 
 
-@task(help={"backend": "sim (default: simulated packets per wall-clock second) or xdp (real engine vs bare "
-                       "AF_XDP; root)",
-            "json_out": "also save pytest-benchmark's JSON here (default: a temporary file)"})
-def bench(c, backend="sim", json_out=""):
-    """Benchmarks: simulated packets per wall-clock second (sim), or packets/s on a veth (xdp)."""
-    import tempfile
+@task(help={"backend": "sim (default: the simulator's rows), xdp (WireCAP against a bare AF_XDP loop on a "
+                       "veth; root) or all (the xdp row says why when it cannot run)",
+            "json_out": "also save the table as JSON in this file (default: none)",
+            "skip_experiments": "leave out the full-scale experiment rows, about 90 s (default: off)",
+            "only": "rows, comma-separated: speed, steer, experiments, xdp or experiment names such as fig9 "
+                    "(default: every row of --backend)"})
+def bench(c, backend="sim", json_out="", skip_experiments=False, only=""):
+    """One table against the targets: simulated packets/s on the Fermilab-like trace, trace load time,
+    full-scale experiment times, WireCAP / bare AF_XDP."""
+    from experiments import bench as b
+    from experiments import params
 
-    files = {"sim": ["tests/test_benchmark_sim.py"], "xdp": ["tests/test_benchmark_xdp.py"]}
-    if backend not in files:
-        raise Exit(f"--backend {backend!r}: choose sim or xdp")
-    missing = [f for f in files[backend] if not (ROOT / f).exists()]
-    if missing:
-        raise Exit(f"--backend {backend}: {', '.join(missing)} does not exist yet (the {backend} benchmark "
-                   f"has not landed in this checkout)")
+    try:
+        plan = b.plan(backend, only, skip_experiments)
+        if json_out:
+            params.check_output_path("--json-out", json_out)
+    except ValueError as exc:
+        raise _bad(f"bench: {exc}") from None
     if backend == "xdp":
         _need_root("invoke bench --backend xdp")
-    out = json_out or str(Path(tempfile.mkdtemp()) / "bench.json")
-    c.run(f"{sys.executable} -m pytest -q --benchmark-only --benchmark-json={out} " + " ".join(files[backend]),
-          pty=False)
-    data = json.loads(Path(out).read_text())
-    print(f"{'benchmark':60s} {'min s':>9s} {'packets/s':>14s}")
-    for b in data["benchmarks"]:
-        pps = b.get("extra_info", {}).get("packets_per_s")
-        print(f"{b['name']:60s} {b['stats']['min']:9.3f} {pps:14,.0f}" if pps else
-              f"{b['name']:60s} {b['stats']['min']:9.3f} {'':>14s}")
+    _need_build()
+    rows = b.measure(plan)
+    print(b.format_table(rows))
+    if json_out:
+        from experiments import results
+
+        results.write_json(Path(json_out), b.document(rows))
 
 
 @task(help={"older_than": "age of the runs to delete: a number and s, m, h, d or w, e.g. 30d (required)",

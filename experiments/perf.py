@@ -4,8 +4,10 @@ Absolute packets/s depend on the machine and on what else it is doing; a
 ratio of two speeds measured side by side on the same core mostly does not.
 So CI compares
 
-    simulator      simulated packets/s of a WireCAP/DNA/PF_RING run
+    simulator      simulated packets/s of a WireCAP/DNA/PF_RING run on the
     -----------  = -------------------------------------------------------
+                   first TRACE_PACKETS frames of the Fermilab-like trace,
+                   RSS-steered into TRACE_QUEUES queues, x = TRACE_X
     bare loop      packets/s of a bare C loop that does the least any packet
                    simulator must do per packet (stamp an arrival time, put
                    it in a 1,024-slot descriptor ring, drain the ring)
@@ -14,6 +16,9 @@ against the same ratio recorded in results/reference/perf.json, and fails
 only when it fell by more than :data:`REGRESSION_FACTOR` (a large
 regression, not noise). Both sides are timed alternately, best of
 :data:`REPEATS`, so a busy neighbour slows both.
+
+The cases are trace-driven: a burst's frames are counted in closed form, so
+a burst run measures no event engine and a slower one would not show.
 
 The bare loop is compiled here with cffi on first use (cached under
 ``build/perf/``): it must be C, like the simulator's core, or the ratio would
@@ -32,10 +37,15 @@ from experiments.results import REPO_ROOT
 # a run slower than reference/REGRESSION_FACTOR (relative to the bare loop) fails
 REGRESSION_FACTOR = 2.5
 REPEATS = 5
-MIN_TIMING_S = 0.03          # each timing runs at least this long (packets are scaled up until it does)
-START_PACKETS = 1_000_000
-# the configurations timed: the benchmark's single-queue runs (DESIGN.md §7)
-CASES = (("wirecap-b:256:500", 0), ("dna", 300), ("pfring", 0))
+MIN_TIMING_S = 0.03          # each timing runs at least this long (its work is doubled until it does)
+START_PACKETS = 1_000_000    # the bare loop's first try
+# the simulated cases: each engine on one fixed slice of the Fermilab-like
+# trace, 6 queues (RSS), the loaded application (x = 300): ~25-50 ms a run
+TRACE = "fermilab-like"
+TRACE_PACKETS = 1_000_000
+TRACE_QUEUES = 6
+TRACE_X = 300
+CASES = ("wirecap-b:256:500", "dna", "pfring", "wirecap-a:256:500:60")
 
 _C_SOURCE = r"""
 #include <stdint.h>
@@ -97,15 +107,25 @@ def _bare(packets: int) -> float:
     return time.perf_counter() - t0
 
 
-def _sim(spec: str, x: int):
-    from driver.sim import Burst, simulate
+def case_workload():
+    """The trace slice every simulated case runs on."""
+    from experiments import workloads
+
+    return workloads.head(workloads.steered(TRACE, TRACE_QUEUES), TRACE_PACKETS)
+
+
+def _sim(spec: str, trace):
+    """Timed(runs): seconds for `runs` back-to-back simulations of the slice."""
+    from driver.sim import simulate
     from engine.models import EngineConfig
 
     engine = EngineConfig.parse(spec)
+    packets = len(trace.ts_ns)
 
-    def run(packets: int) -> float:
+    def run(runs: int) -> float:
         t0 = time.perf_counter()
-        out = simulate(engine, Burst(packets), x=x)
+        for _ in range(runs):
+            out = simulate(engine, trace, x=TRACE_X)
         elapsed = time.perf_counter() - t0
         assert out.total["sent"] == packets
         return elapsed
@@ -113,30 +133,33 @@ def _sim(spec: str, x: int):
     return run
 
 
-def _calibrate(timed) -> int:
-    """Packets for one timing of at least MIN_TIMING_S (short timings are all noise)."""
-    packets = START_PACKETS
-    while timed(packets) < MIN_TIMING_S and packets < 1 << 34:
-        packets *= 4
-    return packets
+def _calibrate(timed, units: int) -> int:
+    """Work units (packets, or runs) for one timing of at least MIN_TIMING_S
+    (short timings are all noise)."""
+    while timed(units) < MIN_TIMING_S and units < 1 << 34:
+        units *= 2
+    return units
 
 
-def case_name(spec: str, x: int) -> str:
-    return f"{spec}@x={x}"
+def case_name(spec: str) -> str:
+    return f"{spec}@x={TRACE_X} {TRACE}[:{TRACE_PACKETS}] {TRACE_QUEUES}q"
 
 
 def measure(repeats: int = REPEATS, cases=CASES) -> dict:
     """Best-of-`repeats` packets/s of each case and of the bare loop, timed
     alternately, and their ratios."""
-    runs = {case_name(*c): _sim(*c) for c in cases}
-    sizes = {"bare": _calibrate(_bare), **{k: _calibrate(f) for k, f in runs.items()}}
+    trace = case_workload()
+    per_run = len(trace.ts_ns)
+    runs = {case_name(c): _sim(c, trace) for c in cases}
+    bare_n = _calibrate(_bare, START_PACKETS)
+    sizes = {k: _calibrate(f, 1) for k, f in runs.items()}
     bare, sims = 0.0, {k: 0.0 for k in runs}
     for _ in range(repeats):
         for k, f in runs.items():
-            bare = max(bare, sizes["bare"] / _bare(sizes["bare"]))
-            sims[k] = max(sims[k], sizes[k] / f(sizes[k]))
+            bare = max(bare, bare_n / _bare(bare_n))
+            sims[k] = max(sims[k], sizes[k] * per_run / f(sizes[k]))
     return {"bare_pps": bare, "sim_pps": sims, "ratios": {k: v / bare for k, v in sims.items()},
-            "packets": sizes}
+            "packets": {"bare": bare_n, **{k: n * per_run for k, n in sizes.items()}}}
 
 
 # ---- the real backend: WireCAP on AF_XDP against a bare AF_XDP drop loop ----------

@@ -24,7 +24,9 @@ def _backends(mod) -> tuple[str, ...]:
     return tuple(getattr(mod, "BACKENDS", ("sim",)))
 
 
-def _call_run(mod, cfg: dict, progress):
+def call_run(mod, cfg: dict, progress=None):
+    """The experiment's table, computed and saved nowhere (run_experiment
+    saves it; experiments/bench.py only times it)."""
     # registry.py: run(cfg, progress=None); tolerate a module whose run(cfg)
     # has no progress parameter rather than fail on an optional feature
     if "progress" in inspect.signature(mod.run).parameters:
@@ -73,7 +75,7 @@ def run_experiment(name: str, quick: bool = False, backend: str = "sim", overrid
     try:
         with ProgressBar(name, show=progress) as bar, \
                 executor.settings(jobs=jobs, scheduler=scheduler, store=store):
-            df = _call_run(mod, cfg, bar)
+            df = call_run(mod, cfg, bar)
     except KeyboardInterrupt:
         print(f"\n{name}: interrupted; {len(store)} point(s) saved in {run_dir}; "
               f"the same command resumes from them")

@@ -8,6 +8,7 @@ lengths leave out.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -39,3 +40,9 @@ def steered(spec: str, n_queues: int) -> TraceInput:
         n_queues=n_queues,
         n_flows=int(flows.max()) + 1 if len(flows) else 0,
     )
+
+
+def head(tr: TraceInput, packets: int) -> TraceInput:
+    """The first `packets` frames; flow ids keep their numbering (n_flows as is)."""
+    return dataclasses.replace(tr, ts_ns=tr.ts_ns[:packets], queue=tr.queue[:packets], flow=tr.flow[:packets],
+                               size=tr.size[:packets])

@@ -3,7 +3,10 @@ a bare AF_XDP drop loop, WireCAP basic mode with a null callback (goal: at
 least 90% of the bare loop), the ring-only and copy baselines, libpcap and
 the tcpdump binary. Skipped in normal runs (--benchmark-skip); run with
 
-    invoke bench --backend xdp        (or: invoke xdp-bench)
+    invoke xdp-bench                  (or: pytest --benchmark-only this file)
+
+(`invoke bench --backend xdp` reports WireCAP / bare AF_XDP over
+alternating pairs.)
 
 Each benchmark's extra_info has packets_per_s, offered_pps and drops;
 test_wirecap_vs_bare adds the ratio. Numbers from different runs (or

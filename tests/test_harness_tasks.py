@@ -107,9 +107,56 @@ def test_missing_prerequisites_end_with_what_to_do(tmp_path):
     assert r.returncode != 0 and "R must exceed" in r.stderr and "--skip-invalid" in r.stderr
     r = inv("update-reference", "--reason", " ")
     assert r.returncode != 0 and "--reason" in r.stderr
-    if not (ROOT / "tests" / "test_benchmark_xdp.py").exists():
-        r = inv("bench", "--backend", "xdp")
-        assert r.returncode != 0 and "has not landed" in r.stderr
+
+
+def test_bench_flags_refused_with_what_to_do(tmp_path):
+    r = inv("bench", "--only", "xdp")
+    assert r.returncode == 2 and "bench: --only xdp: not a row of --backend sim; add --backend xdp" in r.stderr
+    r = inv("bench", "--only", "fig99")
+    assert r.returncode == 2 and "choose from speed, steer, experiments, xdp or an experiment" in r.stderr
+    r = inv("bench", "--backend", "gpu")
+    assert r.returncode == 2 and "choose sim, xdp or all" in r.stderr
+    r = inv("bench", "--skip-experiments", "--json-out", str(tmp_path / "nowhere" / "bench.json"))
+    assert r.returncode == 2 and "--json-out" in r.stderr and "does not exist" in r.stderr
+
+
+def test_bench_xdp_without_root_says_how(monkeypatch):
+    from invoke import Context, Exit
+
+    from experiments import bench
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(bench, "measure", lambda plan: pytest.fail("measured without root"))
+    with pytest.raises(Exit) as exc:
+        load_tasks().bench.body(Context(), backend="xdp")
+    assert exc.value.code != 0
+    assert "invoke bench --backend xdp needs root" in exc.value.message
+    assert "run it as root or with sudo" in exc.value.message
+
+
+def test_bench_prints_one_table_and_saves_it_as_json(monkeypatch, tmp_path, capsys):
+    """Flags to plan to table to file, with fake measurements."""
+    import json
+
+    from invoke import Context
+
+    from experiments import bench
+
+    seen = []
+
+    def fake_measure(plan):
+        seen.append(plan)
+        return [bench.Row("steer", "load + steer fermilab-like, 6 queues", 0.25, "s", bench.STEER_TARGET)]
+
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    out = tmp_path / "bench.json"
+    load_tasks().bench.body(Context(), only="steer,fig9", skip_experiments=True, json_out=str(out))
+    assert seen == [bench.Plan(("steer",), ())]
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("measurement") and "0.250" in table[1] and "< 0.3" in table[1]
+    assert table[-1] == "targets: 1 met, 0 missed"
+    doc = json.loads(out.read_text())
+    assert [r["name"] for r in doc["rows"]] == ["load + steer fermilab-like, 6 queues"] and doc["rows"][0]["met"]
 
 
 def test_clean_results_dry_run(tmp_path):

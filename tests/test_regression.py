@@ -102,6 +102,40 @@ def test_simulator_speed_against_a_bare_loop():
         "\n".join(slow)
 
 
+def test_speed_cases_run_the_event_engine_on_a_trace():
+    """Bursts are counted in closed form: a case on one would not show a
+    slower event engine. The cases are a fixed slice of the steered trace."""
+    from driver.sim import TraceInput
+
+    tr = perf.case_workload()
+    assert isinstance(tr, TraceInput) and len(tr.ts_ns) == perf.TRACE_PACKETS
+    assert tr.n_queues == perf.TRACE_QUEUES and len(set(tr.queue.tolist())) == perf.TRACE_QUEUES
+    assert {"wirecap-b:256:500", "dna", "pfring"} <= set(perf.CASES)
+    assert all(perf.TRACE in case for case in map(perf.case_name, perf.CASES))
+
+
+def test_a_slower_event_engine_fails_the_ratio_check(monkeypatch):
+    """The whole path, measure() to regressions(): every simulate() made 20x
+    slower (a sleep after the real run) must fail against an honest
+    measurement taken just before."""
+    import time
+
+    import driver.sim
+
+    honest = perf.measure(repeats=1, cases=("dna",))
+    real = driver.sim.simulate
+
+    def slow(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = real(*args, **kwargs)
+        time.sleep(19 * (time.perf_counter() - t0))
+        return out
+
+    monkeypatch.setattr(driver.sim, "simulate", slow)
+    (msg,) = perf.regressions(perf.measure(repeats=1, cases=("dna",)), honest)
+    assert msg.startswith(perf.case_name("dna")) and "slowdown" in msg
+
+
 def test_regression_check_fails_on_a_large_slowdown_only():
     ref = {"ratios": {"a": 0.1, "b": 0.1}}
     now = {"ratios": {"a": 0.06, "b": 0.04}, "sim_pps": {"a": 6e6, "b": 4e6}, "bare_pps": 1e8}
