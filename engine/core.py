@@ -225,11 +225,14 @@ class Pool:
 
 
 class WorkQueue:
-    """A capture or recycle queue of chunk metadata (bounded, MPMC)."""
+    """A capture or recycle queue of chunk metadata (bounded, MPMC; with
+    single_producer / single_consumer, the caller promises one at a time
+    and that side skips its compare-and-swap, as in the simulator)."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, single_producer: bool = False, single_consumer: bool = False):
         pq = ffi.new("struct wc_workq **")
-        _check(lib.wc_workq__create(pq, capacity), "wc_workq__create")
+        flags = (lib.WC_WORKQ_SP if single_producer else 0) | (lib.WC_WORKQ_SC if single_consumer else 0)
+        _check(lib.wc_workq__create_flags(pq, capacity, flags), "wc_workq__create_flags")
         self._q = ffi.gc(pq[0], lib.wc_workq__destroy)
 
     def push(self, meta: ChunkMeta) -> bool:

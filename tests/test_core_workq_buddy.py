@@ -8,8 +8,10 @@ def meta(i):
     return ChunkMeta(0, 0, i, 0, 1, i, 1)
 
 
-def test_workq_fifo_and_bounds():
-    q = WorkQueue(3)
+@pytest.mark.parametrize("sp,sc", [(False, False), (True, False), (False, True), (True, True)])
+def test_workq_fifo_and_bounds(sp, sc):
+    """The same queue with or without the single-producer/consumer paths."""
+    q = WorkQueue(3, single_producer=sp, single_consumer=sc)
     assert q.capacity == 4
     assert [q.push(meta(i)) for i in range(5)] == [True] * 4 + [False]
     assert len(q) == 4
@@ -17,14 +19,37 @@ def test_workq_fifo_and_bounds():
     assert q.pop() is None and len(q) == 0
 
 
-def test_workq_of_one_holds_two_and_never_overwrites():
+@pytest.mark.parametrize("single", [False, True])
+def test_workq_of_one_holds_two_and_never_overwrites(single):
     # Vyukov's bounded queue needs two slots: with one, a second push would
     # overwrite the first (its full-slot sequence equals the next position)
-    q = WorkQueue(1)
+    q = WorkQueue(1, single_producer=single, single_consumer=single)
     assert q.capacity == 2
     assert [q.push(meta(i)) for i in range(3)] == [True, True, False]
     assert [q.pop().chunk_id for _ in range(2)] == [0, 1]
     assert q.pop() is None
+
+
+def test_workq_single_paths_wrap_around_many_times():
+    """Slots are reused lap after lap: interleaved pushes and pops through
+    both paths keep FIFO order and the bounds."""
+    q = WorkQueue(4, single_producer=True, single_consumer=True)
+    out, n = [], 0
+    for lap in range(50):
+        for _ in range(lap % 3 + 1):  # one left over from the last lap: never over 4
+            assert q.push(meta(n))
+            n += 1
+        while len(q) > 1:
+            out.append(q.pop().chunk_id)
+    out += [m.chunk_id for m in iter(q.pop, None)]
+    assert out == list(range(n))
+
+
+def test_workq_unknown_flag_is_refused():
+    from engine.core import ffi, lib
+
+    pq = ffi.new("struct wc_workq **")
+    assert lib.wc_workq__create_flags(pq, 4, 4) == -22  # -EINVAL
 
 
 def fill(q, n):

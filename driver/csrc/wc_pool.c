@@ -223,11 +223,13 @@ int wc_pool__close(struct wc_pool *p)
 	return n;
 }
 
-uint32_t wc_pool__ready(const struct wc_pool *p)
+/* Descriptors ready from the head on, counted until `enough` (so that
+ * wc_pool__rx's check of a few frames looks at one segment, not all). */
+static uint32_t ready_upto(const struct wc_pool *p, uint32_t enough)
 {
 	uint32_t s0 = p->head / p->m, i, total = 0;
 
-	for (i = 0; i < p->nseg; i++) {
+	for (i = 0; i < p->nseg && total < enough; i++) {
 		uint32_t s = wrap_add(s0, i, p->nseg), r;
 
 		if (p->seg_chunk[s] == WC_BARE)
@@ -242,11 +244,16 @@ uint32_t wc_pool__ready(const struct wc_pool *p)
 	return total;
 }
 
+uint32_t wc_pool__ready(const struct wc_pool *p)
+{
+	return ready_upto(p, UINT32_MAX);
+}
+
 int wc_pool__rx(struct wc_pool *p, uint32_t n)
 {
 	uint32_t done = 0;
 
-	if (n > wc_pool__ready(p))
+	if (n > ready_upto(p, n))
 		return -ENOSPC;
 	while (n) {
 		uint32_t s = p->head / p->m;

@@ -151,11 +151,13 @@ static void place(struct wc_capture *c, const struct wc_chunk_meta *m)
 	if (c->group) {
 		int p = wc_group__place(c->group, c->member);
 
-		if (p < 0) {
-			ADD(c->st.place_errors, 1);
+		struct wc_workq *bq = p < 0 ? NULL : wc_group__queue(c->group, (uint32_t)p);
+
+		if (!bq) {
+			ADD(c->st.place_errors, 1); /* the chunk stays home */
 		} else {
 			dst = (uint32_t)p;
-			q = wc_group__queue(c->group, dst);
+			q = bq;
 		}
 	}
 	if (wc_workq__push(q, m)) {

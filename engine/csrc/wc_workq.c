@@ -13,6 +13,7 @@ struct wc_workq_slot {
 
 struct wc_workq {
 	uint32_t mask;
+	uint32_t flags;  /* WC_WORKQ_SP, WC_WORKQ_SC */
 	/* producers and the consumer own one index each; keep them on
 	 * separate cache lines so capture and application threads do not
 	 * false-share */
@@ -23,13 +24,18 @@ struct wc_workq {
 
 int wc_workq__create(struct wc_workq **out, uint32_t capacity)
 {
+	return wc_workq__create_flags(out, capacity, 0);
+}
+
+int wc_workq__create_flags(struct wc_workq **out, uint32_t capacity, uint32_t flags)
+{
 	struct wc_workq *q;
 	/* at least two slots: with one, a full slot's sequence (pos + 1)
 	 * equals the next producer's position and a push would overwrite it
 	 * (Vyukov's bounded MPMC queue needs a buffer of two or more) */
 	uint32_t cap = 2, i;
 
-	if (!out || !capacity || capacity > (1u << 30))
+	if (!out || !capacity || capacity > (1u << 30) || (flags & ~(uint32_t)(WC_WORKQ_SP | WC_WORKQ_SC)))
 		return -EINVAL;
 	while (cap < capacity)
 		cap <<= 1;
@@ -42,6 +48,7 @@ int wc_workq__create(struct wc_workq **out, uint32_t capacity)
 		return -ENOMEM;
 	}
 	q->mask = cap - 1;
+	q->flags = flags;
 	atomic_init(&q->tail, 0);
 	atomic_init(&q->head, 0);
 	for (i = 0; i < cap; i++)
@@ -58,9 +65,28 @@ void wc_workq__destroy(struct wc_workq *q)
 	free(q);
 }
 
+/* Claim slot `pos` for its only possible claimant: with one producer (or
+ * consumer) at a time nobody else moves the index, so a plain store does
+ * what the compare-and-swap does. */
+static inline void claim_alone(_Atomic uint64_t *index, uint64_t pos)
+{
+	atomic_store_explicit(index, pos + 1, memory_order_relaxed);
+}
+
 int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m)
 {
 	uint64_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	if (q->flags & WC_WORKQ_SP) {
+		struct wc_workq_slot *s = &q->slots[pos & q->mask];
+
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos)
+			return -ENOSPC; /* the slot still holds an element */
+		claim_alone(&q->tail, pos);
+		s->meta = *m;
+		atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+		return 0;
+	}
 
 	for (;;) {
 		struct wc_workq_slot *s = &q->slots[pos & q->mask];
@@ -86,6 +112,17 @@ int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m)
 int wc_workq__pop(struct wc_workq *q, struct wc_chunk_meta *m)
 {
 	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+
+	if (q->flags & WC_WORKQ_SC) {
+		struct wc_workq_slot *s = &q->slots[pos & q->mask];
+
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1)
+			return -EAGAIN; /* not yet published */
+		claim_alone(&q->head, pos);
+		*m = s->meta;
+		atomic_store_explicit(&s->seq, pos + q->mask + 1, memory_order_release);
+		return 0;
+	}
 
 	for (;;) {
 		struct wc_workq_slot *s = &q->slots[pos & q->mask];

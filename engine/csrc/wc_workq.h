@@ -12,8 +12,12 @@
  *
  * Hence multi-producer; the implementation (a bounded array with a
  * sequence number per slot, after D. Vyukov's MPMC queue) is lock-free for
- * any number of producers and consumers, and costs the single-threaded
- * simulator nothing beyond two relaxed atomics per operation.
+ * any number of producers and consumers. Its one locked instruction per
+ * operation (the compare-and-swap that claims a slot) is the only cost a
+ * caller with one producer or one consumer at a time need not pay: such a
+ * queue is created with WC_WORKQ_SP / WC_WORKQ_SC, as DPDK's rings take
+ * RING_F_SP_ENQ / RING_F_SC_DEQ. The simulator, whose threads are events of
+ * one loop, sets both; the live engine neither.
  *
  * _push/_pop are all-or-nothing (DPDK's "_bulk" sense, one element).
  */
@@ -28,9 +32,14 @@
 
 struct wc_workq;
 
-/* capacity is rounded up to a power of two, at least 2; -EINVAL for 0,
- * -ENOMEM. */
+/* the caller promises one producer (SP) or one consumer (SC) at a time */
+#define WC_WORKQ_SP 1
+#define WC_WORKQ_SC 2
+
+/* capacity is rounded up to a power of two, at least 2; -EINVAL for 0 or
+ * an unknown flag, -ENOMEM. _create is _create_flags with no flag. */
 int wc_workq__create(struct wc_workq **q, uint32_t capacity);
+int wc_workq__create_flags(struct wc_workq **q, uint32_t capacity, uint32_t flags);
 void wc_workq__destroy(struct wc_workq *q);
 /* 0, or -ENOSPC when full (nothing is written). */
 int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m);

@@ -44,6 +44,8 @@ enum {
 	EV_APP_START,           /* an application thread starts reading (app_start_ps) */
 };
 
+#define SIM_WORKQ_FLAGS (WC_WORKQ_SP | WC_WORKQ_SC)
+
 /* per-queue state (q->eng) */
 struct sim_wc {
 	struct wc_pool *pool;
@@ -439,10 +441,12 @@ static int wc_init(struct sim *s)
 		err = wc_pool__create(&w->pool, &o);
 		if (err)
 			return err;
-		/* with offloading, any chunk of the group may land in one queue */
-		err = wc_workq__create(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1));
+		/* with offloading, any chunk of the group may land in one queue;
+		 * the model's threads are events of one loop, so every queue has
+		 * one producer and one consumer at a time (wc_workq.h) */
+		err = wc_workq__create_flags(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1), SIM_WORKQ_FLAGS);
 		if (!err)
-			err = wc_workq__create(&w->recq, p->wc_r);
+			err = wc_workq__create_flags(&w->recq, p->wc_r, SIM_WORKQ_FLAGS);
 		if (err)
 			return err;
 		if (p->wc_advanced)
