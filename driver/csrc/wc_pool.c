@@ -19,6 +19,7 @@ struct wc_pool {
 	int is_open;
 
 	uint32_t head;    /* (NIC) next descriptor, 0..N-1 */
+	uint32_t head_seg;/* its segment, head / M (kept: M need not be a power of two) */
 	uint32_t cap_seg; /* (driver) oldest segment not yet captured */
 	uint64_t rx_seq;  /* frames written so far: the next frame's sequence number */
 
@@ -169,7 +170,7 @@ void wc_pool__destroy(struct wc_pool *p)
 
 int wc_pool__attach(struct wc_pool *p, uint32_t *out, uint32_t max)
 {
-	uint32_t s0 = p->head / p->m, i;
+	uint32_t s0 = p->head_seg, i;
 	int n = 0;
 
 	if (!p->is_open)
@@ -219,6 +220,7 @@ int wc_pool__close(struct wc_pool *p)
 	}
 	p->is_open = 0;
 	p->head = 0;
+	p->head_seg = 0;
 	p->cap_seg = 0;
 	return n;
 }
@@ -227,7 +229,7 @@ int wc_pool__close(struct wc_pool *p)
  * wc_pool__rx's check of a few frames looks at one segment, not all). */
 static uint32_t ready_upto(const struct wc_pool *p, uint32_t enough)
 {
-	uint32_t s0 = p->head / p->m, i, total = 0;
+	uint32_t s0 = p->head_seg, i, total = 0;
 
 	for (i = 0; i < p->nseg && total < enough; i++) {
 		uint32_t s = wrap_add(s0, i, p->nseg), r;
@@ -256,7 +258,7 @@ int wc_pool__rx(struct wc_pool *p, uint32_t n)
 	if (n > ready_upto(p, n))
 		return -ENOSPC;
 	while (n) {
-		uint32_t s = p->head / p->m;
+		uint32_t s = p->head_seg;
 		uint32_t room = p->m - p->seg_fill[s];
 		uint32_t k = n < room ? n : room;
 
@@ -267,15 +269,17 @@ int wc_pool__rx(struct wc_pool *p, uint32_t n)
 		p->st.rx_packets += k;
 		p->head = wrap_add(p->head, k, p->n);
 		n -= k;
-		if (p->seg_fill[s] == p->m)
+		if (p->seg_fill[s] == p->m) {
+			p->head_seg = wrap_add(s, 1, p->nseg);
 			done++;
+		}
 	}
 	return (int)done;
 }
 
 int wc_pool__head(const struct wc_pool *p, uint32_t *chunk_id, uint32_t *cell)
 {
-	uint32_t s = p->head / p->m;
+	uint32_t s = p->head_seg;
 
 	if (p->seg_chunk[s] == WC_BARE || p->seg_fill[s] == p->m)
 		return -EAGAIN;
