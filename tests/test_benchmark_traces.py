@@ -1,10 +1,11 @@
 """Trace ingestion speed: a generated 5-million-packet pcap into columns (DESIGN.md §7),
 and the cached Fermilab-like trace loaded and steered into RSS queues (issue 15).
 
-Run with `invoke bench` or `pytest tests/test_benchmark_traces.py --benchmark-only`
-(skipped in normal runs). Targets: ingestion under 10 s; a cache hit loaded and
-steered under 0.3 s. The file is the Fermilab-like trace written as `invoke
-make-trace` writes it (headers, snaplen 128: ~620 MB).
+Run with `pytest tests/test_benchmark_traces.py --benchmark-only` (skipped in normal
+runs; `invoke bench` measures the load-and-steer row itself). Targets: ingestion
+under 10 s; a cache hit loaded and steered under 0.3 s. The file is the
+Fermilab-like trace written as `invoke make-trace` writes it (headers,
+snaplen 128: ~620 MB).
 """
 import pytest
 
