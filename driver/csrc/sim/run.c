@@ -163,7 +163,8 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	/* closed forms: generator runs in bulk steps (bulk.c); a trace's quiet
 	 * frames (quiet.c), where the engine says which they are */
 	bulk = p->bulk && p->gen_gap_ps;
-	quiet = p->bulk && !p->gen_gap_ps && s.ops->quiet && s.ops->deliver_n && p->bus_admit == SIM_BUS_ONE;
+	quiet = p->bulk && !p->gen_gap_ps && p->bus_admit == SIM_BUS_ONE &&
+		((s.ops->quiet && s.ops->deliver_n) || (s.ops->take && p->drop_en));
 
 	/* the loop: arrivals first on ties, then events in (time, seq) order */
 	while (!s.err) {
@@ -174,7 +175,8 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		if (ta != SIM_NEVER && ta <= te) {
 			if (bulk && bulk_step(&s, k, te))
 				continue;
-			if (quiet && quiet_run(&s))
+			/* no frame is quiet while one waits in the receive buffer */
+			if (quiet && !s.nic[0].fifo_len && quiet_run(&s))
 				continue;
 			if (quiet)
 				quiet_flush(&s); /* the engine sees every frame before this one */

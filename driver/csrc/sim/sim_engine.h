@@ -14,6 +14,8 @@
 
 #include "sim_core.h"
 
+enum sim_take { SIM_TAKE_NO = 0, SIM_TAKE_RING, SIM_TAKE_DROP };
+
 struct sim_engine_ops {
 	/* trace mode: the model reads each frame's size by its ring sequence
 	 * number (q->seq_pkt), so the run records one per frame */
@@ -41,6 +43,12 @@ struct sim_engine_ops {
 	 * its events and deliveries, so that with none ready every frame up to
 	 * the next event is a drop (DROP_EN). */
 	uint32_t (*quiet)(struct sim *s, struct sim_queue *q);
+	/* optional, trace mode, for an engine whose quiet frames are so one at
+	 * a time (their effect depends on when they come): a frame of q
+	 * arrives now; if it only joins the ring (the engine counts it in) or
+	 * finds no descriptor with DROP_EN set, say which and the core counts
+	 * the rest; else SIM_TAKE_NO, and it goes the usual way */
+	int (*take)(struct sim *s, struct sim_queue *q);
 	/* optional: an engine that gives descriptors back without calling
 	 * sim_ring_space says when the next one comes back (or SIM_NEVER), so
 	 * that a blocked buffer head can wake then */
