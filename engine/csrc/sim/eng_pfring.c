@@ -24,12 +24,18 @@
  *  - Turns change at work-item boundaries (one packet for the application,
  *    one poll for ksoftirqd), tens of microseconds against a slice of
  *    milliseconds.
+ *
+ * How the model runs, not what it models: "Each queue on its own clock"
+ * below. The numbers are those of scheduling every interrupt, poll and
+ * packet through the main loop's event heap, which the model still does
+ * when its queues are not independent.
  */
 #include "frames.h"
 #include "sim_engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { RUN_IDLE = 0, RUN_APP, RUN_SOFTIRQ, RUN_KSOFTIRQD };
 enum { NAPI_OFF = 0, NAPI_SOFTIRQ, NAPI_KSOFTIRQD };
@@ -38,6 +44,8 @@ enum {
 	EV_PF_IRQ = EV_ENGINE, /* interrupt */
 	EV_PF_POLL,            /* a NAPI poll starts */
 	EV_PF_POLL_DONE,       /* a NAPI poll finished copying */
+	EV_PF_WAKE,            /* run a queue's own events (its clock, below) */
+	EV_PF_TAIL,            /* a queue's last event: the run ends no earlier */
 };
 
 /* per-queue state (q->eng) */
@@ -62,6 +70,120 @@ static inline struct sim_pf *P(struct sim_queue *q)
 	return (struct sim_pf *)q->eng;
 }
 
+/* ---- Each queue on its own clock ------------------------------------------
+ * A PF_RING queue's interrupts, polls and packets touch nothing of another
+ * queue when its NIC drops frames at once rather than buffer them
+ * (DROP_EN, which ixgbe sets with more than one queue) or the queue has
+ * its NIC to itself, and the run keeps no record whose order spans queues
+ * (run log, forwarding log, flow affinity). Then the order of two queues'
+ * events does not matter, only each queue's own order: its events by
+ * (time, scheduling order), its arrivals before its events of the same
+ * time (sim.h).
+ *
+ * So the model keeps such a queue's pending events itself, one of each
+ * kind at most (an interrupt, a NAPI poll's start or end, the
+ * application's packet), and handles them in that order up to the
+ * queue's next arrival: from the arrival before, when it reaches
+ * pf_deliver() (the usual case), else from a wake event in the main heap
+ * at the first pending one. Every event is still handled one by one and
+ * counted (res->events), without a trip through the heap; the completion
+ * of a preempted packet, stale, is replaced rather than handled. The run
+ * ends at its last event as before: a tail event marks it.
+ */
+enum { TM_IRQ, TM_NAPI, TM_APP, TM_N };
+
+struct pf_clock {
+	int64_t at[TM_N];      /* when each pending event fires; SIM_NEVER: none */
+	uint64_t seq[TM_N];    /* scheduling order, for ties */
+	uint32_t kind[TM_N];
+	uint64_t arg[TM_N];
+	uint64_t next_seq;
+	int64_t wake_at;       /* the valid wake event in the heap; SIM_NEVER: none */
+	uint64_t wake_gen;
+	int64_t last;          /* when its last event ran */
+	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
+};
+
+/* whole-run state (s->eng_run) */
+struct pf_run {
+	int own_clocks;        /* queues run on their own clocks */
+	int running;           /* inside run_queue(): the NIC is calling back */
+	struct pf_clock c[];
+};
+
+static inline struct pf_clock *C(struct sim *s, struct sim_queue *q)
+{
+	return &((struct pf_run *)s->eng_run)->c[q->id];
+}
+
+/* Schedule one of q's events: in the main heap, or on q's clock, where
+ * one of each kind is pending at most (one interrupt raised, one poll at
+ * a time; a packet's completion replaces the stale one of a preempted
+ * packet, app_pause()). */
+static void pf_at(struct sim *s, struct sim_queue *q, int64_t t, uint32_t kind, uint64_t arg)
+{
+	struct pf_clock *c;
+	int i = kind == EV_PF_IRQ ? TM_IRQ : kind == EV_APP_DONE ? TM_APP : TM_NAPI;
+
+	if (!((struct pf_run *)s->eng_run)->own_clocks) {
+		sim_schedule(s, t, kind, q->id, arg);
+		return;
+	}
+	c = C(s, q);
+	if (c->at[i] != SIM_NEVER && i != TM_APP) {
+		s->err = -EPROTO;
+		return;
+	}
+	c->at[i] = t;
+	c->seq[i] = c->next_seq++;
+	c->kind[i] = kind;
+	c->arg[i] = arg;
+}
+
+/* q's first pending event, or -1 */
+static inline int clock_first(const struct pf_clock *c)
+{
+	int i, best = -1;
+
+	for (i = 0; i < TM_N; i++)
+		if (c->at[i] != SIM_NEVER &&
+		    (best < 0 || c->at[i] < c->at[best] || (c->at[i] == c->at[best] && c->seq[i] < c->seq[best])))
+			best = i;
+	return best;
+}
+
+/* When q's next arrival comes (SIM_NEVER: none), from its NIC's cursor. */
+static int64_t next_arrival_of(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_params *p = s->p;
+	struct pf_clock *c = C(s, q);
+	uint64_t i = c->next_idx;
+
+	if (!p->gen_gap_ps) {
+		if (i < s->next_pkt || (i < p->n_packets && p->queue[i] != q->id)) {
+			const uint8_t *hit = NULL;
+
+			i = s->next_pkt;
+			if (i < p->n_packets)
+				hit = memchr(p->queue + i, (int)q->id, p->n_packets - i);
+			c->next_idx = i = hit ? (uint64_t)(hit - p->queue) : p->n_packets;
+		}
+		return i < p->n_packets ? p->ts_ps[i] : SIM_NEVER;
+	} else {
+		const struct sim_nic *n = &s->nic[q->nic];
+		uint32_t ql = q->id - n->q0;
+
+		if (i < n->next || (i < p->n_packets && p->gen_queue[i % p->gen_len] != ql)) {
+			uint64_t end = n->next + p->gen_len < p->n_packets ? n->next + p->gen_len : p->n_packets;
+
+			for (i = n->next; i < end && p->gen_queue[i % p->gen_len] != ql; i++)
+				;
+			c->next_idx = i = i < end ? i : p->n_packets;
+		}
+		return i < p->n_packets ? gen_time(s, i) : SIM_NEVER;
+	}
+}
+
 static inline int app_has_work(struct sim_queue *q)
 {
 	return q->app.busy || P(q)->pf_in != P(q)->pf_out;
@@ -79,7 +201,7 @@ static void app_run(struct sim *s, struct sim_queue *q)
 	a->gen++;
 	a->started = s->now;
 	P(q)->running = RUN_APP;
-	sim_schedule(s, s->now + a->remaining_ps, EV_APP_DONE, q->id, a->gen);
+	pf_at(s, q, s->now + a->remaining_ps, EV_APP_DONE, a->gen);
 }
 
 static void app_pause(struct sim *s, struct sim_queue *q)
@@ -134,7 +256,7 @@ static void raise_irq(struct sim *s, struct sim_queue *q)
 	if (!f->irq_enabled || f->irq_pending)
 		return;
 	f->irq_pending = 1;
-	sim_schedule(s, t > s->now ? t : s->now, EV_PF_IRQ, q->id, 0);
+	pf_at(s, q, t > s->now ? t : s->now, EV_PF_IRQ, 0);
 }
 
 static void poll_start(struct sim *s, struct sim_queue *q)
@@ -158,7 +280,7 @@ static void poll_start(struct sim *s, struct sim_queue *q)
 		cost += s->p->pf_copy_ps + (int64_t)size * s->p->pf_copy_byte_ps;
 	}
 	f->poll_batch = (uint32_t)k;
-	sim_schedule(s, s->now + cost, EV_PF_POLL_DONE, q->id, 0);
+	pf_at(s, q, s->now + cost, EV_PF_POLL_DONE, 0);
 }
 
 static void poll_done(struct sim *s, struct sim_queue *q)
@@ -205,15 +327,103 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	core_pick(s, q);
 }
 
+static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
+{
+	uint64_t held = P(q)->in_ring - P(q)->released;
+
+	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
+}
+
+/* ---- running a queue on its clock ---- */
+
+static void model_event(struct sim *s, const struct sim_event *ev);
+
+/* Handle q's pending events before `limit`, in order, each at its time. */
+static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
+{
+	struct pf_run *r = s->eng_run;
+	struct pf_clock *c = C(s, q);
+	int64_t now = s->now;
+	int i;
+
+	r->running = 1;
+	while (!s->err && (i = clock_first(c)) >= 0 && c->at[i] < limit) {
+		struct sim_event ev = { c->at[i], c->seq[i], c->kind[i], q->id, c->arg[i] };
+
+		c->at[i] = SIM_NEVER;
+		s->now = c->last = ev.t;
+		s->res->events++;
+		model_event(s, &ev);
+	}
+	r->running = 0;
+	s->now = now;
+}
+
+/* Will q's next arrival (at t) reach pf_deliver() straight from the wire,
+ * and so run q on? The bus admits every frame, the NIC's buffer is empty
+ * (only q's own arrivals or polls could change that) and q's ring has a
+ * descriptor ready (q's state does not change before t). */
+static int arrival_runs_queue(struct sim *s, struct sim_queue *q, int64_t t)
+{
+	return t != SIM_NEVER && s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len &&
+	       pf_ready(s, q) > 0;
+}
+
+/* After q ran up to its next arrival: see that its pending events run,
+ * from that arrival or a wake event; or mark the run's end at its last. */
+static void clock_settle(struct sim *s, struct sim_queue *q)
+{
+	struct pf_clock *c = C(s, q);
+	int first = clock_first(c);
+	int64_t t = next_arrival_of(s, q);
+
+	if (first < 0) {
+		if (t == SIM_NEVER && c->last > s->now)
+			sim_schedule(s, c->last, EV_PF_TAIL, q->id, 0);
+		return;
+	}
+	if (arrival_runs_queue(s, q, t) || c->wake_at <= c->at[first])
+		return;
+	c->wake_at = c->at[first];
+	sim_schedule(s, c->wake_at, EV_PF_WAKE, q->id, ++c->wake_gen);
+}
+
+/* Run q on its own clock up to its next arrival. */
+static void clock_advance(struct sim *s, struct sim_queue *q)
+{
+	run_queue(s, q, next_arrival_of(s, q));
+	clock_settle(s, q);
+}
+
+/* ---- the engine's operations ---- */
+
+/* Queues run on their own clocks when nothing of theirs depends on the
+ * order of another queue's events ("Each queue on its own clock"). */
+static int queues_independent(const struct sim *s)
+{
+	const struct sim_params *p = s->p;
+
+	return (p->drop_en || p->n_queues == 1) && !p->run_log && !p->fwd_log && !s->flow_thread;
+}
+
 static int pf_init(struct sim *s)
 {
-	uint32_t i;
+	struct pf_run *r;
+	uint32_t i, k;
 
 	if (!s->p->pf_slots)
 		return -EINVAL;
+	r = calloc(1, sizeof(*r) + s->nq_total * sizeof(r->c[0]));
+	if (!r)
+		return -ENOMEM;
+	s->eng_run = r;
+	r->own_clocks = queues_independent(s);
 	for (i = 0; i < s->nq_total; i++) {
 		struct sim_pf *f = P(&s->q[i]);
 
+		for (k = 0; k < TM_N; k++)
+			r->c[i].at[k] = SIM_NEVER;
+		r->c[i].wake_at = SIM_NEVER;
 		f->irq_enabled = 1;
 		f->last_irq = -s->p->pf_itr_ps;
 		f->slot_seq = malloc(s->p->pf_slots * sizeof(*f->slot_seq));
@@ -231,22 +441,23 @@ static void pf_fini(struct sim *s)
 		free(P(&s->q[i])->slot_seq);
 		P(&s->q[i])->slot_seq = NULL;
 	}
+	free(s->eng_run);
+	s->eng_run = NULL;
 }
 
-static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
-{
-	uint64_t held = P(q)->in_ring - P(q)->released;
-
-	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
-}
-
+/* A frame in q's ring. Straight from the wire (not drained from the NIC's
+ * buffer by q's own poll), q runs on up to its next arrival. */
 static void pf_deliver(struct sim *s, struct sim_queue *q)
 {
+	struct pf_run *r = s->eng_run;
+
 	P(q)->in_ring++;
 	raise_irq(s, q);
+	if (r->own_clocks && !r->running && !s->nic[q->nic].fifo_len)
+		clock_advance(s, q);
 }
 
-static void pf_event(struct sim *s, const struct sim_event *ev)
+static void model_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
 	struct sim_pf *f = P(q);
@@ -264,7 +475,7 @@ static void pf_event(struct sim *s, const struct sim_event *ev)
 		f->napi_ctx = NAPI_SOFTIRQ;
 		f->softirq_start = s->now + s->p->pf_irq_ps;
 		f->softirq_pkts = 0;
-		sim_schedule(s, f->softirq_start, EV_PF_POLL, q->id, 0);
+		pf_at(s, q, f->softirq_start, EV_PF_POLL, 0);
 		break;
 	case EV_PF_POLL:
 		poll_start(s, q);
@@ -282,6 +493,27 @@ static void pf_event(struct sim *s, const struct sim_event *ev)
 		break;
 	default:
 		s->err = -EPROTO;
+	}
+}
+
+/* The main loop's events: the model's own, or a queue clock's. */
+static void pf_event(struct sim *s, const struct sim_event *ev)
+{
+	struct sim_queue *q = &s->q[ev->q];
+	struct pf_clock *c;
+
+	switch (ev->kind) {
+	case EV_PF_WAKE:
+		c = C(s, q);
+		if (ev->arg != c->wake_gen)
+			break; /* an earlier wake took over */
+		c->wake_at = SIM_NEVER;
+		clock_advance(s, q);
+		break;
+	case EV_PF_TAIL:
+		break;
+	default:
+		model_event(s, ev);
 	}
 }
 
