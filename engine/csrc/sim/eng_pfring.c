@@ -61,6 +61,7 @@ struct sim_pf {
 	int64_t softirq_start;
 	uint64_t softirq_pkts;
 	uint32_t poll_batch;
+	uint32_t in_slot, out_slot;       /* pf_in, pf_out modulo the pf_ring's size */
 	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
 };
 SIM_ENGINE_STATE(struct sim_pf);
@@ -140,16 +141,20 @@ static void pf_at(struct sim *s, struct sim_queue *q, int64_t t, uint32_t kind, 
 	c->arg[i] = arg;
 }
 
+/* Does slot i's event come before slot j's? (Branch-free: which slot
+ * fires first is not predictable.) */
+static inline int slot_before(const struct pf_clock *c, int i, int j)
+{
+	return (c->at[i] < c->at[j]) | ((c->at[i] == c->at[j]) & (c->seq[i] < c->seq[j]));
+}
+
 /* q's first pending event, or -1 */
 static inline int clock_first(const struct pf_clock *c)
 {
-	int i, best = -1;
+	int b = slot_before(c, TM_NAPI, TM_IRQ) ? TM_NAPI : TM_IRQ;
 
-	for (i = 0; i < TM_N; i++)
-		if (c->at[i] != SIM_NEVER &&
-		    (best < 0 || c->at[i] < c->at[best] || (c->at[i] == c->at[best] && c->seq[i] < c->seq[best])))
-			best = i;
-	return best;
+	b = slot_before(c, TM_APP, b) ? TM_APP : b;
+	return c->at[b] == SIM_NEVER ? -1 : b;
 }
 
 /* When q's next arrival comes (SIM_NEVER: none), from its NIC's cursor. */
@@ -182,6 +187,22 @@ static int64_t next_arrival_of(struct sim *s, struct sim_queue *q)
 		}
 		return i < p->n_packets ? gen_time(s, i) : SIM_NEVER;
 	}
+}
+
+/* The pf_ring slot after slot i (a wrapped index: no division per packet). */
+static inline uint32_t slot_after(const struct sim *s, uint32_t i)
+{
+	return i + 1 == s->p->pf_slots ? 0 : i + 1;
+}
+
+/* The application takes the pf_ring's oldest packet: its ring sequence number. */
+static inline uint64_t pf_take(struct sim *s, struct sim_pf *f)
+{
+	uint64_t seq = f->slot_seq[f->out_slot];
+
+	f->out_slot = slot_after(s, f->out_slot);
+	f->pf_out++;
+	return seq;
 }
 
 static inline int app_has_work(struct sim_queue *q)
@@ -290,9 +311,11 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	uint64_t k = f->poll_batch, i;
 
 	for (i = 0; i < k; i++) {
-		if (f->pf_in - f->pf_out < p->pf_slots)
-			f->slot_seq[f->pf_in++ % p->pf_slots] = f->released + i;
-		else
+		if (f->pf_in - f->pf_out < p->pf_slots) {
+			f->slot_seq[f->in_slot] = f->released + i;
+			f->in_slot = slot_after(s, f->in_slot);
+			f->pf_in++;
+		} else
 			q->st.delivery_drops++;
 	}
 	if (f->pf_in - f->pf_out > q->st.max_buffered)
@@ -338,6 +361,57 @@ static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
 
 static void model_event(struct sim *s, const struct sim_event *ev);
 
+/* Packets the application finishes back to back before anything else
+ * happens to q: no interrupt, poll or arrival comes first, the pf_ring
+ * holds the next packet, and ksoftirqd's turn does not come (core_pick()
+ * keeps the core for the application). Their completions are counted in
+ * closed form, not handled as events, as the main loop's bulk steps count
+ * frames; the last one's completion stays pending, to be handled. */
+static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
+{
+	const struct sim_params *p = s->p;
+	struct pf_clock *c = C(s, q);
+	struct sim_pf *f = P(q);
+	struct sim_app *a = &q->app;
+	int64_t t = c->at[TM_APP], cost = p->app_cost_ps, bound = limit, t_last;
+	uint64_t m = f->pf_in - f->pf_out, i; /* at most all but the last packet */
+
+	if (c->arg[TM_APP] != a->gen || m < 2)
+		return;
+	m--;
+	/* the next completion, scheduled after them, loses ties to them */
+	bound = c->at[TM_IRQ] < bound ? c->at[TM_IRQ] : bound;
+	bound = c->at[TM_NAPI] < bound ? c->at[TM_NAPI] : bound;
+	if (t + cost >= bound)
+		return;
+	if (cost && (uint64_t)((bound - t - 1) / cost) < m)
+		m = (uint64_t)((bound - t - 1) / cost); /* t + m * cost < bound */
+	if (f->napi_ctx == NAPI_KSOFTIRQD) {
+		/* each pick (after each completion) within the application's turn */
+		if (f->turn != RUN_APP || t >= f->turn_end)
+			return;
+		if (cost && (uint64_t)((f->turn_end - t - 1) / cost) + 1 < m)
+			m = (uint64_t)((f->turn_end - t - 1) / cost) + 1;
+	}
+	if (p->forward) {
+		for (i = 0; i < m; i++)
+			sim_processed(s, q->id, q->id, pf_take(s, f), 1, t + (int64_t)i * cost, 0);
+	} else {
+		sim_processed(s, q->id, q->id, SIM_NO_SEQ, m, t, cost);
+		f->pf_out += m;
+		f->out_slot = (uint32_t)((f->out_slot + m) % p->pf_slots);
+	}
+	t_last = t + (int64_t)(m - 1) * cost;
+	q->st.last_done_ps = t_last;
+	/* as app_run() after the last of them */
+	a->gen += m;
+	a->started = t_last;
+	a->remaining_ps = cost;
+	c->at[TM_APP] = t_last + cost;
+	c->arg[TM_APP] = a->gen;
+	c->seq[TM_APP] = c->next_seq++;
+}
+
 /* Handle q's pending events before `limit`, in order, each at its time. */
 static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 {
@@ -348,8 +422,11 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 
 	r->running = 1;
 	while (!s->err && (i = clock_first(c)) >= 0 && c->at[i] < limit) {
-		struct sim_event ev = { c->at[i], c->seq[i], c->kind[i], q->id, c->arg[i] };
+		struct sim_event ev;
 
+		if (i == TM_APP)
+			app_catch_up(s, q, limit);
+		ev = (struct sim_event){ c->at[i], c->seq[i], c->kind[i], q->id, c->arg[i] };
 		c->at[i] = SIM_NEVER;
 		s->now = c->last = ev.t;
 		s->res->events++;
@@ -488,7 +565,7 @@ static void model_event(struct sim *s, const struct sim_event *ev)
 			break;
 		q->app.busy = 0;
 		q->st.last_done_ps = s->now;
-		sim_processed(s, q->id, q->id, f->slot_seq[f->pf_out++ % s->p->pf_slots], 1, s->now, 0);
+		sim_processed(s, q->id, q->id, pf_take(s, f), 1, s->now, 0);
 		core_pick(s, q);
 		break;
 	default:
