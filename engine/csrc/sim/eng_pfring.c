@@ -83,13 +83,16 @@ static inline struct sim_pf *P(struct sim_queue *q)
  *
  * So the model keeps such a queue's pending events itself, one of each
  * kind at most (an interrupt, a NAPI poll's start or end, the
- * application's packet), and handles them in that order up to the
- * queue's next arrival: from the arrival before, when it reaches
- * pf_deliver() (the usual case), else from a wake event in the main heap
- * at the first pending one. Every event is still handled one by one and
- * counted (res->events), without a trip through the heap; the completion
- * of a preempted packet, stale, is replaced rather than handled. The run
- * ends at its last event as before: a tail event marks it.
+ * application's packet), and handles them in that order when they must
+ * have happened: when the next arrival asks the ring for a descriptor
+ * (pf_ready(), the usual case: the events before it), else from a wake
+ * event in the main heap at the first pending one, up to the queue's next
+ * arrival (while frames wait in the NIC's buffer, which the queue's polls
+ * drain; when the bus drops frames, which never ask; after its last
+ * arrival). Every event is still handled one by one and counted
+ * (res->events), without a trip through the heap; the completion of a
+ * preempted packet, stale, is replaced rather than handled. The run ends
+ * at its last event as before: a tail event marks it.
  */
 enum { TM_IRQ, TM_NAPI, TM_APP, TM_N };
 
@@ -103,6 +106,7 @@ struct pf_clock {
 	uint64_t wake_gen;
 	int64_t last;          /* when its last event ran */
 	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
+	uint64_t end_idx;      /* 1 + its last arrival's frame index on its NIC; 0: none */
 };
 
 /* whole-run state (s->eng_run) */
@@ -350,11 +354,32 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	core_pick(s, q);
 }
 
-static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
+/* Descriptors of q's ring ready now. */
+static uint32_t ring_room(struct sim *s, struct sim_queue *q)
 {
 	uint64_t held = P(q)->in_ring - P(q)->released;
 
 	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
+}
+
+static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit);
+static void clock_settle(struct sim *s, struct sim_queue *q);
+
+/* A frame asks for a descriptor of q's ring. On q's own clock, q's events
+ * before now happen first (arrivals come before events of their time).
+ * With none ready the frame is dropped or waits in the NIC's buffer. */
+static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
+{
+	struct pf_run *r = s->eng_run;
+	uint32_t room;
+
+	if (!r->own_clocks || r->running)
+		return ring_room(s, q);
+	run_queue(s, q, s->now);
+	room = ring_room(s, q);
+	if (!room)
+		clock_settle(s, q);
+	return room;
 }
 
 /* ---- running a queue on its clock ---- */
@@ -436,40 +461,59 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 	s->now = now;
 }
 
-/* Will q's next arrival (at t) reach pf_deliver() straight from the wire,
- * and so run q on? The bus admits every frame, the NIC's buffer is empty
- * (only q's own arrivals or polls could change that) and q's ring has a
- * descriptor ready (q's state does not change before t). */
-static int arrival_runs_queue(struct sim *s, struct sim_queue *q, int64_t t)
+/* Will q's frames still arrive? (the NIC's cursor is past the current one) */
+static inline int arrivals_left(const struct sim *s, const struct sim_queue *q)
 {
-	return t != SIM_NEVER && s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len &&
-	       pf_ready(s, q) > 0;
+	const struct pf_clock *c = &((const struct pf_run *)s->eng_run)->c[q->id];
+
+	return (s->p->gen_gap_ps ? s->nic[q->nic].next : s->next_pkt) < c->end_idx;
 }
 
-/* After q ran up to its next arrival: see that its pending events run,
- * from that arrival or a wake event; or mark the run's end at its last. */
+/* After q's arrival or wake: see that its pending events run, when its
+ * next arrival asks for a descriptor or from a wake event; or mark the
+ * run's end at its last event. */
 static void clock_settle(struct sim *s, struct sim_queue *q)
 {
 	struct pf_clock *c = C(s, q);
 	int first = clock_first(c);
-	int64_t t = next_arrival_of(s, q);
 
 	if (first < 0) {
-		if (t == SIM_NEVER && c->last > s->now)
+		if (!arrivals_left(s, q) && c->last > s->now)
 			sim_schedule(s, c->last, EV_PF_TAIL, q->id, 0);
 		return;
 	}
-	if (arrival_runs_queue(s, q, t) || c->wake_at <= c->at[first])
+	if (s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len && arrivals_left(s, q))
+		return; /* the next arrival will ask (nic_arrival()) */
+	if (c->wake_at <= c->at[first])
 		return;
 	c->wake_at = c->at[first];
 	sim_schedule(s, c->wake_at, EV_PF_WAKE, q->id, ++c->wake_gen);
 }
 
-/* Run q on its own clock up to its next arrival. */
-static void clock_advance(struct sim *s, struct sim_queue *q)
+/* Set the end index (1 + last frame index) of each queue: the cursor
+ * passes it after the queue's last arrival. */
+static void find_last_arrivals(struct sim *s)
 {
-	run_queue(s, q, next_arrival_of(s, q));
-	clock_settle(s, q);
+	const struct sim_params *p = s->p;
+	struct pf_run *r = s->eng_run;
+	uint64_t i, found = 0;
+	uint32_t k, ql;
+
+	if (!p->gen_gap_ps) {
+		for (i = p->n_packets; i-- > 0 && found < s->nq_total;)
+			if (!r->c[p->queue[i]].end_idx) {
+				r->c[p->queue[i]].end_idx = i + 1;
+				found++;
+			}
+		return;
+	}
+	for (k = 0; k < p->n_nics; k++)
+		for (ql = 0; ql < p->n_queues; ql++)
+			for (i = p->n_packets; i-- > 0 && i + p->gen_len >= p->n_packets;)
+				if (p->gen_queue[i % p->gen_len] == ql) {
+					r->c[k * p->n_queues + ql].end_idx = i + 1;
+					break;
+				}
 }
 
 /* ---- the engine's operations ---- */
@@ -495,6 +539,7 @@ static int pf_init(struct sim *s)
 		return -ENOMEM;
 	s->eng_run = r;
 	r->own_clocks = queues_independent(s);
+	find_last_arrivals(s);
 	for (i = 0; i < s->nq_total; i++) {
 		struct sim_pf *f = P(&s->q[i]);
 
@@ -522,16 +567,16 @@ static void pf_fini(struct sim *s)
 	s->eng_run = NULL;
 }
 
-/* A frame in q's ring. Straight from the wire (not drained from the NIC's
- * buffer by q's own poll), q runs on up to its next arrival. */
+/* A frame in q's ring (straight from the wire, or drained from the NIC's
+ * buffer by q's own poll: then q is running on its clock). */
 static void pf_deliver(struct sim *s, struct sim_queue *q)
 {
 	struct pf_run *r = s->eng_run;
 
 	P(q)->in_ring++;
 	raise_irq(s, q);
-	if (r->own_clocks && !r->running && !s->nic[q->nic].fifo_len)
-		clock_advance(s, q);
+	if (r->own_clocks && !r->running)
+		clock_settle(s, q);
 }
 
 static void model_event(struct sim *s, const struct sim_event *ev)
@@ -585,7 +630,8 @@ static void pf_event(struct sim *s, const struct sim_event *ev)
 		if (ev->arg != c->wake_gen)
 			break; /* an earlier wake took over */
 		c->wake_at = SIM_NEVER;
-		clock_advance(s, q);
+		run_queue(s, q, next_arrival_of(s, q));
+		clock_settle(s, q);
 		break;
 	case EV_PF_TAIL:
 		break;
