@@ -89,10 +89,12 @@ static inline struct sim_pf *P(struct sim_queue *q)
  * event in the main heap at the first pending one, up to the queue's next
  * arrival (while frames wait in the NIC's buffer, which the queue's polls
  * drain; when the bus drops frames, which never ask; after its last
- * arrival). Every event is still handled one by one and counted
- * (res->events), without a trip through the heap; the completion of a
- * preempted packet, stale, is replaced rather than handled. The run ends
- * at its last event as before: a tail event marks it.
+ * arrival). Its events are handled one by one and counted (res->events),
+ * without a trip through the heap, but for two kinds: the completion of
+ * a preempted packet, stale, is replaced rather than handled, and packets
+ * the application finishes back to back with nothing else in between are
+ * counted in closed form (app_catch_up()). The run ends at its last event
+ * as before: a tail event marks it. Wake and tail events are counted.
  */
 enum { TM_IRQ, TM_NAPI, TM_APP, TM_N };
 
