@@ -163,6 +163,14 @@ static inline int clock_first(const struct pf_clock *c)
 	return c->at[b] == SIM_NEVER ? -1 : b;
 }
 
+/* When q's first pending event fires (SIM_NEVER: none) */
+static inline int64_t clock_next_at(const struct pf_clock *c)
+{
+	int64_t t = c->at[TM_IRQ] < c->at[TM_NAPI] ? c->at[TM_IRQ] : c->at[TM_NAPI];
+
+	return c->at[TM_APP] < t ? c->at[TM_APP] : t;
+}
+
 /* When q's next arrival comes (SIM_NEVER: none), from its NIC's cursor. */
 static int64_t next_arrival_of(struct sim *s, struct sim_queue *q)
 {
@@ -377,7 +385,8 @@ static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
 
 	if (!r->own_clocks || r->running)
 		return ring_room(s, q);
-	run_queue(s, q, s->now);
+	if (clock_next_at(C(s, q)) < s->now)
+		run_queue(s, q, s->now);
 	room = ring_room(s, q);
 	if (!room)
 		clock_settle(s, q);
@@ -439,7 +448,17 @@ static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
 	c->seq[TM_APP] = c->next_seq++;
 }
 
-/* Handle q's pending events before `limit`, in order, each at its time. */
+/* May q's event in slot i run past q's next arrival? While frames wait in
+ * the NIC's buffer (q has its NIC to itself then) an arrival touches the
+ * buffer only, not q's ring, and only a poll's end (poll_done(), which
+ * gives descriptors back and drains the buffer) reads the buffer. */
+static inline int passes_arrivals(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int i)
+{
+	return s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
+}
+
+/* Handle q's pending events before `limit` (q's next arrival, or now), in
+ * order, each at its time. */
 static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 {
 	struct pf_run *r = s->eng_run;
@@ -448,7 +467,7 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 	int i;
 
 	r->running = 1;
-	while (!s->err && (i = clock_first(c)) >= 0 && c->at[i] < limit) {
+	while (!s->err && (i = clock_first(c)) >= 0 && (c->at[i] < limit || passes_arrivals(s, q, c, i))) {
 		struct sim_event ev;
 
 		if (i == TM_APP)
@@ -477,15 +496,16 @@ static inline int arrivals_left(const struct sim *s, const struct sim_queue *q)
 static void clock_settle(struct sim *s, struct sim_queue *q)
 {
 	struct pf_clock *c = C(s, q);
-	int first = clock_first(c);
+	int first;
 
+	if (s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len && arrivals_left(s, q))
+		return; /* the next arrival will ask (nic_arrival()) */
+	first = clock_first(c);
 	if (first < 0) {
 		if (!arrivals_left(s, q) && c->last > s->now)
 			sim_schedule(s, c->last, EV_PF_TAIL, q->id, 0);
 		return;
 	}
-	if (s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len && arrivals_left(s, q))
-		return; /* the next arrival will ask (nic_arrival()) */
 	if (c->wake_at <= c->at[first])
 		return;
 	c->wake_at = c->at[first];
