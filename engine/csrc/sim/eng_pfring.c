@@ -490,6 +490,14 @@ static inline int arrivals_left(const struct sim *s, const struct sim_queue *q)
 	return (s->p->gen_gap_ps ? s->nic[q->nic].next : s->next_pkt) < c->end_idx;
 }
 
+/* Will q's next arrival ask its ring for a descriptor (nic_arrival())?
+ * Yes if there is one, the bus admits every frame and no frame waits in
+ * the NIC's buffer ahead of it. */
+static inline int next_arrival_asks(const struct sim *s, const struct sim_queue *q)
+{
+	return s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len && arrivals_left(s, q);
+}
+
 /* After q's arrival or wake: see that its pending events run, when its
  * next arrival asks for a descriptor or from a wake event; or mark the
  * run's end at its last event. */
@@ -498,8 +506,8 @@ static void clock_settle(struct sim *s, struct sim_queue *q)
 	struct pf_clock *c = C(s, q);
 	int first;
 
-	if (s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len && arrivals_left(s, q))
-		return; /* the next arrival will ask (nic_arrival()) */
+	if (next_arrival_asks(s, q))
+		return; /* and catches q up (pf_ready()) */
 	first = clock_first(c);
 	if (first < 0) {
 		if (!arrivals_left(s, q) && c->last > s->now)
@@ -597,7 +605,7 @@ static void pf_deliver(struct sim *s, struct sim_queue *q)
 
 	P(q)->in_ring++;
 	raise_irq(s, q);
-	if (r->own_clocks && !r->running)
+	if (r->own_clocks && !r->running && !next_arrival_asks(s, q))
 		clock_settle(s, q);
 }
 
