@@ -37,6 +37,11 @@ def points():
         for size in (64, 512, 1514):
             for x in (0, 300):
                 out.append((f"burst {P} {size}B x{x}", f"simulate(E, Burst({P}, {size}), x={x})"))
+    out.append(("trace q2 x100 app0", "simulate(E, workloads.steered('fermilab-like', 2), x=100, app_cost=0)"))
+    out.append(("trace q16 x300", "simulate(E, workloads.steered('fermilab-like', 16), x=300)"))
+    for x in (0, 300):
+        out.append((f"burst 2nics x{x}", f"simulate(E, Burst(300_000, nics=2), x={x})"))
+    out.append(("spread q6 2nics x300", "simulate(E, Burst.spread(300_000, 6, nics=2), x=300)"))
     for P in (1000, 300_000):
         out.append((f"burst {P} nobuf", f"simulate(E, Burst({P}), x=0, nic_buffer=False)"))
         out.append((f"burst {P} fwd", f"simulate(E, Burst({P}), x=0, forward=True)"))
