@@ -24,12 +24,18 @@
  *  - Turns change at work-item boundaries (one packet for the application,
  *    one poll for ksoftirqd), tens of microseconds against a slice of
  *    milliseconds.
+ *
+ * How the model runs, not what it models: "Each queue on its own clock"
+ * below. The numbers are those of scheduling every interrupt, poll and
+ * packet through the main loop's event heap, which the model still does
+ * when its queues are not independent.
  */
 #include "frames.h"
 #include "sim_engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { RUN_IDLE = 0, RUN_APP, RUN_SOFTIRQ, RUN_KSOFTIRQD };
 enum { NAPI_OFF = 0, NAPI_SOFTIRQ, NAPI_KSOFTIRQD };
@@ -38,6 +44,8 @@ enum {
 	EV_PF_IRQ = EV_ENGINE, /* interrupt */
 	EV_PF_POLL,            /* a NAPI poll starts */
 	EV_PF_POLL_DONE,       /* a NAPI poll finished copying */
+	EV_PF_WAKE,            /* run a queue's own events (its clock, below) */
+	EV_PF_TAIL,            /* a queue's last event: the run ends no earlier */
 };
 
 /* per-queue state (q->eng) */
@@ -53,6 +61,7 @@ struct sim_pf {
 	int64_t softirq_start;
 	uint64_t softirq_pkts;
 	uint32_t poll_batch;
+	uint32_t in_slot, out_slot;       /* pf_in, pf_out modulo the pf_ring's size */
 	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
 };
 SIM_ENGINE_STATE(struct sim_pf);
@@ -60,6 +69,154 @@ SIM_ENGINE_STATE(struct sim_pf);
 static inline struct sim_pf *P(struct sim_queue *q)
 {
 	return (struct sim_pf *)q->eng;
+}
+
+/* ---- Each queue on its own clock ------------------------------------------
+ * A PF_RING queue's interrupts, polls and packets touch nothing of another
+ * queue when its NIC drops frames at once rather than buffer them
+ * (DROP_EN, which ixgbe sets with more than one queue) or the queue has
+ * its NIC to itself, and the run keeps no record whose order spans queues
+ * (run log, forwarding log, flow affinity). Then the order of two queues'
+ * events does not matter, only each queue's own order: its events by
+ * (time, scheduling order), its arrivals before its events of the same
+ * time (sim.h).
+ *
+ * So the model keeps such a queue's pending events itself, one of each
+ * kind at most (an interrupt, a NAPI poll's start or end, the
+ * application's packet), and handles them in that order when they must
+ * have happened: when the next arrival asks the ring for a descriptor
+ * (pf_ready(), the usual case: the events before it), else from a wake
+ * event in the main heap at the first pending one, up to the queue's next
+ * arrival (while frames wait in the NIC's buffer, which the queue's polls
+ * drain; when the bus drops frames, which never ask; after its last
+ * arrival). Its events are handled one by one and counted (res->events),
+ * without a trip through the heap, but for two kinds: the completion of
+ * a preempted packet, stale, is replaced rather than handled, and packets
+ * the application finishes back to back with nothing else in between are
+ * counted in closed form (app_catch_up()). The run ends at its last event
+ * as before: a tail event marks it. Wake and tail events are counted.
+ */
+enum { TM_IRQ, TM_NAPI, TM_APP, TM_N };
+
+struct pf_clock {
+	int64_t at[TM_N];      /* when each pending event fires; SIM_NEVER: none */
+	uint64_t seq[TM_N];    /* scheduling order, for ties */
+	uint32_t kind[TM_N];
+	uint64_t arg[TM_N];
+	uint64_t next_seq;
+	int64_t wake_at;       /* the valid wake event in the heap; SIM_NEVER: none */
+	uint64_t wake_gen;
+	int64_t last;          /* when its last event ran */
+	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
+	uint64_t end_idx;      /* 1 + its last arrival's frame index on its NIC; 0: none */
+};
+
+/* whole-run state (s->eng_run) */
+struct pf_run {
+	int own_clocks;        /* queues run on their own clocks */
+	int running;           /* inside run_queue(): the NIC is calling back */
+	struct pf_clock c[];
+};
+
+static inline struct pf_clock *C(struct sim *s, struct sim_queue *q)
+{
+	return &((struct pf_run *)s->eng_run)->c[q->id];
+}
+
+/* Schedule one of q's events: in the main heap, or on q's clock, where
+ * one of each kind is pending at most (one interrupt raised, one poll at
+ * a time; a packet's completion replaces the stale one of a preempted
+ * packet, app_pause()). */
+static void pf_at(struct sim *s, struct sim_queue *q, int64_t t, uint32_t kind, uint64_t arg)
+{
+	struct pf_clock *c;
+	int i = kind == EV_PF_IRQ ? TM_IRQ : kind == EV_APP_DONE ? TM_APP : TM_NAPI;
+
+	if (!((struct pf_run *)s->eng_run)->own_clocks) {
+		sim_schedule(s, t, kind, q->id, arg);
+		return;
+	}
+	c = C(s, q);
+	if (c->at[i] != SIM_NEVER && i != TM_APP) {
+		s->err = -EPROTO;
+		return;
+	}
+	c->at[i] = t;
+	c->seq[i] = c->next_seq++;
+	c->kind[i] = kind;
+	c->arg[i] = arg;
+}
+
+/* Does slot i's event come before slot j's? (Branch-free: which slot
+ * fires first is not predictable.) */
+static inline int slot_before(const struct pf_clock *c, int i, int j)
+{
+	return (c->at[i] < c->at[j]) | ((c->at[i] == c->at[j]) & (c->seq[i] < c->seq[j]));
+}
+
+/* q's first pending event, or -1 */
+static inline int clock_first(const struct pf_clock *c)
+{
+	int b = slot_before(c, TM_NAPI, TM_IRQ) ? TM_NAPI : TM_IRQ;
+
+	b = slot_before(c, TM_APP, b) ? TM_APP : b;
+	return c->at[b] == SIM_NEVER ? -1 : b;
+}
+
+/* When q's first pending event fires (SIM_NEVER: none) */
+static inline int64_t clock_next_at(const struct pf_clock *c)
+{
+	int64_t t = c->at[TM_IRQ] < c->at[TM_NAPI] ? c->at[TM_IRQ] : c->at[TM_NAPI];
+
+	return c->at[TM_APP] < t ? c->at[TM_APP] : t;
+}
+
+/* When q's next arrival comes (SIM_NEVER: none), from its NIC's cursor. */
+static int64_t next_arrival_of(struct sim *s, struct sim_queue *q)
+{
+	const struct sim_params *p = s->p;
+	struct pf_clock *c = C(s, q);
+	uint64_t i = c->next_idx;
+
+	if (!p->gen_gap_ps) {
+		if (i < s->next_pkt || (i < p->n_packets && p->queue[i] != q->id)) {
+			const uint8_t *hit = NULL;
+
+			i = s->next_pkt;
+			if (i < p->n_packets)
+				hit = memchr(p->queue + i, (int)q->id, p->n_packets - i);
+			c->next_idx = i = hit ? (uint64_t)(hit - p->queue) : p->n_packets;
+		}
+		return i < p->n_packets ? p->ts_ps[i] : SIM_NEVER;
+	} else {
+		const struct sim_nic *n = &s->nic[q->nic];
+		uint32_t ql = q->id - n->q0;
+
+		if (i < n->next || (i < p->n_packets && p->gen_queue[i % p->gen_len] != ql)) {
+			uint64_t end = n->next + p->gen_len < p->n_packets ? n->next + p->gen_len : p->n_packets;
+
+			for (i = n->next; i < end && p->gen_queue[i % p->gen_len] != ql; i++)
+				;
+			c->next_idx = i = i < end ? i : p->n_packets;
+		}
+		return i < p->n_packets ? gen_time(s, i) : SIM_NEVER;
+	}
+}
+
+/* The pf_ring slot after slot i (a wrapped index: no division per packet). */
+static inline uint32_t slot_after(const struct sim *s, uint32_t i)
+{
+	return i + 1 == s->p->pf_slots ? 0 : i + 1;
+}
+
+/* The application takes the pf_ring's oldest packet: its ring sequence number. */
+static inline uint64_t pf_take(struct sim *s, struct sim_pf *f)
+{
+	uint64_t seq = f->slot_seq[f->out_slot];
+
+	f->out_slot = slot_after(s, f->out_slot);
+	f->pf_out++;
+	return seq;
 }
 
 static inline int app_has_work(struct sim_queue *q)
@@ -79,7 +236,7 @@ static void app_run(struct sim *s, struct sim_queue *q)
 	a->gen++;
 	a->started = s->now;
 	P(q)->running = RUN_APP;
-	sim_schedule(s, s->now + a->remaining_ps, EV_APP_DONE, q->id, a->gen);
+	pf_at(s, q, s->now + a->remaining_ps, EV_APP_DONE, a->gen);
 }
 
 static void app_pause(struct sim *s, struct sim_queue *q)
@@ -134,7 +291,7 @@ static void raise_irq(struct sim *s, struct sim_queue *q)
 	if (!f->irq_enabled || f->irq_pending)
 		return;
 	f->irq_pending = 1;
-	sim_schedule(s, t > s->now ? t : s->now, EV_PF_IRQ, q->id, 0);
+	pf_at(s, q, t > s->now ? t : s->now, EV_PF_IRQ, 0);
 }
 
 static void poll_start(struct sim *s, struct sim_queue *q)
@@ -158,7 +315,7 @@ static void poll_start(struct sim *s, struct sim_queue *q)
 		cost += s->p->pf_copy_ps + (int64_t)size * s->p->pf_copy_byte_ps;
 	}
 	f->poll_batch = (uint32_t)k;
-	sim_schedule(s, s->now + cost, EV_PF_POLL_DONE, q->id, 0);
+	pf_at(s, q, s->now + cost, EV_PF_POLL_DONE, 0);
 }
 
 static void poll_done(struct sim *s, struct sim_queue *q)
@@ -168,9 +325,11 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	uint64_t k = f->poll_batch, i;
 
 	for (i = 0; i < k; i++) {
-		if (f->pf_in - f->pf_out < p->pf_slots)
-			f->slot_seq[f->pf_in++ % p->pf_slots] = f->released + i;
-		else
+		if (f->pf_in - f->pf_out < p->pf_slots) {
+			f->slot_seq[f->in_slot] = f->released + i;
+			f->in_slot = slot_after(s, f->in_slot);
+			f->pf_in++;
+		} else
 			q->st.delivery_drops++;
 	}
 	if (f->pf_in - f->pf_out > q->st.max_buffered)
@@ -205,15 +364,218 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	core_pick(s, q);
 }
 
+/* Descriptors of q's ring ready now. */
+static uint32_t ring_room(struct sim *s, struct sim_queue *q)
+{
+	uint64_t held = P(q)->in_ring - P(q)->released;
+
+	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
+}
+
+static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit);
+static void clock_settle(struct sim *s, struct sim_queue *q);
+
+/* A frame asks for a descriptor of q's ring. On q's own clock, q's events
+ * before now happen first (arrivals come before events of their time).
+ * With none ready the frame is dropped or waits in the NIC's buffer. */
+static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
+{
+	struct pf_run *r = s->eng_run;
+	uint32_t room;
+
+	if (!r->own_clocks || r->running)
+		return ring_room(s, q);
+	if (clock_next_at(C(s, q)) < s->now)
+		run_queue(s, q, s->now);
+	room = ring_room(s, q);
+	if (!room)
+		clock_settle(s, q);
+	return room;
+}
+
+/* ---- running a queue on its clock ---- */
+
+static void model_event(struct sim *s, const struct sim_event *ev);
+
+/* Packets the application finishes back to back before anything else
+ * happens to q: no interrupt, poll or arrival comes first, the pf_ring
+ * holds the next packet, and ksoftirqd's turn does not come (core_pick()
+ * keeps the core for the application). Their completions are counted in
+ * closed form, not handled as events, as the main loop's bulk steps count
+ * frames; the last one's completion stays pending, to be handled. */
+static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
+{
+	const struct sim_params *p = s->p;
+	struct pf_clock *c = C(s, q);
+	struct sim_pf *f = P(q);
+	struct sim_app *a = &q->app;
+	int64_t t = c->at[TM_APP], cost = p->app_cost_ps, bound = limit, t_last;
+	uint64_t m = f->pf_in - f->pf_out, i; /* at most all but the last packet */
+
+	if (c->arg[TM_APP] != a->gen || m < 2)
+		return;
+	m--;
+	/* the next completion, scheduled after them, loses ties to them */
+	bound = c->at[TM_IRQ] < bound ? c->at[TM_IRQ] : bound;
+	bound = c->at[TM_NAPI] < bound ? c->at[TM_NAPI] : bound;
+	if (t + cost >= bound)
+		return;
+	if (cost && (uint64_t)((bound - t - 1) / cost) < m)
+		m = (uint64_t)((bound - t - 1) / cost); /* t + m * cost < bound */
+	if (f->napi_ctx == NAPI_KSOFTIRQD) {
+		/* each pick (after each completion) within the application's turn */
+		if (f->turn != RUN_APP || t >= f->turn_end)
+			return;
+		if (cost && (uint64_t)((f->turn_end - t - 1) / cost) + 1 < m)
+			m = (uint64_t)((f->turn_end - t - 1) / cost) + 1;
+	}
+	if (p->forward) {
+		for (i = 0; i < m; i++)
+			sim_processed(s, q->id, q->id, pf_take(s, f), 1, t + (int64_t)i * cost, 0);
+	} else {
+		sim_processed(s, q->id, q->id, SIM_NO_SEQ, m, t, cost);
+		f->pf_out += m;
+		f->out_slot = (uint32_t)((f->out_slot + m) % p->pf_slots);
+	}
+	t_last = t + (int64_t)(m - 1) * cost;
+	q->st.last_done_ps = t_last;
+	/* as app_run() after the last of them */
+	a->gen += m;
+	a->started = t_last;
+	a->remaining_ps = cost;
+	c->at[TM_APP] = t_last + cost;
+	c->arg[TM_APP] = a->gen;
+	c->seq[TM_APP] = c->next_seq++;
+}
+
+/* May q's event in slot i run past q's next arrival? While frames wait in
+ * the NIC's buffer (q has its NIC to itself then) an arrival touches the
+ * buffer only, not q's ring, and only a poll's end (poll_done(), which
+ * gives descriptors back and drains the buffer) reads the buffer. */
+static inline int passes_arrivals(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int i)
+{
+	return s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
+}
+
+/* Handle q's pending events before `limit` (q's next arrival, or now), in
+ * order, each at its time. */
+static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
+{
+	struct pf_run *r = s->eng_run;
+	struct pf_clock *c = C(s, q);
+	int64_t now = s->now;
+	int i;
+
+	r->running = 1;
+	while (!s->err && (i = clock_first(c)) >= 0 && (c->at[i] < limit || passes_arrivals(s, q, c, i))) {
+		struct sim_event ev;
+
+		if (i == TM_APP)
+			app_catch_up(s, q, limit);
+		ev = (struct sim_event){ c->at[i], c->seq[i], c->kind[i], q->id, c->arg[i] };
+		c->at[i] = SIM_NEVER;
+		s->now = c->last = ev.t;
+		s->res->events++;
+		model_event(s, &ev);
+	}
+	r->running = 0;
+	s->now = now;
+}
+
+/* Will q's frames still arrive? (the NIC's cursor is past the current one) */
+static inline int arrivals_left(const struct sim *s, const struct sim_queue *q)
+{
+	const struct pf_clock *c = &((const struct pf_run *)s->eng_run)->c[q->id];
+
+	return (s->p->gen_gap_ps ? s->nic[q->nic].next : s->next_pkt) < c->end_idx;
+}
+
+/* Will q's next arrival ask its ring for a descriptor (nic_arrival())?
+ * Yes if there is one, the bus admits every frame and no frame waits in
+ * the NIC's buffer ahead of it. */
+static inline int next_arrival_asks(const struct sim *s, const struct sim_queue *q)
+{
+	return s->p->bus_admit == SIM_BUS_ONE && !s->nic[q->nic].fifo_len && arrivals_left(s, q);
+}
+
+/* After q's arrival or wake: see that its pending events run, when its
+ * next arrival asks for a descriptor or from a wake event; or mark the
+ * run's end at its last event. */
+static void clock_settle(struct sim *s, struct sim_queue *q)
+{
+	struct pf_clock *c = C(s, q);
+	int first;
+
+	if (next_arrival_asks(s, q))
+		return; /* and catches q up (pf_ready()) */
+	first = clock_first(c);
+	if (first < 0) {
+		if (!arrivals_left(s, q) && c->last > s->now)
+			sim_schedule(s, c->last, EV_PF_TAIL, q->id, 0);
+		return;
+	}
+	if (c->wake_at <= c->at[first])
+		return;
+	c->wake_at = c->at[first];
+	sim_schedule(s, c->wake_at, EV_PF_WAKE, q->id, ++c->wake_gen);
+}
+
+/* Set the end index (1 + last frame index) of each queue: the cursor
+ * passes it after the queue's last arrival. */
+static void find_last_arrivals(struct sim *s)
+{
+	const struct sim_params *p = s->p;
+	struct pf_run *r = s->eng_run;
+	uint64_t i, found = 0;
+	uint32_t k, ql;
+
+	if (!p->gen_gap_ps) {
+		for (i = p->n_packets; i-- > 0 && found < s->nq_total;)
+			if (!r->c[p->queue[i]].end_idx) {
+				r->c[p->queue[i]].end_idx = i + 1;
+				found++;
+			}
+		return;
+	}
+	for (k = 0; k < p->n_nics; k++)
+		for (ql = 0; ql < p->n_queues; ql++)
+			for (i = p->n_packets; i-- > 0 && i + p->gen_len >= p->n_packets;)
+				if (p->gen_queue[i % p->gen_len] == ql) {
+					r->c[k * p->n_queues + ql].end_idx = i + 1;
+					break;
+				}
+}
+
+/* ---- the engine's operations ---- */
+
+/* Queues run on their own clocks when nothing of theirs depends on the
+ * order of another queue's events ("Each queue on its own clock"). */
+static int queues_independent(const struct sim *s)
+{
+	const struct sim_params *p = s->p;
+
+	return (p->drop_en || p->n_queues == 1) && !p->run_log && !p->fwd_log && !s->flow_thread;
+}
+
 static int pf_init(struct sim *s)
 {
-	uint32_t i;
+	struct pf_run *r;
+	uint32_t i, k;
 
 	if (!s->p->pf_slots)
 		return -EINVAL;
+	r = calloc(1, sizeof(*r) + s->nq_total * sizeof(r->c[0]));
+	if (!r)
+		return -ENOMEM;
+	s->eng_run = r;
+	r->own_clocks = queues_independent(s);
+	find_last_arrivals(s);
 	for (i = 0; i < s->nq_total; i++) {
 		struct sim_pf *f = P(&s->q[i]);
 
+		for (k = 0; k < TM_N; k++)
+			r->c[i].at[k] = SIM_NEVER;
+		r->c[i].wake_at = SIM_NEVER;
 		f->irq_enabled = 1;
 		f->last_irq = -s->p->pf_itr_ps;
 		f->slot_seq = malloc(s->p->pf_slots * sizeof(*f->slot_seq));
@@ -231,22 +593,23 @@ static void pf_fini(struct sim *s)
 		free(P(&s->q[i])->slot_seq);
 		P(&s->q[i])->slot_seq = NULL;
 	}
+	free(s->eng_run);
+	s->eng_run = NULL;
 }
 
-static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
-{
-	uint64_t held = P(q)->in_ring - P(q)->released;
-
-	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
-}
-
+/* A frame in q's ring (straight from the wire, or drained from the NIC's
+ * buffer by q's own poll: then q is running on its clock). */
 static void pf_deliver(struct sim *s, struct sim_queue *q)
 {
+	struct pf_run *r = s->eng_run;
+
 	P(q)->in_ring++;
 	raise_irq(s, q);
+	if (r->own_clocks && !r->running && !next_arrival_asks(s, q))
+		clock_settle(s, q);
 }
 
-static void pf_event(struct sim *s, const struct sim_event *ev)
+static void model_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
 	struct sim_pf *f = P(q);
@@ -264,7 +627,7 @@ static void pf_event(struct sim *s, const struct sim_event *ev)
 		f->napi_ctx = NAPI_SOFTIRQ;
 		f->softirq_start = s->now + s->p->pf_irq_ps;
 		f->softirq_pkts = 0;
-		sim_schedule(s, f->softirq_start, EV_PF_POLL, q->id, 0);
+		pf_at(s, q, f->softirq_start, EV_PF_POLL, 0);
 		break;
 	case EV_PF_POLL:
 		poll_start(s, q);
@@ -277,11 +640,33 @@ static void pf_event(struct sim *s, const struct sim_event *ev)
 			break;
 		q->app.busy = 0;
 		q->st.last_done_ps = s->now;
-		sim_processed(s, q->id, q->id, f->slot_seq[f->pf_out++ % s->p->pf_slots], 1, s->now, 0);
+		sim_processed(s, q->id, q->id, pf_take(s, f), 1, s->now, 0);
 		core_pick(s, q);
 		break;
 	default:
 		s->err = -EPROTO;
+	}
+}
+
+/* The main loop's events: the model's own, or a queue clock's. */
+static void pf_event(struct sim *s, const struct sim_event *ev)
+{
+	struct sim_queue *q = &s->q[ev->q];
+	struct pf_clock *c;
+
+	switch (ev->kind) {
+	case EV_PF_WAKE:
+		c = C(s, q);
+		if (ev->arg != c->wake_gen)
+			break; /* an earlier wake took over */
+		c->wake_at = SIM_NEVER;
+		run_queue(s, q, next_arrival_of(s, q));
+		clock_settle(s, q);
+		break;
+	case EV_PF_TAIL:
+		break;
+	default:
+		model_event(s, ev);
 	}
 }
 
