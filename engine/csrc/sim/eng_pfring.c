@@ -187,7 +187,7 @@ static int64_t next_arrival_of(struct sim *s, struct sim_queue *q)
 				hit = memchr(p->queue + i, (int)q->id, p->n_packets - i);
 			c->next_idx = i = hit ? (uint64_t)(hit - p->queue) : p->n_packets;
 		}
-		return i < p->n_packets ? p->ts_ps[i] : SIM_NEVER;
+		return i < p->n_packets ? p->ts_ns[i] * SIM_PS_PER_NS : SIM_NEVER;
 	} else {
 		const struct sim_nic *n = &s->nic[q->nic];
 		uint32_t ql = q->id - n->q0;
