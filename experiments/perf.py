@@ -184,17 +184,21 @@ def measure(repeats: int = REPEATS, cases=CASES) -> dict:
 XDP_PACKETS = 1_000_000   # per burst: ~1 s on a veth here
 XDP_ROUNDS = 11           # pairs (odd: the median is one of them); 22-38 s in all on 2 cores
 XDP_BASELINE = "bare-pool"
+# the other bare loop `invoke bench` shows: xdpsock's 1,024-frame UMEM, which
+# stays in cache, so its ratio shows what the pool's memory costs on veth
+XDP_SMALL_BASELINE = "bare"
+XDP_SMALL_ROUNDS = 5
 
 
 class Unavailable(RuntimeError):
     """The real backend cannot run here (not root, no AF_XDP, not landed)."""
 
 
-def xdp_measure(packets: int = XDP_PACKETS, rounds: int = XDP_ROUNDS) -> dict:
+def xdp_measure(packets: int = XDP_PACKETS, rounds: int = XDP_ROUNDS, baseline: str = XDP_BASELINE) -> dict:
     """WireCAP (basic mode, null callback) against a bare AF_XDP drop loop
-    over a UMEM of WireCAP's pool size, on the same one-queue veth
-    (driver/xdp/bench.py, DESIGN.md §7): `rounds` back-to-back pairs,
-    alternately bare-first and WireCAP-first.
+    (`baseline`: by default over a UMEM of WireCAP's pool size) on the same
+    one-queue veth (driver/xdp/bench.py, DESIGN.md §7): `rounds`
+    back-to-back pairs, alternately bare-first and WireCAP-first.
 
     Returns ``ratio`` (the median of the per-pair WireCAP / bare packets/s
     ratios), ``ratios`` (each pair's, in order), ``baseline`` (which bare
@@ -216,7 +220,7 @@ def xdp_measure(packets: int = XDP_PACKETS, rounds: int = XDP_ROUNDS) -> dict:
     runs, ratios = [], []
     with Testbed(queues=1) as tb:
         for i in range(rounds):
-            order = (XDP_BASELINE, "wirecap") if i % 2 == 0 else ("wirecap", XDP_BASELINE)
+            order = (baseline, "wirecap") if i % 2 == 0 else ("wirecap", baseline)
             pair = {}
             for engine in order:
                 row = bench.measure(tb, engine, packets)
@@ -224,15 +228,15 @@ def xdp_measure(packets: int = XDP_PACKETS, rounds: int = XDP_ROUNDS) -> dict:
                     raise Unavailable(f"{engine}: {row['skipped']}")
                 runs.append(row)
                 pair[engine] = row["packets_per_s"]
-            ratios.append(pair["wirecap"] / pair[XDP_BASELINE] if pair[XDP_BASELINE] else 0.0)
+            ratios.append(pair["wirecap"] / pair[baseline] if pair[baseline] else 0.0)
 
     def each(engine, key):
         return [r[key] for r in runs if r["engine"] == engine]
 
-    return {"baseline": XDP_BASELINE, "bare_pps": statistics.median(each(XDP_BASELINE, "packets_per_s")),
+    return {"baseline": baseline, "bare_pps": statistics.median(each(baseline, "packets_per_s")),
             "engine_pps": statistics.median(each("wirecap", "packets_per_s")),
             "ratio": statistics.median(ratios), "ratios": ratios, "rounds": rounds, "packets": packets,
-            **{f"{name}_{key}": each(engine, key) for name, engine in (("bare", XDP_BASELINE), ("engine", "wirecap"))
+            **{f"{name}_{key}": each(engine, key) for name, engine in (("bare", baseline), ("engine", "wirecap"))
                for key in ("packets_per_s", "offered_pps", "drops")}}
 
 

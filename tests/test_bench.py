@@ -109,11 +109,22 @@ def test_xdp_rows_report_median_pairs_and_both_speeds(monkeypatch):
     m = {"ratio": 0.93, "ratios": [0.88, 0.93, 1.02, 0.91, 0.95], "packets": 1_000_000, "baseline": "bare-pool",
          "engine_pps": 1.21e6, "bare_pps": 1.3e6, "engine_packets_per_s": [1.2e6] * 5,
          "bare_packets_per_s": [1.3e6] * 5}
-    monkeypatch.setattr(perf, "xdp_measure", lambda: m)
-    ratio, engine, bare = bench.xdp_rows(say=lambda line: None)
+    small = {**m, "ratio": 0.79, "ratios": [0.8, 0.79, 0.7], "baseline": "bare"}
+    asked = []
+
+    def measure(rounds=perf.XDP_ROUNDS, baseline=perf.XDP_BASELINE):
+        asked.append((rounds, baseline))
+        return m if baseline == "bare-pool" else small
+
+    monkeypatch.setattr(perf, "xdp_measure", measure)
+    ratio, cached, engine, bare = bench.xdp_rows(say=lambda line: None)
+    assert asked == [(perf.XDP_ROUNDS, "bare-pool"), (perf.XDP_SMALL_ROUNDS, "bare")]
     assert (ratio.value, ratio.unit, ratio.met) == (0.93, "ratio", True)
     assert "5 pairs" in ratio.detail and "0.88 .. 1.02" in ratio.detail
     assert (ratio.extra["pair_min"], ratio.extra["pair_max"]) == (0.88, 1.02)
+    # the cache-sized UMEM: no target, the reason in the detail
+    assert (cached.value, cached.target, cached.extra["baseline"]) == (0.79, None, "bare")
+    assert "256 MB" in cached.detail and "3 pairs" in cached.detail
     assert (engine.value, bare.value, engine.unit) == (1.21, 1.3, "M packets/s") and "bare-pool" in bare.name
 
 
