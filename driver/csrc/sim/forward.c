@@ -88,16 +88,18 @@ int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t s
 		o->st.offloaded_out += n;
 		s->q[thread].st.offloaded_in += n;
 	}
-	if (s->flow_thread && o->seq_pkt && seq != SIM_NO_SEQ) {
+	if (s->flow_state && o->seq_pkt && seq != SIM_NO_SEQ) {
 		for (i = 0; i < n; i++) {
 			int32_t f = flow_of(s, o->seq_pkt[seq + i]);
+			uint8_t st;
 
 			if (f < 0 || (uint32_t)f >= s->p->n_flows)
 				continue;
-			if (s->flow_thread[f] < 0)
-				s->flow_thread[f] = (int16_t)thread;
-			else if (s->flow_thread[f] != (int16_t)thread && !s->flow_split[f]) {
-				s->flow_split[f] = 1;
+			st = s->flow_state[f];
+			if (st == FLOW_UNSEEN) {
+				s->flow_state[f] = (uint8_t)thread;
+			} else if (!(st & FLOW_SPLIT) && st != thread) {
+				s->flow_state[f] = st | FLOW_SPLIT;
 				s->res->flows_split++;
 				o->st.flows_split++;
 			}

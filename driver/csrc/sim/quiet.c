@@ -39,15 +39,14 @@ void quiet_hand_over(struct sim *s)
 {
 	uint32_t i;
 
-	for (i = 0; s->quiet_queues && i < s->nq_total; i++) {
-		struct sim_queue *q = &s->q[i];
+	/* in any order: quiet frames of one queue touch nothing of another's */
+	for (i = 0; i < s->quiet_queues; i++) {
+		struct sim_queue *q = &s->q[s->quiet_list[i]];
 
-		if (q->quiet_pending) {
-			s->ops->deliver_n(s, q, q->quiet_pending);
-			q->quiet_pending = 0;
-			s->quiet_queues--;
-		}
+		s->ops->deliver_n(s, q, q->quiet_pending);
+		q->quiet_pending = 0;
 	}
+	s->quiet_queues = 0;
 }
 
 /* The trace's next frames while each is quiet and none comes after the
@@ -141,7 +140,7 @@ uint64_t quiet_run(struct sim *s)
 		if (!q->quiet_left || count_quiet(s, q, i, 1))
 			break;
 		if (!q->quiet_pending)
-			s->quiet_queues++;
+			s->quiet_list[s->quiet_queues++] = q->id;
 		q->quiet_left--;
 		q->quiet_pending++;
 		t_last = t;

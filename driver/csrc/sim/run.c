@@ -151,11 +151,10 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		}
 	}
 	if (p->track_flows && p->n_flows) {
-		s.flow_thread = malloc(p->n_flows * sizeof(*s.flow_thread));
-		s.flow_split = calloc(p->n_flows, 1);
-		if (!s.flow_thread || !s.flow_split)
+		s.flow_state = malloc(p->n_flows);
+		if (!s.flow_state)
 			goto out;
-		memset(s.flow_thread, 0xff, p->n_flows * sizeof(*s.flow_thread));
+		memset(s.flow_state, FLOW_UNSEEN, p->n_flows);
 	}
 	err = s.ops->init(&s);
 	if (err)
@@ -212,8 +211,7 @@ out:
 	free(s.q);
 	for (k = 0; k < 2; k++)
 		free(s.nic[k].fifo);
-	free(s.flow_thread);
-	free(s.flow_split);
+	free(s.flow_state);
 	sim_heap_free(&s.heap);
 	res->error = err;
 	return err;

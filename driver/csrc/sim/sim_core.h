@@ -13,6 +13,9 @@
 
 #define SIM_NEVER INT64_MAX
 #define SIM_NO_SEQ UINT64_MAX /* sim_processed(): packets not tracked by ring order */
+#define FLOW_UNSEEN 0xffu     /* flow_state: no thread processed the flow yet */
+#define FLOW_SPLIT 0x80u      /* flow_state: a second thread did (threads < WC_GROUP_MAX <= 0x7f) */
+_Static_assert(WC_GROUP_MAX <= 0x7f, "thread ids must fit flow_state's low bits");
 
 /* Room for an engine's per-queue state in the queue itself (sim_queue.eng),
  * as sk_buff's cb[] holds a layer's private data: opaque to everyone else,
@@ -116,10 +119,13 @@ struct sim {
 	struct sim_result *res;
 	uint64_t next_pkt;       /* trace mode: next frame */
 	uint64_t quiet_epoch;    /* trace mode: bumped whenever an engine's state may change (quiet.c) */
-	uint32_t quiet_queues;   /* trace mode: queues holding quiet frames */
+	uint32_t quiet_queues;   /* trace mode: queues holding quiet frames, */
+	uint32_t quiet_list[WC_GROUP_MAX]; /* ... these (in no particular order) */
 	/* flows */
-	int16_t *flow_thread;
-	uint8_t *flow_split;
+	/* per flow: the thread that processed it first (FLOW_UNSEEN: none),
+	 * FLOW_SPLIT once another one did; one byte, so the table of a trace's
+	 * flows stays in cache */
+	uint8_t *flow_state;
 	/* the engine's whole-run state: ops->init allocates it, ops->fini
 	 * frees it; nobody but the engine reads it */
 	void *eng_run;

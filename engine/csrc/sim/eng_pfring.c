@@ -554,7 +554,7 @@ static int queues_independent(const struct sim *s)
 {
 	const struct sim_params *p = s->p;
 
-	return (p->drop_en || p->n_queues == 1) && !p->run_log && !p->fwd_log && !s->flow_thread;
+	return (p->drop_en || p->n_queues == 1) && !p->run_log && !p->fwd_log && !s->flow_state;
 }
 
 static int pf_init(struct sim *s)
