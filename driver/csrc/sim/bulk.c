@@ -71,8 +71,17 @@ static uint64_t run_cut(struct sim *s, const struct sim_nic *n, const struct run
 	if (!queue_cut)
 		return r->i0; /* no closed form: frame by frame */
 	for (ql = 0; ql < r->nq; ql++) {
-		uint64_t c = queue_cut(s, &s->q[n->q0 + ql], r->i0 + run_off(r, ql));
+		struct sim_queue *q = &s->q[n->q0 + ql];
+		uint64_t f = r->i0 + run_off(r, ql), c;
 
+		/* the last answer holds while the engine has not changed the
+		 * queue and its frame is still ahead (sim_bulk.h) */
+		if (q->cut_known && q->cut_at >= f) {
+			c = q->cut_at;
+		} else {
+			c = q->cut_at = queue_cut(s, q, f);
+			q->cut_known = 1;
+		}
 		if (c < cut)
 			cut = c;
 	}

@@ -12,6 +12,14 @@
 
 #define SIM_NO_CUT UINT64_MAX /* bulk_cut: no frame of the run changes the queue's state */
 
+/* An engine whose bulk_cut answer depends on state it just changed says
+ * so: bulk.c keeps each queue's cut (an absolute frame index, which frames
+ * counted before it do not move) until then, and asks again. */
+static inline void bulk_cut_stale(struct sim_queue *q)
+{
+	q->cut_known = 0;
+}
+
 /* Among the next frames of a queue (bus accumulator acc), the 0-based
  * position of the one that is the (k+1)-th to pass the bus. 64-bit
  * arithmetic suffices: k and counts stay below 2^32 frames (check_params). */

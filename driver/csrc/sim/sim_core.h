@@ -71,6 +71,10 @@ struct sim_queue {
 	int64_t tx_free;     /* forwarding: when this thread's transmit queue drains */
 	uint64_t bus_acc;    /* bus admission accumulator (< SIM_BUS_ONE) */
 	uint32_t nic;        /* the NIC this queue belongs to */
+	/* bulk steps: the engine's last answer to bulk_cut, a frame index,
+	 * good until the engine says the queue changed (sim_bulk.h) */
+	uint64_t cut_at;
+	uint8_t cut_known;
 	/* trace mode's quiet frames (quiet.c): taken, not yet given to the
 	 * engine; how many more may be; whether the next ones are drops (no
 	 * descriptor, DROP_EN); the epoch these were read in */

@@ -135,6 +135,7 @@ static void ct_start(struct sim *s, struct sim_queue *q)
 	const struct wc_capture_plan *pl = &w->plan;
 	int64_t dur = 0;
 
+	bulk_cut_stale(q); /* the plan may arm the timeout; the thread may start */
 	flush_rx(s, w);
 	if (!wc_capture__plan(w->cap, (uint64_t)s->now, &w->plan)) {
 		wait_deadline(s, q, pl->deadline);
@@ -205,6 +206,7 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 	struct sim_wc *w = W(q);
 	struct wc_capture_stats st;
 
+	bulk_cut_stale(q); /* the step moves the timeout, the ring, the thread */
 	flush_rx(s, w);
 	w->attached = 0;
 	wc_capture__step(w->cap, &w->plan, (uint64_t)s->now);
@@ -314,6 +316,7 @@ static void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
 
 	if (!n)
 		return;
+	bulk_cut_stale(q); /* frames from the NIC's buffer, or one at a time */
 	w->ready -= n;
 	w->pending_rx += n;
 	w->buffered += n;
@@ -363,7 +366,10 @@ static uint32_t wc_quiet(struct sim *s, struct sim_queue *q)
  * completes the head segment, or, with the thread idle and no timeout
  * armed, the next one (it arms the capture timeout, §3.2.1 case 3). With
  * no ready descriptor, the run's frames are drops, or (DROP_EN clear) the
- * next goes to the NIC's buffer. */
+ * next goes to the NIC's buffer. The answer depends on ready, seg_left, the
+ * thread and its timeout, which change only in ct_start, ct_done and
+ * wc_deliver_n: each calls bulk_cut_stale (wc_bulk_count's frames keep the
+ * cut where it was). */
 static uint64_t wc_bulk_cut(struct sim *s, struct sim_queue *q, uint64_t f)
 {
 	const struct sim_params *p = s->p;
