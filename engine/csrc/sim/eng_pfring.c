@@ -535,8 +535,30 @@ static inline void slot_handle(struct sim *s, struct sim_queue *q, const struct 
 		poll_done(s, q);
 }
 
+/* Is q's NAPI poll (its start or end) q's next event, due before `limit`?
+ * Strictly first: no tie to break by scheduling order. */
+static inline int napi_next(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int64_t limit)
+{
+	int64_t t = c->at[TM_NAPI];
+
+	return t < c->at[TM_IRQ] && t < c->at[TM_APP] && (t < limit || passes_arrivals(s, q, c, TM_NAPI));
+}
+
+/* Handle q's event of slot i, due at t: the clock moves to t and counts it. */
+static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock *c, int i, int64_t t)
+{
+	s->now = c->last = t;
+	c->at[i] = SIM_NEVER;
+	s->res->events++;
+	slot_handle(s, q, c, i);
+}
+
 /* Handle q's pending events before `limit` (q's next arrival, or now), in
- * order, each at its time. */
+ * order, each at its time. An interrupt schedules a poll, a poll's start
+ * its end, an end the next poll (napi_schedule(), net_rx_action()): unless
+ * a completion comes first (a preempted packet's, stale, or the
+ * application's under ksoftirqd) or the next arrival, that is q's next
+ * event, handled without picking it among the three. */
 static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 {
 	struct pf_run *r = s->eng_run;
@@ -550,10 +572,9 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 			app_catch_up(s, q, limit);
 			t = c->at[TM_APP];
 		}
-		s->now = c->last = t;
-		c->at[i] = SIM_NEVER;
-		s->res->events++;
-		slot_handle(s, q, c, i);
+		slot_run(s, q, c, i, t);
+		while (i != TM_APP && !s->err && napi_next(s, q, c, limit))
+			slot_run(s, q, c, TM_NAPI, c->at[TM_NAPI]);
 	}
 	r->running = 0;
 	s->now = now;
