@@ -3,6 +3,7 @@ event-by-event model (engine/csrc/sim/eng_pfring.c, "Each queue on its own
 clock"), pinned on small inputs at the edges of that scheme: a burst
 ending exactly at a NAPI poll's weight, arrivals tied with an interrupt
 (the ITR boundary), a poll's start and end and a packet's completion,
+a preempted packet's stale completion tied with the poll that follows,
 ksoftirqd taking over and trading CFS turns with the application, frames
 waiting in the NIC's buffer, bus drops, forwarding.
 
@@ -38,6 +39,15 @@ def trace(ts_ns, queue, n_queues, size=60):
 TIES = [0, 1_000, 2_000, 3_000, 4_000, 5_000, 7_124, 50_000, 120_000]
 APP_TIED = (50_000 - 7_124) / 2
 
+# The interrupt at 0 starts a poll at 5 us that copies one frame by
+# 5,354 ns, when the application starts its packet; the interrupt at 50 us
+# preempts it, and its poll copies two frames from 55,000 to 55,708 ns. The
+# preempted packet's completion, stale, falls on that poll's start, its
+# end, or between (the model handles interrupt, poll start and poll end in
+# one step when nothing else of the queue's comes first).
+STALE = [0, 50_000, 55_000, 55_708, 100_000]
+STALE_AT_START = 55_000 - 5_354
+
 
 CASES = {
     # 64 frames arrive before the first poll: it copies exactly its weight,
@@ -48,6 +58,14 @@ CASES = {
     "completion just before the interrupt": lambda: simulate(PF, trace(TIES, [0] * 9, 1), app_cost=APP_TIED - 1),
     "completion just after the interrupt": lambda: simulate(PF, trace(TIES, [0] * 9, 1), app_cost=APP_TIED + 1),
     "ties on two queues": lambda: simulate(PF, trace(sorted(TIES * 2), [0, 1] * 9, 2), app_cost=APP_TIED),
+    "stale completion tied with the poll start": lambda: simulate(PF, trace(STALE, [0] * 5, 1), app_cost=STALE_AT_START),
+    "stale completion between poll start and end": lambda: simulate(PF, trace(STALE, [0] * 5, 1),
+                                                                    app_cost=STALE_AT_START + 354),
+    "stale completion just before the poll end": lambda: simulate(PF, trace(STALE, [0] * 5, 1),
+                                                                  app_cost=STALE_AT_START + 707),
+    "stale completion tied with the poll end": lambda: simulate(PF, trace(STALE, [0] * 5, 1),
+                                                                app_cost=STALE_AT_START + 708),
+    "stale ties on two queues": lambda: simulate(PF, trace(sorted(STALE * 2), [0, 1] * 5, 2), app_cost=STALE_AT_START),
     "ITR of zero, weight one": lambda: simulate(PF, trace(TIES, [0] * 9, 1), app_cost=APP_TIED,
                                                  pfring=PfRingCosts(itr_us=0.0, napi_weight=1)),
     "weight three": lambda: simulate(PF, trace(TIES, [0] * 9, 1), app_cost=APP_TIED, pfring=PfRingCosts(napi_weight=3)),
@@ -128,6 +146,22 @@ EXPECTED = {
         (9, 9, 0, 0, 0, 0, 0, 7, 0),
         (9, 9, 0, 0, 0, 0, 0, 7, 0),
     ], 211128000),
+    'stale completion tied with the poll start': ([
+        (5, 5, 0, 0, 0, 0, 0, 4, 0),
+    ], 265000000),
+    'stale completion between poll start and end': ([
+        (5, 5, 0, 0, 0, 0, 0, 4, 0),
+    ], 266770000),
+    'stale completion just before the poll end': ([
+        (5, 5, 0, 0, 0, 0, 0, 4, 0),
+    ], 268535000),
+    'stale completion tied with the poll end': ([
+        (5, 5, 0, 0, 0, 0, 0, 4, 0),
+    ], 268540000),
+    'stale ties on two queues': ([
+        (5, 5, 0, 0, 0, 0, 0, 4, 0),
+        (5, 5, 0, 0, 0, 0, 0, 4, 0),
+    ], 265000000),
     'weight three': ([
         (9, 9, 0, 0, 0, 0, 0, 7, 0),
     ], 211128000),

@@ -147,20 +147,23 @@ static void pf_at(struct sim *s, struct sim_queue *q, int64_t t, uint32_t kind, 
 	c->arg[i] = arg;
 }
 
-/* Does slot i's event come before slot j's? (Branch-free: which slot
- * fires first is not predictable.) */
-static inline int slot_before(const struct pf_clock *c, int i, int j)
+/* q's first pending event, or -1; *t: when it fires. Events by time, then
+ * scheduling order. Branch-free, on the three slots' fields at fixed
+ * places: which slot fires first is not predictable, and an index
+ * computed from one slot's fields to load another's would wait on it. */
+static inline int clock_first(const struct pf_clock *c, int64_t *t)
 {
-	return (c->at[i] < c->at[j]) | ((c->at[i] == c->at[j]) & (c->seq[i] < c->seq[j]));
-}
+	int64_t ti = c->at[TM_IRQ], tn = c->at[TM_NAPI], ta = c->at[TM_APP], tb;
+	uint64_t si = c->seq[TM_IRQ], sn = c->seq[TM_NAPI], sa = c->seq[TM_APP], sb;
+	int n_first = (tn < ti) | ((tn == ti) & (sn < si)), a_first, b;
 
-/* q's first pending event, or -1 */
-static inline int clock_first(const struct pf_clock *c)
-{
-	int b = slot_before(c, TM_NAPI, TM_IRQ) ? TM_NAPI : TM_IRQ;
-
-	b = slot_before(c, TM_APP, b) ? TM_APP : b;
-	return c->at[b] == SIM_NEVER ? -1 : b;
+	tb = n_first ? tn : ti;
+	sb = n_first ? sn : si;
+	b = n_first ? TM_NAPI : TM_IRQ;
+	a_first = (ta < tb) | ((ta == tb) & (sa < sb));
+	b = a_first ? TM_APP : b;
+	*t = a_first ? ta : tb;
+	return *t == SIM_NEVER ? -1 : b;
 }
 
 /* When q's first pending event fires (SIM_NEVER: none) */
@@ -393,9 +396,69 @@ static uint32_t pf_ready(struct sim *s, struct sim_queue *q)
 	return room;
 }
 
-/* ---- running a queue on its clock ---- */
+/* ---- the model's events ---- */
 
-static void model_event(struct sim *s, const struct sim_event *ev);
+/* The interrupt fires: if still enabled, it preempts the application and
+ * schedules NAPI's first poll in softirq context, after the hard
+ * interrupt's cost (napi_schedule()). */
+static void irq_fire(struct sim *s, struct sim_queue *q)
+{
+	struct sim_pf *f = P(q);
+
+	f->irq_pending = 0;
+	if (!f->irq_enabled)
+		return;
+	f->irq_enabled = 0;
+	f->last_irq = s->now;
+	if (f->running == RUN_APP)
+		app_pause(s, q);
+	f->running = RUN_SOFTIRQ;
+	f->napi_ctx = NAPI_SOFTIRQ;
+	f->softirq_start = s->now + s->p->pf_irq_ps;
+	f->softirq_pkts = 0;
+	pf_at(s, q, f->softirq_start, EV_PF_POLL, 0);
+}
+
+/* The application finished a packet (unless `gen` is a preempted one's,
+ * stale): it leaves the pf_ring, and the core is free. */
+static void app_done(struct sim *s, struct sim_queue *q, uint64_t gen)
+{
+	if (gen != q->app.gen)
+		return;
+	q->app.busy = 0;
+	q->st.last_done_ps = s->now;
+	sim_processed(s, q->id, q->id, pf_take(s, P(q)), 1, s->now, 0);
+	core_pick(s, q);
+}
+
+/* One of the model's events, by kind. */
+static inline void handle(struct sim *s, struct sim_queue *q, uint32_t kind, uint64_t arg)
+{
+	switch (kind) {
+	case EV_PF_IRQ:
+		irq_fire(s, q);
+		break;
+	case EV_PF_POLL:
+		poll_start(s, q);
+		break;
+	case EV_PF_POLL_DONE:
+		poll_done(s, q);
+		break;
+	case EV_APP_DONE:
+		app_done(s, q, arg);
+		break;
+	default:
+		s->err = -EPROTO;
+	}
+}
+
+/* An event of the main heap's (queues not on their own clocks) */
+static void model_event(struct sim *s, const struct sim_event *ev)
+{
+	handle(s, &s->q[ev->q], ev->kind, ev->arg);
+}
+
+/* ---- running a queue on its clock ---- */
 
 /* Packets the application finishes back to back before anything else
  * happens to q: no interrupt, poll or arrival comes first, the pf_ring
@@ -457,26 +520,61 @@ static inline int passes_arrivals(struct sim *s, struct sim_queue *q, const stru
 	return s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
 }
 
+/* Handle the event of q's slot i, whose kind the slot says but for a
+ * NAPI poll's start or end: straight to its handler, with no event built
+ * and switched on. */
+static inline void slot_handle(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int i)
+{
+	if (i == TM_IRQ)
+		irq_fire(s, q);
+	else if (i == TM_APP)
+		app_done(s, q, c->arg[TM_APP]);
+	else if (c->kind[TM_NAPI] == EV_PF_POLL)
+		poll_start(s, q);
+	else
+		poll_done(s, q);
+}
+
+/* Is q's NAPI poll (its start or end) q's next event, due before `limit`?
+ * Strictly first: no tie to break by scheduling order. */
+static inline int napi_next(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int64_t limit)
+{
+	int64_t t = c->at[TM_NAPI];
+
+	return t < c->at[TM_IRQ] && t < c->at[TM_APP] && (t < limit || passes_arrivals(s, q, c, TM_NAPI));
+}
+
+/* Handle q's event of slot i, due at t: the clock moves to t and counts it. */
+static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock *c, int i, int64_t t)
+{
+	s->now = c->last = t;
+	c->at[i] = SIM_NEVER;
+	s->res->events++;
+	slot_handle(s, q, c, i);
+}
+
 /* Handle q's pending events before `limit` (q's next arrival, or now), in
- * order, each at its time. */
+ * order, each at its time. An interrupt schedules a poll, a poll's start
+ * its end, an end the next poll (napi_schedule(), net_rx_action()): unless
+ * a completion comes first (a preempted packet's, stale, or the
+ * application's under ksoftirqd) or the next arrival, that is q's next
+ * event, handled without picking it among the three. */
 static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 {
 	struct pf_run *r = s->eng_run;
 	struct pf_clock *c = C(s, q);
-	int64_t now = s->now;
+	int64_t now = s->now, t;
 	int i;
 
 	r->running = 1;
-	while (!s->err && (i = clock_first(c)) >= 0 && (c->at[i] < limit || passes_arrivals(s, q, c, i))) {
-		struct sim_event ev;
-
-		if (i == TM_APP)
+	while (!s->err && (i = clock_first(c, &t)) >= 0 && (t < limit || passes_arrivals(s, q, c, i))) {
+		if (i == TM_APP) {
 			app_catch_up(s, q, limit);
-		ev = (struct sim_event){ c->at[i], c->seq[i], c->kind[i], q->id, c->arg[i] };
-		c->at[i] = SIM_NEVER;
-		s->now = c->last = ev.t;
-		s->res->events++;
-		model_event(s, &ev);
+			t = c->at[TM_APP];
+		}
+		slot_run(s, q, c, i, t);
+		while (i != TM_APP && !s->err && napi_next(s, q, c, limit))
+			slot_run(s, q, c, TM_NAPI, c->at[TM_NAPI]);
 	}
 	r->running = 0;
 	s->now = now;
@@ -504,19 +602,18 @@ static inline int next_arrival_asks(const struct sim *s, const struct sim_queue 
 static void clock_settle(struct sim *s, struct sim_queue *q)
 {
 	struct pf_clock *c = C(s, q);
-	int first;
+	int64_t t;
 
 	if (next_arrival_asks(s, q))
 		return; /* and catches q up (pf_ready()) */
-	first = clock_first(c);
-	if (first < 0) {
+	if (clock_first(c, &t) < 0) {
 		if (!arrivals_left(s, q) && c->last > s->now)
 			sim_schedule(s, c->last, EV_PF_TAIL, q->id, 0);
 		return;
 	}
-	if (c->wake_at <= c->at[first])
+	if (c->wake_at <= t)
 		return;
-	c->wake_at = c->at[first];
+	c->wake_at = t;
 	sim_schedule(s, c->wake_at, EV_PF_WAKE, q->id, ++c->wake_gen);
 }
 
@@ -607,45 +704,6 @@ static void pf_deliver(struct sim *s, struct sim_queue *q)
 	raise_irq(s, q);
 	if (r->own_clocks && !r->running && !next_arrival_asks(s, q))
 		clock_settle(s, q);
-}
-
-static void model_event(struct sim *s, const struct sim_event *ev)
-{
-	struct sim_queue *q = &s->q[ev->q];
-	struct sim_pf *f = P(q);
-
-	switch (ev->kind) {
-	case EV_PF_IRQ:
-		f->irq_pending = 0;
-		if (!f->irq_enabled)
-			break;
-		f->irq_enabled = 0;
-		f->last_irq = s->now;
-		if (f->running == RUN_APP)
-			app_pause(s, q);
-		f->running = RUN_SOFTIRQ;
-		f->napi_ctx = NAPI_SOFTIRQ;
-		f->softirq_start = s->now + s->p->pf_irq_ps;
-		f->softirq_pkts = 0;
-		pf_at(s, q, f->softirq_start, EV_PF_POLL, 0);
-		break;
-	case EV_PF_POLL:
-		poll_start(s, q);
-		break;
-	case EV_PF_POLL_DONE:
-		poll_done(s, q);
-		break;
-	case EV_APP_DONE:
-		if (ev->arg != q->app.gen)
-			break;
-		q->app.busy = 0;
-		q->st.last_done_ps = s->now;
-		sim_processed(s, q->id, q->id, pf_take(s, f), 1, s->now, 0);
-		core_pick(s, q);
-		break;
-	default:
-		s->err = -EPROTO;
-	}
 }
 
 /* The main loop's events: the model's own, or a queue clock's. */
