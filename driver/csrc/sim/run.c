@@ -76,7 +76,7 @@ static int count_per_queue(struct sim *s, uint64_t *per_queue)
 	}
 	for (i = 0; i < p->n_packets; i++) {
 		if (p->queue[i] >= p->n_queues || (i && p->ts_ns[i] < p->ts_ns[i - 1]) ||
-		    p->ts_ns[i] > SIM_TS_NS_MAX)
+		    p->ts_ns[i] > SIM_TS_NS_MAX || p->ts_ns[i] < -SIM_TS_NS_MAX)
 			return -EINVAL;
 		per_queue[p->queue[i]]++;
 	}
