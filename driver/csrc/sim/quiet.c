@@ -49,10 +49,6 @@ void quiet_hand_over(struct sim *s)
 	s->quiet_queues = 0;
 }
 
-/* The trace's next frames while each is quiet and none comes after the
- * next event (arrivals first on ties). Returns how many were taken. The
- * caller checked that no frame waits in the receive buffer (it would go
- * first, and a frame is not quiet behind it). */
 /* A frame taken in closed form: into the ring (with its record), or a
  * drop for want of a descriptor (DROP_EN): what nic_arrival counts. */
 static inline int count_quiet(struct sim *s, struct sim_queue *q, uint64_t pkt, int ring)
@@ -104,6 +100,10 @@ static uint64_t take_run(struct sim *s, uint64_t first, int64_t te)
 	return i;
 }
 
+/* The trace's next frames while each is quiet and none comes after the
+ * next event (arrivals first on ties). Returns how many were taken. The
+ * caller checked that no frame waits in the receive buffer (it would go
+ * first, and a frame is not quiet behind it). */
 uint64_t quiet_run(struct sim *s)
 {
 	const struct sim_params *p = s->p;
