@@ -18,8 +18,7 @@ struct wc_pool {
 	uint16_t ring_id;
 	int is_open;
 
-	uint32_t head;    /* (NIC) next descriptor, 0..N-1 */
-	uint32_t head_seg;/* its segment, head / M (kept: M need not be a power of two) */
+	uint32_t head_seg;/* (NIC) the segment of the next descriptor, cell seg_fill[head_seg] */
 	uint32_t cap_seg; /* (driver) oldest segment not yet captured */
 	uint64_t rx_seq;  /* frames written so far: the next frame's sequence number */
 
@@ -219,7 +218,6 @@ int wc_pool__close(struct wc_pool *p)
 		n++;
 	}
 	p->is_open = 0;
-	p->head = 0;
 	p->head_seg = 0;
 	p->cap_seg = 0;
 	return n;
@@ -267,7 +265,6 @@ int wc_pool__rx(struct wc_pool *p, uint32_t n)
 		p->seg_fill[s] += k;
 		p->rx_seq += k;
 		p->st.rx_packets += k;
-		p->head = wrap_add(p->head, k, p->n);
 		n -= k;
 		if (p->seg_fill[s] == p->m) {
 			p->head_seg = wrap_add(s, 1, p->nseg);

@@ -150,7 +150,6 @@ static void place(struct wc_capture *c, const struct wc_chunk_meta *m)
 
 	if (c->group) {
 		int p = wc_group__place(c->group, c->member);
-
 		struct wc_workq *bq = p < 0 ? NULL : wc_group__queue(c->group, (uint32_t)p);
 
 		if (!bq) {

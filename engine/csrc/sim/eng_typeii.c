@@ -119,15 +119,26 @@ static int t2_init(struct sim *s)
 	return 0;
 }
 
+static inline void note_held(struct sim_queue *q, uint64_t held)
+{
+	if (held > q->st.max_buffered)
+		q->st.max_buffered = held;
+}
+
+/* n more frames join the ring now; the most it has held is kept */
+static void ring_join(struct sim *s, struct sim_queue *q, uint64_t n)
+{
+	struct sim_t2 *t = T2(q);
+
+	t->in_ring += n;
+	note_held(q, t->in_ring - released_now(s, q));
+}
+
 static void t2_deliver(struct sim *s, struct sim_queue *q)
 {
 	struct sim_t2 *t = T2(q);
-	uint64_t held;
 
-	t->in_ring++;
-	held = t->in_ring - released_now(s, q);
-	if (held > q->st.max_buffered)
-		q->st.max_buffered = held;
+	ring_join(s, q, 1);
 	if (is_dna(s)) {
 		if (!q->app.busy)
 			start_batch(s, q, 0);
@@ -142,23 +153,16 @@ static void t2_deliver(struct sim *s, struct sim_queue *q)
  * the most held is after the last). */
 static void t2_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
 {
-	struct sim_t2 *t = T2(q);
-	uint64_t held;
-
 	if (!n)
 		return;
 	t2_deliver(s, q);
-	if (n == 1)
-		return; /* the common case of a trace's buffer: frames of mixed sizes */
-	t->in_ring += n - 1;
-	held = t->in_ring - released_now(s, q);
-	if (held > q->st.max_buffered)
-		q->st.max_buffered = held;
+	if (n > 1)
+		ring_join(s, q, n - 1);
 }
 
 /* DNA's quiet frames (quiet.c, ops->take): with the application busy, a
- * frame only joins the ring, or finds it full; what t2_ready and t2_deliver
- * would do, with one look at the descriptors released by now. */
+ * frame only joins the ring, or finds it full: t2_ready and t2_deliver
+ * without the batch start, and without the way through the NIC model. */
 static int dna_take(struct sim *s, struct sim_queue *q)
 {
 	struct sim_t2 *t = T2(q);
@@ -166,12 +170,13 @@ static int dna_take(struct sim *s, struct sim_queue *q)
 
 	if (!q->app.busy)
 		return SIM_TAKE_NO; /* it starts a batch */
+	/* t2_ready's test and ring_join's count from one released_now (one
+	 * division a frame, the point of taking it here) */
 	held = t->in_ring - released_now(s, q);
 	if (held >= s->p->ring_usable)
 		return s->p->drop_en ? SIM_TAKE_DROP : SIM_TAKE_NO; /* or waits in the buffer */
 	t->in_ring++;
-	if (held + 1 > q->st.max_buffered)
-		q->st.max_buffered = held + 1;
+	note_held(q, held + 1);
 	return SIM_TAKE_RING;
 }
 
