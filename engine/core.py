@@ -227,11 +227,14 @@ class Pool:
 class WorkQueue:
     """A capture or recycle queue of chunk metadata (bounded, MPMC; with
     single_producer / single_consumer, the caller promises one at a time
-    and that side skips its compare-and-swap, as in the simulator)."""
+    and that side skips its compare-and-swap; with local, one thread does
+    every push and pop, as in the simulator: a plain ring that grows)."""
 
-    def __init__(self, capacity: int, single_producer: bool = False, single_consumer: bool = False):
+    def __init__(self, capacity: int, single_producer: bool = False, single_consumer: bool = False,
+                 local: bool = False):
         pq = ffi.new("struct wc_workq **")
-        flags = (lib.WC_WORKQ_SP if single_producer else 0) | (lib.WC_WORKQ_SC if single_consumer else 0)
+        flags = ((lib.WC_WORKQ_SP if single_producer else 0) | (lib.WC_WORKQ_SC if single_consumer else 0)
+                 | (lib.WC_WORKQ_LOCAL if local else 0))
         _check(lib.wc_workq__create_flags(pq, capacity, flags), "wc_workq__create_flags")
         self._q = ffi.gc(pq[0], lib.wc_workq__destroy)
 

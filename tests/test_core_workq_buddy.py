@@ -8,10 +8,12 @@ def meta(i):
     return ChunkMeta(0, 0, i, 0, 1, i, 1)
 
 
-@pytest.mark.parametrize("sp,sc", [(False, False), (True, False), (False, True), (True, True)])
-def test_workq_fifo_and_bounds(sp, sc):
-    """The same queue with or without the single-producer/consumer paths."""
-    q = WorkQueue(3, single_producer=sp, single_consumer=sc)
+@pytest.mark.parametrize("sp,sc,local", [(False, False, False), (True, False, False), (False, True, False),
+                                         (True, True, False), (False, False, True)])
+def test_workq_fifo_and_bounds(sp, sc, local):
+    """The same queue with or without the single-producer/consumer paths,
+    and as the simulator's one-thread ring."""
+    q = WorkQueue(3, single_producer=sp, single_consumer=sc, local=local)
     assert q.capacity == 4
     assert [q.push(meta(i)) for i in range(5)] == [True] * 4 + [False]
     assert len(q) == 4
@@ -45,11 +47,32 @@ def test_workq_single_paths_wrap_around_many_times():
     assert out == list(range(n))
 
 
+def test_workq_local_ring_grows_in_order_up_to_its_capacity():
+    """The one-thread ring starts small and doubles when full: elements keep
+    their order across every growth, also from a ring that has wrapped, and
+    the capacity (a power of two, as the shared queue's) still bounds it."""
+    q = WorkQueue(100, local=True)
+    assert q.capacity == 128
+    out, n = [], 0
+    for _ in range(5):  # wrap the first, small ring before it grows
+        assert q.push(meta(n))
+        n += 1
+        out.append(q.pop().chunk_id)
+    while len(q) < 128:
+        assert q.push(meta(n))
+        n += 1
+        if n % 7 == 0:  # pops between the growths move the ring's start
+            out.append(q.pop().chunk_id)
+    assert not q.push(meta(n)) and len(q) == 128
+    out += [m.chunk_id for m in iter(q.pop, None)]
+    assert out == list(range(n)) and len(q) == 0
+
+
 def test_workq_unknown_flag_is_refused():
     from engine.core import ffi, lib
 
     pq = ffi.new("struct wc_workq **")
-    assert lib.wc_workq__create_flags(pq, 4, 4) == -22  # -EINVAL
+    assert lib.wc_workq__create_flags(pq, 4, 8) == -22  # -EINVAL
 
 
 def fill(q, n):

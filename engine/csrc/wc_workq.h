@@ -16,8 +16,15 @@
  * operation (the compare-and-swap that claims a slot) is the only cost a
  * caller with one producer or one consumer at a time need not pay: such a
  * queue is created with WC_WORKQ_SP / WC_WORKQ_SC, as DPDK's rings take
- * RING_F_SP_ENQ / RING_F_SC_DEQ. The simulator, whose threads are events of
- * one loop, sets both; the live engine neither.
+ * RING_F_SP_ENQ / RING_F_SC_DEQ. The live engine sets neither.
+ *
+ * The simulator, whose threads are events of one loop, creates its queues
+ * with WC_WORKQ_LOCAL: every push and pop comes from one thread, so the
+ * queue is a plain ring, and one that starts small and doubles when full
+ * (up to the capacity). A capture queue must be able to hold every chunk
+ * of its buddy group (R x queues: 8,192 slots, 384 KB, at R = 500 and 12
+ * queues) yet mostly holds a few; a ring that cycled through all its slots
+ * would miss the cache on every push and pop.
  *
  * _push/_pop are all-or-nothing (DPDK's "_bulk" sense, one element).
  */
@@ -35,13 +42,16 @@ struct wc_workq;
 /* the caller promises one producer (SP) or one consumer (SC) at a time */
 #define WC_WORKQ_SP 1
 #define WC_WORKQ_SC 2
+/* one thread only, producer and consumer alike (implies SP and SC) */
+#define WC_WORKQ_LOCAL 4
 
 /* capacity is rounded up to a power of two, at least 2; -EINVAL for 0 or
  * an unknown flag, -ENOMEM. _create is _create_flags with no flag. */
 int wc_workq__create(struct wc_workq **q, uint32_t capacity);
 int wc_workq__create_flags(struct wc_workq **q, uint32_t capacity, uint32_t flags);
 void wc_workq__destroy(struct wc_workq *q);
-/* 0, or -ENOSPC when full (nothing is written). */
+/* 0, or -ENOSPC when full (nothing is written); WC_WORKQ_LOCAL also
+ * -ENOMEM when its ring cannot grow (nothing is written). */
 int wc_workq__push(struct wc_workq *q, const struct wc_chunk_meta *m);
 /* 0, or -EAGAIN when empty. */
 int wc_workq__pop(struct wc_workq *q, struct wc_chunk_meta *m);

@@ -25,7 +25,9 @@
  * mode requires the plain round-robin pattern), so queue ql's frames in it
  * are i0 + off, then one every nq: off = (ql - i0) mod nq. With r0 = i0 mod
  * nq and the run's length n = base * nq + rem, queue ql has base + 1 frames
- * when off < rem, else base. Two divisions per run, not two per queue.
+ * when off < rem, else base. Two divisions by nq per run, not two per
+ * queue, and those by multiplication (divmod_nq): a bulk step is taken
+ * about once per event.
  */
 struct run {
 	uint64_t i0;
@@ -34,17 +36,34 @@ struct run {
 	uint32_t rem;      /* queues with one more */
 };
 
-static inline void run_start(struct run *r, uint64_t i0, uint32_t nq)
+/* x / nq and x % nq for x < 2^32 (frame indexes per NIC are: run.c
+ * check_params), with recip = ceil(2^32 / nq) (sim.nq_recip). recip is
+ * (2^32 + e) / nq with 0 <= e < nq, so x * recip / 2^32 is at least x / nq
+ * and less than x / nq + 1: its floor is the quotient or one more, which
+ * the remainder's sign tells. */
+static inline uint32_t divmod_nq(uint32_t x, uint64_t recip, uint32_t nq, uint32_t *rem)
 {
-	r->i0 = i0;
-	r->nq = nq;
-	r->r0 = (uint32_t)(i0 % nq);
+	uint32_t quot = (uint32_t)(((uint64_t)x * recip) >> 32);
+	int64_t r = (int64_t)x - (int64_t)quot * nq;
+
+	if (r < 0) {
+		quot--;
+		r += nq;
+	}
+	*rem = (uint32_t)r;
+	return quot;
 }
 
-static inline void run_end(struct run *r, uint64_t i1)
+static inline void run_start(const struct sim *s, struct run *r, uint64_t i0)
 {
-	r->base = (i1 - r->i0) / r->nq;
-	r->rem = (uint32_t)((i1 - r->i0) % r->nq);
+	r->i0 = i0;
+	r->nq = s->p->n_queues;
+	divmod_nq((uint32_t)i0, s->nq_recip, r->nq, &r->r0);
+}
+
+static inline void run_end(const struct sim *s, struct run *r, uint64_t i1)
+{
+	r->base = divmod_nq((uint32_t)(i1 - r->i0), s->nq_recip, r->nq, &r->rem);
 }
 
 /* Offset of queue ql's first frame from i0. */
@@ -148,8 +167,8 @@ uint64_t bulk_step(struct sim *s, uint32_t k, int64_t t_lim)
 	}
 	if (n->fifo_len) {
 		/* a full buffer with a blocked head takes nothing until an event */
-		run_start(&r, i0, p->n_queues);
-		run_end(&r, i_end);
+		run_start(s, &r, i0);
+		run_end(s, &r, i_end);
 		for (ql = 0; ql < p->n_queues; ql++) {
 			struct sim_queue *q = &s->q[n->q0 + ql];
 			uint64_t a = bulk_admit(s, q, run_count(&r, run_off(&r, ql)));
@@ -157,13 +176,13 @@ uint64_t bulk_step(struct sim *s, uint32_t k, int64_t t_lim)
 			drop(q, &q->st.drops_fifo, a);
 		}
 	} else {
-		run_start(&r, i0, p->n_queues);
+		run_start(s, &r, i0);
 		cut = run_cut(s, n, &r);
 		if (cut < i_end)
 			i_end = cut;
 		if (i_end <= i0)
 			return 0;
-		run_end(&r, i_end);
+		run_end(s, &r, i_end);
 		for (ql = 0; ql < p->n_queues; ql++) {
 			uint32_t off = run_off(&r, ql);
 			uint64_t stop = count_run(s, &s->q[n->q0 + ql], i0 + off, run_count(&r, off));

@@ -90,7 +90,7 @@ int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t s
 	}
 	if (s->flow_state && o->seq_pkt && seq != SIM_NO_SEQ) {
 		for (i = 0; i < n; i++) {
-			int32_t f = flow_of(s, o->seq_pkt[seq + i]);
+			int32_t f = record_flow(s, o->seq_pkt[seq + i]);
 			uint8_t st;
 
 			if (f < 0 || (uint32_t)f >= s->p->n_flows)

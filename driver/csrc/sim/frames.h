@@ -41,6 +41,18 @@ static inline int32_t flow_of(const struct sim *s, uint64_t pkt)
 	return p->gen_gap_ps ? p->gen_flow[gen_index(s, pkt) % p->gen_len] : p->flow[pkt];
 }
 
+/* What the ring record keeps for frame pkt (sim_queue.seq_pkt). */
+static inline uint32_t ring_record(const struct sim *s, uint64_t pkt)
+{
+	return s->seq_flows ? (uint32_t)s->p->flow[pkt] : (uint32_t)pkt;
+}
+
+/* The flow of the frame a ring record names. */
+static inline int32_t record_flow(const struct sim *s, uint32_t rec)
+{
+	return s->seq_flows ? (int32_t)rec : flow_of(s, rec);
+}
+
 static inline int64_t gen_time(const struct sim *s, uint64_t i)
 {
 	return (int64_t)i * s->p->gen_gap_ps;

@@ -40,7 +40,7 @@ static inline void engine_deliver(struct sim *s, struct sim_queue *q, uint64_t p
 			s->err = -EOVERFLOW;
 			return;
 		}
-		q->seq_pkt[q->seq_len++] = (uint32_t)pkt;
+		q->seq_pkt[q->seq_len++] = ring_record(s, pkt);
 	}
 	q->head_seq++;
 	s->ops->deliver(s, q);

@@ -43,10 +43,26 @@ void quiet_hand_over(struct sim *s)
 	for (i = 0; i < s->quiet_queues; i++) {
 		struct sim_queue *q = &s->q[s->quiet_list[i]];
 
+		/* counted here, once per queue, not per frame (quiet_run) */
+		q->st.sent += q->quiet_pending;
+		q->head_seq += q->quiet_pending;
 		s->ops->deliver_n(s, q, q->quiet_pending);
 		q->quiet_pending = 0;
 	}
 	s->quiet_queues = 0;
+}
+
+/* A frame's ring record, if the queue keeps them (0 or -EOVERFLOW). */
+static inline int record_quiet(struct sim *s, struct sim_queue *q, uint64_t pkt)
+{
+	if (q->seq_pkt) {
+		if (q->seq_len == q->seq_cap) {
+			s->err = -EOVERFLOW;
+			return -EOVERFLOW;
+		}
+		q->seq_pkt[q->seq_len++] = ring_record(s, pkt);
+	}
+	return 0;
 }
 
 /* A frame taken in closed form: into the ring (with its record), or a
@@ -58,13 +74,8 @@ static inline int count_quiet(struct sim *s, struct sim_queue *q, uint64_t pkt, 
 		drop(q, &q->st.drops_nodesc, 1);
 		return 0;
 	}
-	if (q->seq_pkt) {
-		if (q->seq_len == q->seq_cap) {
-			s->err = -EOVERFLOW;
-			return -EOVERFLOW;
-		}
-		q->seq_pkt[q->seq_len++] = (uint32_t)pkt;
-	}
+	if (record_quiet(s, q, pkt))
+		return -EOVERFLOW;
 	q->head_seq++;
 	return 0;
 }
@@ -137,7 +148,8 @@ uint64_t quiet_run(struct sim *s)
 			t_last = t;
 			continue;
 		}
-		if (!q->quiet_left || count_quiet(s, q, i, 1))
+		/* into the ring: sent and head_seq are counted at the hand-over */
+		if (!q->quiet_left || record_quiet(s, q, i))
 			break;
 		if (!q->quiet_pending)
 			s->quiet_list[s->quiet_queues++] = q->id;

@@ -106,9 +106,9 @@ static inline int64_t next_arrival(const struct sim *s, uint32_t *k)
 int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_result *res)
 {
 	struct sim s;
-	uint64_t per_queue[WC_GROUP_MAX] = { 0 };
+	uint64_t per_queue[WC_GROUP_MAX] = { 0 }, cells = 0, used = 0, flows;
 	uint32_t i, k;
-	int err, bulk, quiet;
+	int err, bulk, quiet, records;
 
 	memset(res, 0, sizeof(*res));
 	err = check_params(p);
@@ -119,6 +119,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	s.ops = sim_engines[p->engine];
 	s.res = res;
 	s.nq_total = p->n_nics * p->n_queues;
+	s.nq_recip = ((1ull << 32) + p->n_queues - 1) / p->n_queues;
 	err = count_per_queue(&s, per_queue);
 	if (err)
 		return res->error = err;
@@ -140,22 +141,31 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		if (!n->fifo)
 			goto out;
 	}
+	records = p->track_flows || (!p->gen_gap_ps && (p->forward || s.ops->frame_ids));
+	flows = p->track_flows ? p->n_flows : 0;
+	/* the ring records of every queue, then the flow table: one block */
+	if (records)
+		for (i = 0; i < s.nq_total; i++)
+			cells += per_queue[i] + 1;
+	if (cells || flows) {
+		s.scratch = sim_scratch_get(cells * sizeof(uint32_t) + flows);
+		if (!s.scratch)
+			goto out;
+	}
 	for (i = 0; i < s.nq_total; i++) {
 		s.q[i].id = i;
 		s.q[i].nic = i / p->n_queues;
-		if (p->track_flows || (!p->gen_gap_ps && (p->forward || s.ops->frame_ids))) {
+		if (records) {
 			s.q[i].seq_cap = per_queue[i];
-			s.q[i].seq_pkt = malloc((per_queue[i] + 1) * sizeof(uint32_t));
-			if (!s.q[i].seq_pkt)
-				goto out;
+			s.q[i].seq_pkt = (uint32_t *)s.scratch + used;
+			used += per_queue[i] + 1;
 		}
 	}
-	if (p->track_flows && p->n_flows) {
-		s.flow_state = malloc(p->n_flows);
-		if (!s.flow_state)
-			goto out;
-		memset(s.flow_state, FLOW_UNSEEN, p->n_flows);
+	if (flows) {
+		s.flow_state = (uint8_t *)s.scratch + cells * sizeof(uint32_t);
+		memset(s.flow_state, FLOW_UNSEEN, flows);
 	}
+	s.seq_flows = !p->gen_gap_ps && p->track_flows && !p->forward && !s.ops->frame_ids;
 	err = s.ops->init(&s);
 	if (err)
 		goto out;
@@ -205,13 +215,10 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 out:
 	if (s.q && s.ops->fini)
 		s.ops->fini(&s);
-	if (s.q)
-		for (i = 0; i < s.nq_total; i++)
-			free(s.q[i].seq_pkt);
+	sim_scratch_put(s.scratch);
 	free(s.q);
 	for (k = 0; k < 2; k++)
 		free(s.nic[k].fifo);
-	free(s.flow_state);
 	sim_heap_free(&s.heap);
 	res->error = err;
 	return err;

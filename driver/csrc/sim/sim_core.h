@@ -64,7 +64,9 @@ struct sim_queue {
 	/* the engine's own per-queue state (SIM_ENGINE_STATE), zeroed before
 	 * ops->init; nobody but the engine reads it */
 	_Alignas(8) char eng[SIM_QUEUE_ENGINE_BYTES];
-	/* ring sequence number -> packet index, for flow tracking */
+	/* ring sequence number -> packet index (or, where nothing but flows is
+	 * asked of it, the packet's flow id: sim.seq_flows), for flow tracking,
+	 * frame sizes and the forwarding log */
 	uint32_t *seq_pkt;
 	uint64_t seq_len, seq_cap;
 	uint64_t head_seq;   /* next sequence number a frame entering the ring gets */
@@ -119,10 +121,15 @@ struct sim {
 	struct sim_heap heap;
 	struct sim_queue *q;     /* n_nics * n_queues */
 	uint32_t nq_total;
+	uint64_t nq_recip;       /* ceil(2^32 / n_queues), for bulk.c's divisions */
 	struct sim_nic nic[2];
 	struct sim_result *res;
 	uint64_t next_pkt;       /* trace mode: next frame */
 	uint64_t quiet_epoch;    /* trace mode: bumped whenever an engine's state may change (quiet.c) */
+	/* trace mode, flows tracked and nothing else read from the ring
+	 * record: it holds flow ids, read at arrival with the trace's other
+	 * columns instead of once more, out of order, when a chunk is processed */
+	uint8_t seq_flows;
 	uint32_t quiet_queues;   /* trace mode: queues holding quiet frames, */
 	uint32_t quiet_list[WC_GROUP_MAX]; /* ... these (in no particular order) */
 	/* flows */
@@ -130,11 +137,18 @@ struct sim {
 	 * FLOW_SPLIT once another one did; one byte, so the table of a trace's
 	 * flows stays in cache */
 	uint8_t *flow_state;
+	/* the block seq_pkt and flow_state live in (sim_scratch_get) */
+	void *scratch;
 	/* the engine's whole-run state: ops->init allocates it, ops->fini
 	 * frees it; nobody but the engine reads it */
 	void *eng_run;
 	int err;
 };
+
+/* scratch.c: memory for a run's largest arrays, kept by the thread for its
+ * next run (NULL: out of memory); give it back with sim_scratch_put */
+void *sim_scratch_get(size_t size);
+void sim_scratch_put(void *p);
 
 /* des.c: the event heap */
 int sim_heap_init(struct sim_heap *h, uint32_t cap);

@@ -44,7 +44,7 @@ enum {
 	EV_APP_START,           /* an application thread starts reading (app_start_ps) */
 };
 
-#define SIM_WORKQ_FLAGS (WC_WORKQ_SP | WC_WORKQ_SC)
+#define SIM_WORKQ_FLAGS WC_WORKQ_LOCAL
 
 /* per-queue state (q->eng) */
 struct sim_wc {
@@ -448,8 +448,8 @@ static int wc_init(struct sim *s)
 		if (err)
 			return err;
 		/* with offloading, any chunk of the group may land in one queue;
-		 * the model's threads are events of one loop, so every queue has
-		 * one producer and one consumer at a time (wc_workq.h) */
+		 * the model's threads are events of one loop, so every queue is
+		 * used by one thread (wc_workq.h: WC_WORKQ_LOCAL) */
 		err = wc_workq__create_flags(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1), SIM_WORKQ_FLAGS);
 		if (!err)
 			err = wc_workq__create_flags(&w->recq, p->wc_r, SIM_WORKQ_FLAGS);
