@@ -79,7 +79,7 @@ static inline uint64_t run_count(const struct run *r, uint32_t off)
 
 /* The first of NIC n's arrivals (>= i0) that changes the state of one of
  * its queues, or SIM_NO_CUT when every frame of the run can be counted. */
-static uint64_t run_cut(struct sim *s, const struct sim_nic *n, const struct run *r)
+static uint64_t run_cut(struct sim *s, struct sim_nic *n, const struct run *r)
 {
 	uint64_t (*queue_cut)(struct sim *, struct sim_queue *, uint64_t) = s->ops->bulk_cut;
 	uint64_t cut = SIM_NO_CUT;
@@ -89,6 +89,11 @@ static uint64_t run_cut(struct sim *s, const struct sim_nic *n, const struct run
 		return SIM_NO_CUT; /* every frame is a bus drop */
 	if (!queue_cut)
 		return r->i0; /* no closed form: frame by frame */
+	/* no queue changed since the last answer, and it is still ahead:
+	 * neither is any queue's (each is a frame of its queue, at or after
+	 * the least) */
+	if (n->cut_min_known && n->cut_min >= r->i0)
+		return n->cut_min;
 	for (ql = 0; ql < r->nq; ql++) {
 		struct sim_queue *q = &s->q[n->q0 + ql];
 		uint64_t f = r->i0 + run_off(r, ql), c;
@@ -104,6 +109,8 @@ static uint64_t run_cut(struct sim *s, const struct sim_nic *n, const struct run
 		if (c < cut)
 			cut = c;
 	}
+	n->cut_min = cut;
+	n->cut_min_known = 1;
 	return cut;
 }
 

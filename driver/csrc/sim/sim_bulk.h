@@ -14,10 +14,12 @@
 
 /* An engine whose bulk_cut answer depends on state it just changed says
  * so: bulk.c keeps each queue's cut (an absolute frame index, which frames
- * counted before it do not move) until then, and asks again. */
-static inline void bulk_cut_stale(struct sim_queue *q)
+ * counted before it do not move), and the least of its NIC's, until then,
+ * and asks again. */
+static inline void bulk_cut_stale(struct sim *s, struct sim_queue *q)
 {
 	q->cut_known = 0;
+	s->nic[q->nic].cut_min_known = 0;
 }
 
 /* Among the next frames of a queue (bus accumulator acc), the 0-based

@@ -110,6 +110,9 @@ struct sim_nic {
 	uint32_t fifo_len;    /* frames held */
 	uint64_t fifo_bytes;
 	int64_t unblock_at;
+	/* bulk steps: the least of its queues' cuts, while none is stale */
+	uint64_t cut_min;
+	uint8_t cut_min_known;
 };
 
 struct sim_engine_ops; /* sim_engine.h */

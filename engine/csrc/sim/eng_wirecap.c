@@ -135,7 +135,7 @@ static void ct_start(struct sim *s, struct sim_queue *q)
 	const struct wc_capture_plan *pl = &w->plan;
 	int64_t dur = 0;
 
-	bulk_cut_stale(q); /* the plan may arm the timeout; the thread may start */
+	bulk_cut_stale(s, q); /* the plan may arm the timeout; the thread may start */
 	flush_rx(s, w);
 	if (!wc_capture__plan(w->cap, (uint64_t)s->now, &w->plan)) {
 		wait_deadline(s, q, pl->deadline);
@@ -206,7 +206,7 @@ static void ct_done(struct sim *s, struct sim_queue *q)
 	struct sim_wc *w = W(q);
 	struct wc_capture_stats st;
 
-	bulk_cut_stale(q); /* the step moves the timeout, the ring, the thread */
+	bulk_cut_stale(s, q); /* the step moves the timeout, the ring, the thread */
 	flush_rx(s, w);
 	w->attached = 0;
 	wc_capture__step(w->cap, &w->plan, (uint64_t)s->now);
@@ -316,7 +316,7 @@ static void wc_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
 
 	if (!n)
 		return;
-	bulk_cut_stale(q); /* frames from the NIC's buffer, or one at a time */
+	bulk_cut_stale(s, q); /* frames from the NIC's buffer, or one at a time */
 	w->ready -= n;
 	w->pending_rx += n;
 	w->buffered += n;
