@@ -109,6 +109,7 @@ struct pf_clock {
 	int64_t last;          /* when its last event ran */
 	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
 	uint64_t end_idx;      /* 1 + its last arrival's frame index on its NIC; 0: none */
+	int64_t last_arrival;  /* trace mode: when its last arrival comes */
 };
 
 /* whole-run state (s->eng_run) */
@@ -248,6 +249,11 @@ static void app_pause(struct sim *s, struct sim_queue *q)
 
 	a->remaining_ps -= s->now - a->started;
 	a->gen++; /* the pending completion is stale */
+	/* On q's clock it is dropped rather than handled: it would change
+	 * nothing, and the resumed packet completes no earlier, so the
+	 * queue's last event stays its last. */
+	if (((struct pf_run *)s->eng_run)->own_clocks)
+		C(s, q)->at[TM_APP] = SIM_NEVER;
 }
 
 static void poll_start(struct sim *s, struct sim_queue *q);
@@ -630,6 +636,7 @@ static void find_last_arrivals(struct sim *s)
 		for (i = p->n_packets; i-- > 0 && found < s->nq_total;)
 			if (!r->c[p->queue[i]].end_idx) {
 				r->c[p->queue[i]].end_idx = i + 1;
+				r->c[p->queue[i]].last_arrival = p->ts_ns[i] * SIM_PS_PER_NS;
 				found++;
 			}
 		return;
@@ -706,6 +713,37 @@ static void pf_deliver(struct sim *s, struct sim_queue *q)
 		clock_settle(s, q);
 }
 
+/* A trace's frame of q arrives now, with DROP_EN set (quiet.c's take_run,
+ * ops->take): pf_ready() and pf_deliver() without the way through the NIC
+ * model, for every frame but those that need more than the ring's count:
+ *  - on q's own clock, q's last arrival (clock_settle() then schedules
+ *    its wake or tail, and take_run has not moved the NIC's cursor, which
+ *    next_arrival_asks() reads): a frame at that time goes the usual way;
+ *  - in the main heap, a frame that raises an interrupt (an event that
+ *    could come before take_run's next one).
+ * A frame that finds no descriptor is a drop. */
+static int pf_take_frame(struct sim *s, struct sim_queue *q)
+{
+	struct pf_run *r = s->eng_run;
+	struct sim_pf *f = P(q);
+
+	if (r->own_clocks) {
+		struct pf_clock *c = C(s, q);
+
+		if (s->now >= c->last_arrival)
+			return SIM_TAKE_NO;
+		if (clock_next_at(c) < s->now)
+			run_queue(s, q, s->now);
+	}
+	if (!ring_room(s, q))
+		return s->p->drop_en ? SIM_TAKE_DROP : SIM_TAKE_NO;
+	if (!r->own_clocks && f->irq_enabled && !f->irq_pending)
+		return SIM_TAKE_NO;
+	f->in_ring++;
+	raise_irq(s, q);
+	return SIM_TAKE_RING;
+}
+
 /* The main loop's events: the model's own, or a queue clock's. */
 static void pf_event(struct sim *s, const struct sim_event *ev)
 {
@@ -736,5 +774,6 @@ const struct sim_engine_ops sim_engine_pfring = {
 	.fini = pf_fini,
 	.ready = pf_ready,
 	.deliver = pf_deliver,
+	.take = pf_take_frame,
 	.event = pf_event,
 };
