@@ -62,7 +62,8 @@ struct sim_pf {
 	uint64_t softirq_pkts;
 	uint32_t poll_batch;
 	uint32_t in_slot, out_slot;       /* pf_in, pf_out modulo the pf_ring's size */
-	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
+	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot;
+					   * NULL: nobody asks which (pf_keeps_seq()) */
 };
 SIM_ENGINE_STATE(struct sim_pf);
 
@@ -213,13 +214,17 @@ static inline uint32_t slot_after(const struct sim *s, uint32_t i)
 	return i + 1 == s->p->pf_slots ? 0 : i + 1;
 }
 
-/* The application takes the pf_ring's oldest packet: its ring sequence number. */
+/* The application takes the pf_ring's oldest packet: its ring sequence
+ * number, or SIM_NO_SEQ where the pf_ring keeps none. */
 static inline uint64_t pf_take(struct sim *s, struct sim_pf *f)
 {
-	uint64_t seq = f->slot_seq[f->out_slot];
+	uint64_t seq;
 
-	f->out_slot = slot_after(s, f->out_slot);
 	f->pf_out++;
+	if (!f->slot_seq)
+		return SIM_NO_SEQ;
+	seq = f->slot_seq[f->out_slot];
+	f->out_slot = slot_after(s, f->out_slot);
 	return seq;
 }
 
@@ -332,20 +337,22 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	const struct sim_params *p = s->p;
 	struct sim_pf *f = P(q);
 	uint64_t k = f->poll_batch, i;
+	/* the copies in order: those that find a free slot, then the rest */
+	uint64_t space = p->pf_slots - (f->pf_in - f->pf_out);
+	uint64_t in = k < space ? k : space;
 
-	for (i = 0; i < k; i++) {
-		if (f->pf_in - f->pf_out < p->pf_slots) {
-			f->slot_seq[f->in_slot] = f->released + i;
-			f->in_slot = slot_after(s, f->in_slot);
-			f->pf_in++;
-		} else
-			q->st.delivery_drops++;
+	for (i = 0; f->slot_seq && i < in; i++) {
+		f->slot_seq[f->in_slot] = f->released + i;
+		f->in_slot = slot_after(s, f->in_slot);
 	}
+	f->pf_in += in;
+	q->st.delivery_drops += k - in;
 	if (f->pf_in - f->pf_out > q->st.max_buffered)
 		q->st.max_buffered = f->pf_in - f->pf_out;
 	f->released += k;
 	f->poll_batch = 0;
-	sim_ring_space(s, q);
+	if (s->nic[q->nic].fifo_len)
+		sim_ring_space(s, q); /* only frames waiting in the NIC's buffer care */
 	if (k < p->pf_napi_weight) {
 		/* the poll did less than its weight of work: napi_complete(),
 		 * interrupts back on (net/core/dev.c, napi_poll()) */
@@ -504,7 +511,8 @@ static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
 	} else {
 		sim_processed(s, q->id, q->id, SIM_NO_SEQ, m, t, cost);
 		f->pf_out += m;
-		f->out_slot = (uint32_t)((f->out_slot + m) % p->pf_slots);
+		if (f->slot_seq)
+			f->out_slot = (uint32_t)((f->out_slot + m) % p->pf_slots);
 	}
 	t_last = t + (int64_t)(m - 1) * cost;
 	q->st.last_done_ps = t_last;
@@ -523,7 +531,8 @@ static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
  * gives descriptors back and drains the buffer) reads the buffer. */
 static inline int passes_arrivals(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int i)
 {
-	return s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
+	/* with DROP_EN set no frame ever waits (nic.c) */
+	return !s->p->drop_en && s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
 }
 
 /* Handle the event of q's slot i, whose kind the slot says but for a
@@ -550,12 +559,14 @@ static inline int napi_next(struct sim *s, struct sim_queue *q, const struct pf_
 	return t < c->at[TM_IRQ] && t < c->at[TM_APP] && (t < limit || passes_arrivals(s, q, c, TM_NAPI));
 }
 
-/* Handle q's event of slot i, due at t: the clock moves to t and counts it. */
-static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock *c, int i, int64_t t)
+/* Handle q's event of slot i, due at t: the clock moves to t and counts
+ * it (in *events, which the caller adds to the run's). */
+static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock *c, int i, int64_t t,
+			    uint64_t *events)
 {
 	s->now = c->last = t;
 	c->at[i] = SIM_NEVER;
-	s->res->events++;
+	++*events;
 	slot_handle(s, q, c, i);
 }
 
@@ -570,6 +581,7 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 	struct pf_run *r = s->eng_run;
 	struct pf_clock *c = C(s, q);
 	int64_t now = s->now, t;
+	uint64_t events = 0;
 	int i;
 
 	r->running = 1;
@@ -578,10 +590,11 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 			app_catch_up(s, q, limit);
 			t = c->at[TM_APP];
 		}
-		slot_run(s, q, c, i, t);
+		slot_run(s, q, c, i, t, &events);
 		while (i != TM_APP && !s->err && napi_next(s, q, c, limit))
-			slot_run(s, q, c, TM_NAPI, c->at[TM_NAPI]);
+			slot_run(s, q, c, TM_NAPI, c->at[TM_NAPI], &events);
 	}
+	s->res->events += events;
 	r->running = 0;
 	s->now = now;
 }
@@ -652,6 +665,17 @@ static void find_last_arrivals(struct sim *s)
 
 /* ---- the engine's operations ---- */
 
+/* Does anyone ask which frame the application took (sim_processed())?
+ * The run log, flow affinity and forwarding do, and the main heap's
+ * events pass it always; on its own clock with none of them, a queue's
+ * pf_ring keeps counts only. */
+static int pf_keeps_seq(const struct sim *s)
+{
+	const struct sim_params *p = s->p;
+
+	return !((struct pf_run *)s->eng_run)->own_clocks || p->forward || p->run_log || s->flow_state;
+}
+
 /* Queues run on their own clocks when nothing of theirs depends on the
  * order of another queue's events ("Each queue on its own clock"). */
 static int queues_independent(const struct sim *s)
@@ -682,6 +706,8 @@ static int pf_init(struct sim *s)
 		r->c[i].wake_at = SIM_NEVER;
 		f->irq_enabled = 1;
 		f->last_irq = -s->p->pf_itr_ps;
+		if (!pf_keeps_seq(s))
+			continue;
 		f->slot_seq = malloc(s->p->pf_slots * sizeof(*f->slot_seq));
 		if (!f->slot_seq)
 			return -ENOMEM;
