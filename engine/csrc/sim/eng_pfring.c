@@ -86,13 +86,14 @@ static inline struct sim_pf *P(struct sim_queue *q)
  * kind at most (an interrupt, a NAPI poll's start or end, the
  * application's packet), and handles them in that order when they must
  * have happened: when the next arrival asks the ring for a descriptor
- * (pf_ready(), the usual case: the events before it), else from a wake
+ * (pf_ready(), or pf_take_frame() for a trace's frame with DROP_EN set;
+ * the usual case: the events before it), else from a wake
  * event in the main heap at the first pending one, up to the queue's next
  * arrival (while frames wait in the NIC's buffer, which the queue's polls
  * drain; when the bus drops frames, which never ask; after its last
  * arrival). Its events are handled one by one and counted (res->events),
  * without a trip through the heap, but for two kinds: the completion of
- * a preempted packet, stale, is replaced rather than handled, and packets
+ * a preempted packet, stale, is dropped (app_pause()), and packets
  * the application finishes back to back with nothing else in between are
  * counted in closed form (app_catch_up()). The run ends at its last event
  * as before: a tail event marks it. Wake and tail events are counted.
@@ -127,8 +128,8 @@ static inline struct pf_clock *C(struct sim *s, struct sim_queue *q)
 
 /* Schedule one of q's events: in the main heap, or on q's clock, where
  * one of each kind is pending at most (one interrupt raised, one poll at
- * a time; a packet's completion replaces the stale one of a preempted
- * packet, app_pause()). */
+ * a time, one packet: a preempted packet's completion is dropped,
+ * app_pause()). */
 static void pf_at(struct sim *s, struct sim_queue *q, int64_t t, uint32_t kind, uint64_t arg)
 {
 	struct pf_clock *c;
