@@ -112,6 +112,7 @@ struct pf_clock {
 	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
 	uint64_t end_idx;      /* 1 + its last arrival's frame index on its NIC; 0: none */
 	int64_t last_arrival;  /* trace mode: when its last arrival comes */
+	uint64_t done;         /* packets finished, not yet counted (count_done()) */
 };
 
 /* whole-run state (s->eng_run) */
@@ -437,11 +438,18 @@ static void irq_fire(struct sim *s, struct sim_queue *q)
  * stale): it leaves the pf_ring, and the core is free. */
 static void app_done(struct sim *s, struct sim_queue *q, uint64_t gen)
 {
+	struct sim_pf *f = P(q);
+
 	if (gen != q->app.gen)
 		return;
 	q->app.busy = 0;
 	q->st.last_done_ps = s->now;
-	sim_processed(s, q->id, q->id, pf_take(s, P(q)), 1, s->now, 0);
+	if (f->slot_seq) {
+		sim_processed(s, q->id, q->id, pf_take(s, f), 1, s->now, 0);
+	} else {
+		f->pf_out++;
+		C(s, q)->done++;
+	}
 	core_pick(s, q);
 }
 
@@ -506,14 +514,13 @@ static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
 		if (cost && (uint64_t)((f->turn_end - t - 1) / cost) + 1 < m)
 			m = (uint64_t)((f->turn_end - t - 1) / cost) + 1;
 	}
-	if (p->forward) {
+	if (f->slot_seq) {
+		/* forwarding: each frame leaves by its own size */
 		for (i = 0; i < m; i++)
 			sim_processed(s, q->id, q->id, pf_take(s, f), 1, t + (int64_t)i * cost, 0);
 	} else {
-		sim_processed(s, q->id, q->id, SIM_NO_SEQ, m, t, cost);
+		c->done += m;
 		f->pf_out += m;
-		if (f->slot_seq)
-			f->out_slot = (uint32_t)((f->out_slot + m) % p->pf_slots);
 	}
 	t_last = t + (int64_t)(m - 1) * cost;
 	q->st.last_done_ps = t_last;
@@ -571,6 +578,18 @@ static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock 
 	slot_handle(s, q, c, i);
 }
 
+/* Count the packets q's application finished since the last count. Where
+ * the pf_ring keeps counts only (pf_keeps_seq()) sim_processed() only
+ * adds them up and nothing reads its counts before the run ends: they are
+ * counted when q falls idle, as it does after its last event. */
+static inline void count_done(struct sim *s, struct sim_queue *q, struct pf_clock *c)
+{
+	if (c->done && clock_next_at(c) == SIM_NEVER) {
+		sim_processed(s, q->id, q->id, SIM_NO_SEQ, c->done, s->now, 0);
+		c->done = 0;
+	}
+}
+
 /* Handle q's pending events before `limit` (q's next arrival, or now), in
  * order, each at its time. An interrupt schedules a poll, a poll's start
  * its end, an end the next poll (napi_schedule(), net_rx_action()): unless
@@ -598,6 +617,7 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 	s->res->events += events;
 	r->running = 0;
 	s->now = now;
+	count_done(s, q, c);
 }
 
 /* Will q's frames still arrive? (the NIC's cursor is past the current one) */
