@@ -312,9 +312,10 @@ static void raise_irq(struct sim *s, struct sim_queue *q)
 
 static void poll_start(struct sim *s, struct sim_queue *q)
 {
+	const struct sim_params *p = s->p;
 	struct sim_pf *f = P(q);
 	uint64_t avail = f->in_ring - f->released, k, i;
-	int64_t cost = 0;
+	int64_t bytes = 0;
 
 	if (!avail) {
 		/* napi_complete(): interrupts back on, the context ends */
@@ -323,15 +324,12 @@ static void poll_start(struct sim *s, struct sim_queue *q)
 		core_pick(s, q);
 		return;
 	}
-	k = avail < s->p->pf_napi_weight ? avail : s->p->pf_napi_weight;
-	for (i = 0; i < k; i++) {
-		uint64_t seq = f->released + i;
-		uint32_t size = q->seq_pkt ? pkt_size(s, q->seq_pkt[seq]) : s->p->gen_size;
-
-		cost += s->p->pf_copy_ps + (int64_t)size * s->p->pf_copy_byte_ps;
-	}
+	k = avail < p->pf_napi_weight ? avail : p->pf_napi_weight;
+	/* each copy costs a fixed part and its frame's bytes */
+	for (i = 0; i < k; i++)
+		bytes += q->seq_pkt ? pkt_size(s, q->seq_pkt[f->released + i]) : p->gen_size;
 	f->poll_batch = (uint32_t)k;
-	pf_at(s, q, s->now + cost, EV_PF_POLL_DONE, 0);
+	pf_at(s, q, s->now + (int64_t)k * p->pf_copy_ps + bytes * p->pf_copy_byte_ps, EV_PF_POLL_DONE, 0);
 }
 
 static void poll_done(struct sim *s, struct sim_queue *q)
@@ -781,11 +779,11 @@ static int pf_take_frame(struct sim *s, struct sim_queue *q)
 			return SIM_TAKE_NO;
 		if (clock_next_at(c) < s->now)
 			run_queue(s, q, s->now);
+	} else if (ring_room(s, q) && f->irq_enabled && !f->irq_pending) {
+		return SIM_TAKE_NO;
 	}
 	if (!ring_room(s, q))
 		return s->p->drop_en ? SIM_TAKE_DROP : SIM_TAKE_NO;
-	if (!r->own_clocks && f->irq_enabled && !f->irq_pending)
-		return SIM_TAKE_NO;
 	f->in_ring++;
 	raise_irq(s, q);
 	return SIM_TAKE_RING;
