@@ -62,7 +62,8 @@ struct sim_pf {
 	uint64_t softirq_pkts;
 	uint32_t poll_batch;
 	uint32_t in_slot, out_slot;       /* pf_in, pf_out modulo the pf_ring's size */
-	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot */
+	uint64_t *slot_seq;               /* ring sequence number held by each pf_ring slot;
+					   * NULL: nobody asks which (pf_keeps_seq()) */
 };
 SIM_ENGINE_STATE(struct sim_pf);
 
@@ -85,13 +86,14 @@ static inline struct sim_pf *P(struct sim_queue *q)
  * kind at most (an interrupt, a NAPI poll's start or end, the
  * application's packet), and handles them in that order when they must
  * have happened: when the next arrival asks the ring for a descriptor
- * (pf_ready(), the usual case: the events before it), else from a wake
+ * (pf_ready(), or pf_take_frame() for a trace's frame with DROP_EN set;
+ * the usual case: the events before it), else from a wake
  * event in the main heap at the first pending one, up to the queue's next
  * arrival (while frames wait in the NIC's buffer, which the queue's polls
  * drain; when the bus drops frames, which never ask; after its last
  * arrival). Its events are handled one by one and counted (res->events),
  * without a trip through the heap, but for two kinds: the completion of
- * a preempted packet, stale, is replaced rather than handled, and packets
+ * a preempted packet, stale, is dropped (app_pause()), and packets
  * the application finishes back to back with nothing else in between are
  * counted in closed form (app_catch_up()). The run ends at its last event
  * as before: a tail event marks it. Wake and tail events are counted.
@@ -109,6 +111,8 @@ struct pf_clock {
 	int64_t last;          /* when its last event ran */
 	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
 	uint64_t end_idx;      /* 1 + its last arrival's frame index on its NIC; 0: none */
+	int64_t last_arrival;  /* trace mode: when its last arrival comes */
+	uint64_t done;         /* packets finished, not yet counted (count_done()) */
 };
 
 /* whole-run state (s->eng_run) */
@@ -125,8 +129,8 @@ static inline struct pf_clock *C(struct sim *s, struct sim_queue *q)
 
 /* Schedule one of q's events: in the main heap, or on q's clock, where
  * one of each kind is pending at most (one interrupt raised, one poll at
- * a time; a packet's completion replaces the stale one of a preempted
- * packet, app_pause()). */
+ * a time, one packet: a preempted packet's completion is dropped,
+ * app_pause()). */
 static void pf_at(struct sim *s, struct sim_queue *q, int64_t t, uint32_t kind, uint64_t arg)
 {
 	struct pf_clock *c;
@@ -212,13 +216,17 @@ static inline uint32_t slot_after(const struct sim *s, uint32_t i)
 	return i + 1 == s->p->pf_slots ? 0 : i + 1;
 }
 
-/* The application takes the pf_ring's oldest packet: its ring sequence number. */
+/* The application takes the pf_ring's oldest packet: its ring sequence
+ * number, or SIM_NO_SEQ where the pf_ring keeps none. */
 static inline uint64_t pf_take(struct sim *s, struct sim_pf *f)
 {
-	uint64_t seq = f->slot_seq[f->out_slot];
+	uint64_t seq;
 
-	f->out_slot = slot_after(s, f->out_slot);
 	f->pf_out++;
+	if (!f->slot_seq)
+		return SIM_NO_SEQ;
+	seq = f->slot_seq[f->out_slot];
+	f->out_slot = slot_after(s, f->out_slot);
 	return seq;
 }
 
@@ -248,6 +256,11 @@ static void app_pause(struct sim *s, struct sim_queue *q)
 
 	a->remaining_ps -= s->now - a->started;
 	a->gen++; /* the pending completion is stale */
+	/* On q's clock it is dropped rather than handled: it would change
+	 * nothing, and the resumed packet completes no earlier, so the
+	 * queue's last event stays its last. */
+	if (((struct pf_run *)s->eng_run)->own_clocks)
+		C(s, q)->at[TM_APP] = SIM_NEVER;
 }
 
 static void poll_start(struct sim *s, struct sim_queue *q);
@@ -299,9 +312,10 @@ static void raise_irq(struct sim *s, struct sim_queue *q)
 
 static void poll_start(struct sim *s, struct sim_queue *q)
 {
+	const struct sim_params *p = s->p;
 	struct sim_pf *f = P(q);
 	uint64_t avail = f->in_ring - f->released, k, i;
-	int64_t cost = 0;
+	int64_t bytes = 0;
 
 	if (!avail) {
 		/* napi_complete(): interrupts back on, the context ends */
@@ -310,15 +324,12 @@ static void poll_start(struct sim *s, struct sim_queue *q)
 		core_pick(s, q);
 		return;
 	}
-	k = avail < s->p->pf_napi_weight ? avail : s->p->pf_napi_weight;
-	for (i = 0; i < k; i++) {
-		uint64_t seq = f->released + i;
-		uint32_t size = q->seq_pkt ? pkt_size(s, q->seq_pkt[seq]) : s->p->gen_size;
-
-		cost += s->p->pf_copy_ps + (int64_t)size * s->p->pf_copy_byte_ps;
-	}
+	k = avail < p->pf_napi_weight ? avail : p->pf_napi_weight;
+	/* each copy costs a fixed part and its frame's bytes */
+	for (i = 0; i < k; i++)
+		bytes += q->seq_pkt ? pkt_size(s, q->seq_pkt[f->released + i]) : p->gen_size;
 	f->poll_batch = (uint32_t)k;
-	pf_at(s, q, s->now + cost, EV_PF_POLL_DONE, 0);
+	pf_at(s, q, s->now + (int64_t)k * p->pf_copy_ps + bytes * p->pf_copy_byte_ps, EV_PF_POLL_DONE, 0);
 }
 
 static void poll_done(struct sim *s, struct sim_queue *q)
@@ -326,20 +337,22 @@ static void poll_done(struct sim *s, struct sim_queue *q)
 	const struct sim_params *p = s->p;
 	struct sim_pf *f = P(q);
 	uint64_t k = f->poll_batch, i;
+	/* the copies in order: those that find a free slot, then the rest */
+	uint64_t space = p->pf_slots - (f->pf_in - f->pf_out);
+	uint64_t in = k < space ? k : space;
 
-	for (i = 0; i < k; i++) {
-		if (f->pf_in - f->pf_out < p->pf_slots) {
-			f->slot_seq[f->in_slot] = f->released + i;
-			f->in_slot = slot_after(s, f->in_slot);
-			f->pf_in++;
-		} else
-			q->st.delivery_drops++;
+	for (i = 0; f->slot_seq && i < in; i++) {
+		f->slot_seq[f->in_slot] = f->released + i;
+		f->in_slot = slot_after(s, f->in_slot);
 	}
+	f->pf_in += in;
+	q->st.delivery_drops += k - in;
 	if (f->pf_in - f->pf_out > q->st.max_buffered)
 		q->st.max_buffered = f->pf_in - f->pf_out;
 	f->released += k;
 	f->poll_batch = 0;
-	sim_ring_space(s, q);
+	if (s->nic[q->nic].fifo_len)
+		sim_ring_space(s, q); /* only frames waiting in the NIC's buffer care */
 	if (k < p->pf_napi_weight) {
 		/* the poll did less than its weight of work: napi_complete(),
 		 * interrupts back on (net/core/dev.c, napi_poll()) */
@@ -423,11 +436,18 @@ static void irq_fire(struct sim *s, struct sim_queue *q)
  * stale): it leaves the pf_ring, and the core is free. */
 static void app_done(struct sim *s, struct sim_queue *q, uint64_t gen)
 {
+	struct sim_pf *f = P(q);
+
 	if (gen != q->app.gen)
 		return;
 	q->app.busy = 0;
 	q->st.last_done_ps = s->now;
-	sim_processed(s, q->id, q->id, pf_take(s, P(q)), 1, s->now, 0);
+	if (f->slot_seq) {
+		sim_processed(s, q->id, q->id, pf_take(s, f), 1, s->now, 0);
+	} else {
+		f->pf_out++;
+		C(s, q)->done++;
+	}
 	core_pick(s, q);
 }
 
@@ -492,13 +512,13 @@ static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
 		if (cost && (uint64_t)((f->turn_end - t - 1) / cost) + 1 < m)
 			m = (uint64_t)((f->turn_end - t - 1) / cost) + 1;
 	}
-	if (p->forward) {
+	if (f->slot_seq) {
+		/* forwarding: each frame leaves by its own size */
 		for (i = 0; i < m; i++)
 			sim_processed(s, q->id, q->id, pf_take(s, f), 1, t + (int64_t)i * cost, 0);
 	} else {
-		sim_processed(s, q->id, q->id, SIM_NO_SEQ, m, t, cost);
+		c->done += m;
 		f->pf_out += m;
-		f->out_slot = (uint32_t)((f->out_slot + m) % p->pf_slots);
 	}
 	t_last = t + (int64_t)(m - 1) * cost;
 	q->st.last_done_ps = t_last;
@@ -517,7 +537,8 @@ static void app_catch_up(struct sim *s, struct sim_queue *q, int64_t limit)
  * gives descriptors back and drains the buffer) reads the buffer. */
 static inline int passes_arrivals(struct sim *s, struct sim_queue *q, const struct pf_clock *c, int i)
 {
-	return s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
+	/* with DROP_EN set no frame ever waits (nic.c) */
+	return !s->p->drop_en && s->nic[q->nic].fifo_len && c->kind[i] != EV_PF_POLL_DONE;
 }
 
 /* Handle the event of q's slot i, whose kind the slot says but for a
@@ -544,13 +565,27 @@ static inline int napi_next(struct sim *s, struct sim_queue *q, const struct pf_
 	return t < c->at[TM_IRQ] && t < c->at[TM_APP] && (t < limit || passes_arrivals(s, q, c, TM_NAPI));
 }
 
-/* Handle q's event of slot i, due at t: the clock moves to t and counts it. */
-static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock *c, int i, int64_t t)
+/* Handle q's event of slot i, due at t: the clock moves to t and counts
+ * it (in *events, which the caller adds to the run's). */
+static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock *c, int i, int64_t t,
+			    uint64_t *events)
 {
 	s->now = c->last = t;
 	c->at[i] = SIM_NEVER;
-	s->res->events++;
+	++*events;
 	slot_handle(s, q, c, i);
+}
+
+/* Count the packets q's application finished since the last count. Where
+ * the pf_ring keeps counts only (pf_keeps_seq()) sim_processed() only
+ * adds them up and nothing reads its counts before the run ends: they are
+ * counted when q falls idle, as it does after its last event. */
+static inline void count_done(struct sim *s, struct sim_queue *q, struct pf_clock *c)
+{
+	if (c->done && clock_next_at(c) == SIM_NEVER) {
+		sim_processed(s, q->id, q->id, SIM_NO_SEQ, c->done, s->now, 0);
+		c->done = 0;
+	}
 }
 
 /* Handle q's pending events before `limit` (q's next arrival, or now), in
@@ -564,6 +599,7 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 	struct pf_run *r = s->eng_run;
 	struct pf_clock *c = C(s, q);
 	int64_t now = s->now, t;
+	uint64_t events = 0;
 	int i;
 
 	r->running = 1;
@@ -572,12 +608,14 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 			app_catch_up(s, q, limit);
 			t = c->at[TM_APP];
 		}
-		slot_run(s, q, c, i, t);
+		slot_run(s, q, c, i, t, &events);
 		while (i != TM_APP && !s->err && napi_next(s, q, c, limit))
-			slot_run(s, q, c, TM_NAPI, c->at[TM_NAPI]);
+			slot_run(s, q, c, TM_NAPI, c->at[TM_NAPI], &events);
 	}
+	s->res->events += events;
 	r->running = 0;
 	s->now = now;
+	count_done(s, q, c);
 }
 
 /* Will q's frames still arrive? (the NIC's cursor is past the current one) */
@@ -630,6 +668,7 @@ static void find_last_arrivals(struct sim *s)
 		for (i = p->n_packets; i-- > 0 && found < s->nq_total;)
 			if (!r->c[p->queue[i]].end_idx) {
 				r->c[p->queue[i]].end_idx = i + 1;
+				r->c[p->queue[i]].last_arrival = p->ts_ns[i] * SIM_PS_PER_NS;
 				found++;
 			}
 		return;
@@ -644,6 +683,17 @@ static void find_last_arrivals(struct sim *s)
 }
 
 /* ---- the engine's operations ---- */
+
+/* Does anyone ask which frame the application took (sim_processed())?
+ * The run log, flow affinity and forwarding do, and the main heap's
+ * events pass it always; on its own clock with none of them, a queue's
+ * pf_ring keeps counts only. */
+static int pf_keeps_seq(const struct sim *s)
+{
+	const struct sim_params *p = s->p;
+
+	return !((struct pf_run *)s->eng_run)->own_clocks || p->forward || p->run_log || s->flow_state;
+}
 
 /* Queues run on their own clocks when nothing of theirs depends on the
  * order of another queue's events ("Each queue on its own clock"). */
@@ -675,6 +725,8 @@ static int pf_init(struct sim *s)
 		r->c[i].wake_at = SIM_NEVER;
 		f->irq_enabled = 1;
 		f->last_irq = -s->p->pf_itr_ps;
+		if (!pf_keeps_seq(s))
+			continue;
 		f->slot_seq = malloc(s->p->pf_slots * sizeof(*f->slot_seq));
 		if (!f->slot_seq)
 			return -ENOMEM;
@@ -704,6 +756,37 @@ static void pf_deliver(struct sim *s, struct sim_queue *q)
 	raise_irq(s, q);
 	if (r->own_clocks && !r->running && !next_arrival_asks(s, q))
 		clock_settle(s, q);
+}
+
+/* A trace's frame of q arrives now, with DROP_EN set (quiet.c's take_run,
+ * ops->take): pf_ready() and pf_deliver() without the way through the NIC
+ * model, for every frame but those that need more than the ring's count:
+ *  - on q's own clock, q's last arrival (clock_settle() then schedules
+ *    its wake or tail, and take_run has not moved the NIC's cursor, which
+ *    next_arrival_asks() reads): a frame at that time goes the usual way;
+ *  - in the main heap, a frame that raises an interrupt (an event that
+ *    could come before take_run's next one).
+ * A frame that finds no descriptor is a drop. */
+static int pf_take_frame(struct sim *s, struct sim_queue *q)
+{
+	struct pf_run *r = s->eng_run;
+	struct sim_pf *f = P(q);
+
+	if (r->own_clocks) {
+		struct pf_clock *c = C(s, q);
+
+		if (s->now >= c->last_arrival)
+			return SIM_TAKE_NO;
+		if (clock_next_at(c) < s->now)
+			run_queue(s, q, s->now);
+	} else if (ring_room(s, q) && f->irq_enabled && !f->irq_pending) {
+		return SIM_TAKE_NO;
+	}
+	if (!ring_room(s, q))
+		return s->p->drop_en ? SIM_TAKE_DROP : SIM_TAKE_NO;
+	f->in_ring++;
+	raise_irq(s, q);
+	return SIM_TAKE_RING;
 }
 
 /* The main loop's events: the model's own, or a queue clock's. */
@@ -736,5 +819,6 @@ const struct sim_engine_ops sim_engine_pfring = {
 	.fini = pf_fini,
 	.ready = pf_ready,
 	.deliver = pf_deliver,
+	.take = pf_take_frame,
 	.event = pf_event,
 };
