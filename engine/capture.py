@@ -94,6 +94,10 @@ class CaptureUnit:
         lib.wc_capture__stats(self._c, st)
         return counters(st)
 
+    def faults(self) -> int:
+        """Rejected recycles, failed placements and overflows, summed."""
+        return lib.wc_capture__faults(self._c)
+
     def recycle_push(self, meta: ChunkMeta) -> None:
         _check(lib.wc_capture__recycle_push(self._c, meta.to_c()), "recycle push")
 

@@ -131,6 +131,7 @@ def test_full_capture_queue_recycles_the_chunk_and_counts_its_packets():
     assert u.events[1] == ("attached", [2, 3])
     st = u.stats()
     assert (st["overflows"], st["overflow_packets"]) == (1, 4)
+    assert u.faults() == 1             # what the simulator checks after each step
     assert u.pool.state(1) == "free"   # the pool stays consistent
     u.pool.check()
 
@@ -144,9 +145,11 @@ def test_recycle_errors_are_counted_by_reason():
     u.recycle_push(m0)                 # double recycle
     u.recycle_push(ChunkMeta(**{**meta(1), "gen": 0, "ring_id": 5}))  # foreign
     u.recycle_push(ChunkMeta(**{**meta(1), "gen": 0}))  # still attached
+    assert u.faults() == 0
     u.run(1)
     st = u.stats()
     assert (st["recycled"], st["recycle_ealready"], st["recycle_exdev"], st["recycle_ebusy"]) == (1, 1, 1, 1)
+    assert u.faults() == 3
 
 
 def test_forwarded_chunk_is_recycled_after_its_last_send_completes():

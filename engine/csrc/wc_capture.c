@@ -227,6 +227,19 @@ int wc_capture__step(struct wc_capture *c, const struct wc_capture_plan *p, uint
 	return moved;
 }
 
+uint64_t wc_capture__faults(const struct wc_capture *c)
+{
+	const struct wc_capture_stats *st = &c->st;
+
+	return __atomic_load_n(&st->recycle_exdev, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&st->recycle_erange, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&st->recycle_ealready, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&st->recycle_ebusy, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&st->recycle_einval, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&st->overflows, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&st->place_errors, __ATOMIC_RELAXED);
+}
+
 void wc_capture__stats(const struct wc_capture *c, struct wc_capture_stats *out)
 {
 	const uint64_t *src = (const uint64_t *)&c->st;

@@ -158,6 +158,11 @@ int wc_capture__step(struct wc_capture *c, const struct wc_capture_plan *p, uint
 
 /* Relaxed snapshot of the counters, from any thread. */
 void wc_capture__stats(const struct wc_capture *c, struct wc_capture_stats *out);
+/* The counters of what should never happen, summed: rejected recycles,
+ * failed placements, capture-queue overflows (the simulator checks it
+ * after every step; a snapshot of all the counters cost it more than the
+ * step). */
+uint64_t wc_capture__faults(const struct wc_capture *c);
 
 /* Push m into this unit's recycle queue (0, -ENOSPC); the caller wakes the
  * capture thread. */

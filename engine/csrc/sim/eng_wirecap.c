@@ -204,15 +204,12 @@ static const struct wc_capture_hooks sim_hooks = {
 static void ct_done(struct sim *s, struct sim_queue *q)
 {
 	struct sim_wc *w = W(q);
-	struct wc_capture_stats st;
 
 	bulk_cut_stale(s, q); /* the step moves the timeout, the ring, the thread */
 	flush_rx(s, w);
 	w->attached = 0;
 	wc_capture__step(w->cap, &w->plan, (uint64_t)s->now);
-	wc_capture__stats(w->cap, &st);
-	if (st.recycle_exdev + st.recycle_erange + st.recycle_ealready + st.recycle_ebusy +
-	    st.recycle_einval + st.overflows + st.place_errors)
+	if (wc_capture__faults(w->cap))
 		fail(s, -EPROTO); /* the model never hands back bad metadata */
 	sync_ready(s, w);
 	if (w->attached)
