@@ -198,6 +198,49 @@ static inline void dna_walk_streak(const struct sim *s, struct dna_walk *w, uint
 		w->d_max = d_last;
 }
 
+/* The rest of the run when every bus drop ends the application's busy
+ * spell, and the longest spell has been seen (dna_walk): the bus passes at
+ * most k0 + 1 frames in a row, each adding app_cost - step to the work
+ * ahead, and one frame time of drop takes it all back. So each frame the
+ * bus passes is taken; the application is busy from the first of the last
+ * row of them; the most held was reached already. The bus counts in closed
+ * form (sim_bulk.h), the last row read backwards off the accumulator (its
+ * steps are one-to-one: a drop leaves it >= bus_admit, a pass below). The
+ * walk starts with the application idle. */
+static void dna_walk_rest(const struct sim *s, struct dna_walk *w)
+{
+	const uint64_t admit = s->p->bus_admit, gap = SIM_BUS_ONE - admit, n = w->c - w->r;
+	const uint64_t total = w->acc + n * admit, taken = total >> 32;
+	const uint64_t acc = total & (SIM_BUS_ONE - 1);
+
+	w->sent += n;
+	w->drops_bus += n - taken;
+	if (taken) {
+		uint64_t drops_after = acc / admit, last = n - 1 - drops_after;
+		uint64_t row = (admit - (acc - drops_after * admit) + gap - 1) / gap;
+		uint64_t first = last + 1 > row ? last + 1 - row : 0;
+
+		w->until = w->t + (int64_t)first * w->step + (int64_t)(last - first + 1) * s->p->app_cost_ps;
+		w->t_last = w->t + (int64_t)last * w->step;
+		w->accepted += taken;
+	}
+	w->acc = acc;
+	w->t += (int64_t)n * w->step;
+	w->r = w->c;
+}
+
+/* Whether dna_walk_rest applies from an idle application on: the bus
+ * drops some frames, a row of k0 + 1 passed ones adds no more work than a
+ * frame time and finds room in the ring, and a row as long as k0 + 1 (the
+ * most work ahead, k0 * grow) has been seen. */
+static inline int dna_rest_closed(const struct sim *s, const struct dna_walk *w, uint64_t k0)
+{
+	const int64_t grow = s->p->app_cost_ps - w->step, most = (int64_t)(k0 + 1) * grow;
+
+	return s->p->bus_admit < SIM_BUS_ONE && grow >= 0 && most <= w->step && most <= w->d_full &&
+	       w->d_max >= (int64_t)k0 * grow;
+}
+
 /* The walk up to a frame that cannot be counted or the run's end. */
 static void dna_walk(const struct sim *s, struct dna_walk *w)
 {
@@ -219,6 +262,8 @@ static void dna_walk(const struct sim *s, struct dna_walk *w)
 				dna_walk_streak(s, w, k);
 			if (w->r < w->c && !dna_walk_frame(s, w))
 				return;
+		} else if (d <= 0 && dna_rest_closed(s, w, k0)) {
+			dna_walk_rest(s, w);
 		} else if (!dna_walk_frame(s, w)) {
 			return;
 		}
