@@ -33,13 +33,14 @@ static inline int is_dna(const struct sim *s)
 	return s->p->engine == SIM_ENGINE_DNA;
 }
 
-/* Descriptors given back by time `now`. */
-static inline uint64_t released_now(const struct sim *s, struct sim_queue *q)
+/* Descriptors given back by time `now` (`dna`: is_dna(s), a constant where
+ * the caller knows its engine, as in each engine's table below). */
+static inline uint64_t released_now(const struct sim *s, struct sim_queue *q, const int dna)
 {
 	const struct sim_app *a = &q->app;
 	uint64_t done;
 
-	if (!is_dna(s) || !a->busy)
+	if (!dna || !a->busy)
 		return T2(q)->released;
 	if (s->p->app_cost_ps <= 0)
 		return T2(q)->released + a->batch;
@@ -47,11 +48,24 @@ static inline uint64_t released_now(const struct sim *s, struct sim_queue *q)
 	return T2(q)->released + (done < a->batch ? done : a->batch);
 }
 
-static uint32_t t2_ready(struct sim *s, struct sim_queue *q)
+/* Descriptors of q's ring ready for a frame now. DNA and NETMAP each have
+ * their own entries for this and for a delivery, so that the NIC's calls
+ * for every frame do not ask which engine runs. */
+static inline uint32_t ready_of(struct sim *s, struct sim_queue *q, const int dna)
 {
-	uint64_t held = T2(q)->in_ring - released_now(s, q);
+	uint64_t held = T2(q)->in_ring - released_now(s, q, dna);
 
 	return held < s->p->ring_usable ? (uint32_t)(s->p->ring_usable - held) : 0;
+}
+
+static uint32_t dna_ready(struct sim *s, struct sim_queue *q)
+{
+	return ready_of(s, q, 1);
+}
+
+static uint32_t netmap_ready(struct sim *s, struct sim_queue *q)
+{
+	return ready_of(s, q, 0);
 }
 
 static int64_t t2_next_release(struct sim *s, struct sim_queue *q)
@@ -126,42 +140,46 @@ static inline void note_held(struct sim_queue *q, uint64_t held)
 }
 
 /* n more frames join the ring now; the most it has held is kept */
-static void ring_join(struct sim *s, struct sim_queue *q, uint64_t n)
+static inline void ring_join(struct sim *s, struct sim_queue *q, uint64_t n, const int dna)
 {
 	struct sim_t2 *t = T2(q);
 
 	t->in_ring += n;
-	note_held(q, t->in_ring - released_now(s, q));
+	note_held(q, t->in_ring - released_now(s, q, dna));
 }
 
-static void t2_deliver(struct sim *s, struct sim_queue *q)
+static void dna_deliver(struct sim *s, struct sim_queue *q)
+{
+	ring_join(s, q, 1, 1);
+	if (!q->app.busy)
+		start_batch(s, q, 0);
+}
+
+static void netmap_deliver(struct sim *s, struct sim_queue *q)
 {
 	struct sim_t2 *t = T2(q);
 
-	ring_join(s, q, 1);
-	if (is_dna(s)) {
-		if (!q->app.busy)
-			start_batch(s, q, 0);
-	} else if (t->sleeping && !t->wake_pending) {
+	ring_join(s, q, 1, 0);
+	if (t->sleeping && !t->wake_pending) {
 		t->wake_pending = 1;
 		sim_schedule(s, s->now + s->p->nm_wakeup_ps, EV_APP_WAKE, q->id, 0);
 	}
 }
 
-/* n frames at once, as n calls of t2_deliver at this instant would (NETMAP:
- * only the first can schedule a wake-up; the rest only fill the ring, and
+/* n frames at once, as n calls of netmap_deliver at this instant would
+ * (only the first can schedule a wake-up; the rest only fill the ring, and
  * the most held is after the last). */
-static void t2_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
+static void netmap_deliver_n(struct sim *s, struct sim_queue *q, uint32_t n)
 {
 	if (!n)
 		return;
-	t2_deliver(s, q);
+	netmap_deliver(s, q);
 	if (n > 1)
-		ring_join(s, q, n - 1);
+		ring_join(s, q, n - 1, 0);
 }
 
 /* DNA's quiet frames (quiet.c, ops->take): with the application busy, a
- * frame only joins the ring, or finds it full: t2_ready and t2_deliver
+ * frame only joins the ring, or finds it full: dna_ready and dna_deliver
  * without the batch start, and without the way through the NIC model. */
 static int dna_take(struct sim *s, struct sim_queue *q)
 {
@@ -170,9 +188,9 @@ static int dna_take(struct sim *s, struct sim_queue *q)
 
 	if (!q->app.busy)
 		return SIM_TAKE_NO; /* it starts a batch */
-	/* t2_ready's test and ring_join's count from one released_now (one
+	/* dna_ready's test and ring_join's count from one released_now (one
 	 * division a frame, the point of taking it here) */
-	held = t->in_ring - released_now(s, q);
+	held = t->in_ring - released_now(s, q, 1);
 	if (held >= s->p->ring_usable)
 		return s->p->drop_en ? SIM_TAKE_DROP : SIM_TAKE_NO; /* or waits in the buffer */
 	t->in_ring++;
@@ -211,8 +229,8 @@ static void t2_event(struct sim *s, const struct sim_event *ev)
  * mostly be one (and asking for it cost DNA on one queue about 10%). */
 const struct sim_engine_ops sim_engine_dna = {
 	.init = t2_init,
-	.ready = t2_ready,
-	.deliver = t2_deliver,
+	.ready = dna_ready,
+	.deliver = dna_deliver,
 	.take = dna_take,
 	.next_release = t2_next_release,
 	.event = t2_event,
@@ -225,9 +243,9 @@ const struct sim_engine_ops sim_engine_dna = {
  * generator frames go one by one in bulk mode too. */
 const struct sim_engine_ops sim_engine_netmap = {
 	.init = t2_init,
-	.ready = t2_ready,
-	.deliver = t2_deliver,
-	.room = t2_ready,
-	.deliver_n = t2_deliver_n,
+	.ready = netmap_ready,
+	.deliver = netmap_deliver,
+	.room = netmap_ready,
+	.deliver_n = netmap_deliver_n,
 	.event = t2_event,
 };
