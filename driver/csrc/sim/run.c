@@ -108,7 +108,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	struct sim s;
 	uint64_t per_queue[WC_GROUP_MAX] = { 0 }, cells = 0, used = 0, flows;
 	uint32_t i, k;
-	int err, bulk, quiet, records;
+	int err, bulk, quiet, trace_bulk, records;
 
 	memset(res, 0, sizeof(*res));
 	err = check_params(p);
@@ -172,6 +172,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	/* closed forms: generator runs in bulk steps (bulk.c); a trace's quiet
 	 * frames (quiet.c), where the engine says which they are */
 	bulk = p->bulk && p->gen_gap_ps;
+	trace_bulk = p->bulk && !p->gen_gap_ps;
 	quiet = p->bulk && !p->gen_gap_ps && p->bus_admit == SIM_BUS_ONE &&
 		((s.ops->quiet && s.ops->deliver_n) || (s.ops->take && p->drop_en));
 
@@ -186,6 +187,9 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 				continue;
 			/* no frame is quiet while one waits in the receive buffer */
 			if (quiet && !s.nic[0].fifo_len && quiet_run(&s))
+				continue;
+			/* a trace's frames that find the buffer full (quiet.c) */
+			if (trace_bulk && s.nic[0].fifo_len && full_buffer_run(&s, te))
 				continue;
 			if (quiet)
 				quiet_flush(&s); /* the engine sees every frame before this one */

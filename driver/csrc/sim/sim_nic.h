@@ -20,6 +20,7 @@ uint64_t bulk_step(struct sim *s, uint32_t nic, int64_t t_lim);
 /* quiet.c: trace mode's quiet frames, counted in a tight loop up to the
  * next event and handed to the engine in one step per queue */
 uint64_t quiet_run(struct sim *s);
+uint64_t full_buffer_run(struct sim *s, int64_t te);
 void quiet_hand_over(struct sim *s);
 
 /* Before an event or a frame that is not quiet: the engines get their
