@@ -136,12 +136,19 @@ def _rows(result) -> list[dict]:
 
 
 def run_points(points: Iterable[dict], fn: Measure, jobs: int = 1, progress: Progress | None = None,
-               *, scheduler: str | None = None, store: PointStore | None = None) -> pd.DataFrame:
+               *, scheduler: str | None = None, store: PointStore | None = None,
+               cost: Callable[[dict], float] | None = None) -> pd.DataFrame:
     """Measure every point with ``fn`` (a module-level function, so processes
     and Dask workers can import it) and return all rows, in point order.
 
     progress(done, total, last_row) is called once with last_row=None for the
     points found in the store, then after every point measured.
+
+    cost(point), if given, estimates a point's relative run time: processes
+    and Dask workers then start the costliest first (longest processing time
+    first), so that no long point starts last while the other workers idle
+    (in order, one at a time, the order changes nothing). It orders the work
+    only; the rows and their order are the same.
     """
     ctx = _CURRENT.get()
     jobs = ctx.jobs if ctx.jobs is not None else int(jobs or 1)
@@ -170,13 +177,21 @@ def run_points(points: Iterable[dict], fn: Measure, jobs: int = 1, progress: Pro
             progress(done, total, rows[-1] if rows else {})
 
     if scheduler and todo:
-        _run_dask(scheduler, fn, points, todo, finished)
+        _run_dask(scheduler, fn, points, costliest_first(todo, points, cost), finished)
     elif jobs <= 1 or len(todo) <= 1:
         for i in todo:
             finished(i, fn(points[i]))
     else:
-        _run_pool(jobs, fn, points, todo, finished)
+        _run_pool(jobs, fn, points, costliest_first(todo, points, cost), finished)
     return pd.DataFrame([row for rows in results for row in rows])
+
+
+def costliest_first(todo: list[int], points: list[dict], cost: Callable[[dict], float] | None) -> list[int]:
+    """The indexes in `todo` in the order to start them on parallel workers:
+    by decreasing cost(point), ties (and no cost at all) in point order."""
+    if cost is None:
+        return todo
+    return sorted(todo, key=lambda i: -cost(points[i]))
 
 
 def _run_pool(jobs: int, fn: Measure, points: list[dict], todo: list[int], finished) -> None:

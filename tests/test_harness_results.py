@@ -56,6 +56,17 @@ def test_accounting_is_enforced(res):
         results.save_run("demo", {}, bad)
 
 
+def test_parallel_workers_start_the_costliest_points_first_and_rows_keep_point_order(res):
+    points = [{"i": i} for i in range(6)]
+    cost = {0: 1.0, 1: 5.0, 2: 5.0, 3: 0.0, 4: 9.0, 5: 2.0}
+    order = executor.costliest_first([0, 1, 2, 3, 4, 5], points, lambda p: cost[p["i"]])
+    assert order == [4, 1, 2, 5, 0, 3]               # ties in point order
+    assert executor.costliest_first([3, 1], points, None) == [3, 1]
+    serial = executor.run_points(points, square)
+    parallel = executor.run_points(points, square, jobs=2, cost=lambda p: cost[p["i"]])
+    pd.testing.assert_frame_equal(parallel, serial)
+
+
 def test_interrupted_points_resume_to_the_identical_table(res):
     points = [{"i": i} for i in range(12)]
     full = executor.run_points(points, square)
