@@ -72,7 +72,10 @@ void nic_kick(struct sim *s, uint32_t k)
 	while (n->fifo_len) {
 		struct sim_fifo_entry *e = &n->fifo[n->fifo_head];
 		struct sim_queue *q = &s->q[e->q];
-		uint32_t room = ops->room && !q->seq_pkt ? ops->room(s, q) : 0;
+		uint32_t room;
+
+		sim_sync(s, q); /* its quiet frames came before this one */
+		room = ops->room && !q->seq_pkt ? ops->room(s, q) : 0;
 
 		if (room) {
 			uint32_t run = drain_run(n, q, room);

@@ -37,22 +37,39 @@
 
 #include <errno.h>
 
-/* Hand every queue's quiet frames to its engine (quiet_flush). */
+/* q's quiet frames go to its engine; sent and head_seq are counted here,
+ * once per queue, not per frame (quiet_run). */
+static void hand_over(struct sim *s, struct sim_queue *q)
+{
+	uint32_t n = q->quiet_pending;
+
+	q->quiet_pending = 0;
+	s->quiet_mask &= ~(1ull << q->id);
+	q->st.sent += n;
+	q->head_seq += n;
+	s->ops->deliver_n(s, q, n);
+}
+
+/* Hand every queue's quiet frames to its engine (quiet_flush); in any
+ * order: quiet frames of one queue touch nothing of another's. */
 void quiet_hand_over(struct sim *s)
 {
-	uint32_t i;
+	while (s->quiet_mask)
+		hand_over(s, &s->q[__builtin_ctzll(s->quiet_mask)]);
+}
 
-	/* in any order: quiet frames of one queue touch nothing of another's */
-	for (i = 0; i < s->quiet_queues; i++) {
-		struct sim_queue *q = &s->q[s->quiet_list[i]];
-
-		/* counted here, once per queue, not per frame (quiet_run) */
-		q->st.sent += q->quiet_pending;
-		q->head_seq += q->quiet_pending;
-		s->ops->deliver_n(s, q, q->quiet_pending);
-		q->quiet_pending = 0;
-	}
-	s->quiet_queues = 0;
+/* Lazy hand-over (engines with ops->lazy_sync: WireCAP): an event, or a
+ * frame that is not quiet, concerns one queue or two, yet quiet_flush
+ * gave every queue its quiet frames and made every queue ask its engine
+ * again. Instead q alone gets its frames, and asks again at its next
+ * frame, when somebody is about to look at it (sim_sync): an engine's
+ * state is read only after its quiet frames are handed over, and quiet
+ * frames change nothing that depends on when they are (ops->quiet). */
+void quiet_sync(struct sim *s, struct sim_queue *q)
+{
+	if (q->quiet_pending)
+		hand_over(s, q);
+	q->quiet_epoch = UINT64_MAX; /* no epoch: ask again */
 }
 
 /* A frame's ring record, if the queue keeps them (0 or -EOVERFLOW). */
@@ -154,8 +171,7 @@ uint64_t quiet_run(struct sim *s)
 		/* into the ring: sent and head_seq are counted at the hand-over */
 		if (!q->quiet_left || record_quiet(s, q, i))
 			break;
-		if (!q->quiet_pending)
-			s->quiet_list[s->quiet_queues++] = q->id;
+		s->quiet_mask |= 1ull << q->id;
 		q->quiet_left--;
 		q->quiet_pending++;
 		t_last = t;

@@ -23,6 +23,7 @@ static void dispatch(struct sim *s, const struct sim_event *ev)
 		nic_kick(s, ev->q);
 		return;
 	}
+	sim_sync(s, &s->q[ev->q]);
 	s->ops->event(s, ev);
 }
 
@@ -175,6 +176,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	trace_bulk = p->bulk && !p->gen_gap_ps;
 	quiet = p->bulk && !p->gen_gap_ps && p->bus_admit == SIM_BUS_ONE &&
 		((s.ops->quiet && s.ops->deliver_n) || (s.ops->take && p->drop_en));
+	s.lazy_quiet = quiet && s.ops->quiet && s.ops->lazy_sync;
 
 	/* the loop: arrivals first on ties, then events in (time, seq) order */
 	while (!s.err) {
@@ -191,7 +193,9 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 			/* a trace's frames that find the buffer full (quiet.c) */
 			if (trace_bulk && s.nic[0].fifo_len && full_buffer_run(&s, te))
 				continue;
-			if (quiet)
+			if (s.lazy_quiet && !s.nic[0].fifo_len)
+				quiet_sync(&s, &s.q[p->queue[s.next_pkt]]); /* its queue's earlier frames */
+			else if (quiet)
 				quiet_flush(&s); /* the engine sees every frame before this one */
 			s.now = ta;
 			if (p->gen_gap_ps)
@@ -200,14 +204,16 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 				nic_arrival(&s, s.next_pkt++);
 			continue;
 		}
-		if (quiet)
-			quiet_flush(&s); /* and before any event */
+		if (quiet && !s.lazy_quiet)
+			quiet_flush(&s); /* and before any event (lazily: dispatch syncs) */
 		if (sim_heap_pop(&s.heap, &ev))
 			break;
 		s.now = ev.t;
 		res->events++;
 		dispatch(&s, &ev);
 	}
+	if (quiet)
+		quiet_flush(&s); /* lazy hand-over: what is still waiting */
 	res->arrivals = p->gen_gap_ps ? s.nic[0].next + (p->n_nics > 1 ? s.nic[1].next : 0) : s.next_pkt;
 	res->end_ps = s.now;
 	err = s.err;

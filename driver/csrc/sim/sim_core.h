@@ -133,8 +133,8 @@ struct sim {
 	 * record: it holds flow ids, read at arrival with the trace's other
 	 * columns instead of once more, out of order, when a chunk is processed */
 	uint8_t seq_flows;
-	uint32_t quiet_queues;   /* trace mode: queues holding quiet frames, */
-	uint32_t quiet_list[WC_GROUP_MAX]; /* ... these (in no particular order) */
+	uint64_t quiet_mask;     /* trace mode: the queues holding quiet frames (bit = queue) */
+	int lazy_quiet;          /* trace mode: quiet frames wait for sim_sync (quiet.c) */
 	/* flows */
 	/* per flow: the thread that processed it first (FLOW_UNSEEN: none),
 	 * FLOW_SPLIT once another one did; one byte, so the table of a trace's
@@ -162,6 +162,21 @@ int sim_heap_pop(struct sim_heap *h, struct sim_event *out);
 /* forward.c: an application thread finished n frames of queue `owner` */
 int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n,
 		      int64_t t_first, int64_t dt);
+
+/* quiet.c: q's quiet frames, handed to its engine now, and q's count of
+ * them asked again later (lazy hand-over) */
+void quiet_sync(struct sim *s, struct sim_queue *q);
+
+/* Whoever is about to read or change q's receive side (its ring, its
+ * capture thread) calls this first: the core before an event of q and
+ * before one of its frames arrives, an engine with ops->lazy_sync before it
+ * touches a queue other than the event's. A no-op unless q's quiet frames
+ * wait for it (trace mode, quiet.c). */
+static inline void sim_sync(struct sim *s, struct sim_queue *q)
+{
+	if (s->lazy_quiet)
+		quiet_sync(s, q);
+}
 
 /* run.c: the engine gave descriptors of q's ring back, so frames waiting in
  * its NIC's buffer may go now. Engines call this, never the NIC. */

@@ -23,6 +23,12 @@ struct sim_engine_ops {
 
 	/* set-up and tear-down of the run; fini (optional) also runs after a
 	 * failed set-up or init, on the zeroed or partly built state */
+	/* trace mode: the engine calls sim_sync(s, q) before it reads or
+	 * changes the receive side (ring, capture thread) of a queue other
+	 * than the one whose event it handles; its quiet frames may then wait
+	 * until then (quiet.c, lazy hand-over) */
+	int lazy_sync;
+
 	int (*init)(struct sim *s);
 	void (*fini)(struct sim *s);
 

@@ -27,7 +27,7 @@ void quiet_hand_over(struct sim *s);
  * quiet frames, and every count read so far is stale (the epoch). */
 static inline void quiet_flush(struct sim *s)
 {
-	if (s->quiet_queues)
+	if (s->quiet_mask)
 		quiet_hand_over(s);
 	s->quiet_epoch++;
 }

@@ -135,6 +135,7 @@ static void ct_start(struct sim *s, struct sim_queue *q)
 	const struct wc_capture_plan *pl = &w->plan;
 	int64_t dur = 0;
 
+	sim_sync(s, q); /* a recycle wakes the owner's thread from another queue's event */
 	bulk_cut_stale(s, q); /* the plan may arm the timeout; the thread may start */
 	flush_rx(s, w);
 	if (!wc_capture__plan(w->cap, (uint64_t)s->now, &w->plan)) {
@@ -267,6 +268,7 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 		}
 		a->busy = 0;
 		q->st.last_done_ps = s->now;
+		sim_sync(s, wc_capture__user(owner)); /* its buffered count drops */
 		freed = sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count, a->started + s->p->app_cost_ps,
 				      s->p->app_cost_ps);
 		W((struct sim_queue *)wc_capture__user(owner))->buffered -= m.pkt_count;
@@ -499,6 +501,7 @@ static void wc_fini(struct sim *s)
 }
 
 const struct sim_engine_ops sim_engine_wirecap = {
+	.lazy_sync = 1, /* sim_sync: ct_start, and an owner's buffered count */
 	.init = wc_init,
 	.fini = wc_fini,
 	.ready = wc_ready,
