@@ -129,14 +129,17 @@ static inline int dna_walk_frame(const struct sim *s, struct dna_walk *w)
 	w->acc += s->p->bus_admit;
 	if (w->acc < SIM_BUS_ONE) {
 		w->drops_bus++;
-	} else if (w->acc -= SIM_BUS_ONE, d > w->d_full) {
-		w->drops_nodesc++;
 	} else {
-		w->until = (d > 0 ? w->until : w->t) + s->p->app_cost_ps;
-		w->accepted++;
-		w->t_last = w->t;
-		if (d > w->d_max)
-			w->d_max = d;
+		w->acc -= SIM_BUS_ONE;
+		if (d > w->d_full) {
+			w->drops_nodesc++;
+		} else {
+			w->until = (d > 0 ? w->until : w->t) + s->p->app_cost_ps;
+			w->accepted++;
+			w->t_last = w->t;
+			if (d > w->d_max)
+				w->d_max = d;
+		}
 	}
 	w->r++;
 	w->t += w->step;
