@@ -214,6 +214,8 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	}
 	if (quiet)
 		quiet_flush(&s); /* lazy hand-over: what is still waiting */
+	if (!s.err && s.ops->finish)
+		s.ops->finish(&s);
 	res->arrivals = p->gen_gap_ps ? s.nic[0].next + (p->n_nics > 1 ? s.nic[1].next : 0) : s.next_pkt;
 	res->end_ps = s.now;
 	err = s.err;

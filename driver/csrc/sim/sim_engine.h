@@ -63,6 +63,9 @@ struct sim_engine_ops {
 	/* ---- the main loop (run.c) ---- */
 	/* an event of a kind the engine scheduled (everything but EV_NIC_UNBLOCK) */
 	void (*event)(struct sim *s, const struct sim_event *ev);
+	/* optional: every event is handled; the engine's last counts, before
+	 * the run's results are read */
+	void (*finish)(struct sim *s);
 
 	/* ---- bulk steps (bulk.c, sim_bulk.h), optional ---- */
 	/* Of q's frames f, f + nq, f + 2nq, ... of a run, the first that changes

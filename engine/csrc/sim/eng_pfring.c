@@ -579,7 +579,8 @@ static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock 
 /* Count the packets q's application finished since the last count. Where
  * the pf_ring keeps counts only (pf_keeps_seq()) sim_processed() only
  * adds them up and nothing reads its counts before the run ends: they are
- * counted when q falls idle, as it does after its last event. */
+ * counted when q falls idle, as it does after its last event, and what is
+ * left at the end of the run by pf_finish(). */
 static inline void count_done(struct sim *s, struct sim_queue *q, struct pf_clock *c)
 {
 	if (c->done && clock_next_at(c) == SIM_NEVER) {
@@ -734,6 +735,21 @@ static int pf_init(struct sim *s)
 	return 0;
 }
 
+/* The run's last counts: packets finished and not yet counted (count_done). */
+static void pf_finish(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nq_total; i++) {
+		struct pf_clock *c = C(s, &s->q[i]);
+
+		if (c->done) {
+			sim_processed(s, i, i, SIM_NO_SEQ, c->done, s->now, 0);
+			c->done = 0;
+		}
+	}
+}
+
 static void pf_fini(struct sim *s)
 {
 	uint32_t i;
@@ -821,4 +837,5 @@ const struct sim_engine_ops sim_engine_pfring = {
 	.deliver = pf_deliver,
 	.take = pf_take_frame,
 	.event = pf_event,
+	.finish = pf_finish,
 };
