@@ -35,24 +35,6 @@ int wc_workq__create(struct wc_workq **out, uint32_t capacity)
  * a few chunks at a time (most of them) never grows past its first lines. */
 #define LOCAL_FIRST_SIZE 8u
 
-static int create_local(struct wc_workq **out, struct wc_workq *q, uint32_t cap, uint32_t flags)
-{
-	q->size = cap < LOCAL_FIRST_SIZE ? cap : LOCAL_FIRST_SIZE;
-	q->ring = malloc((size_t)q->size * sizeof(*q->ring));
-	if (!q->ring) {
-		free(q);
-		return -ENOMEM;
-	}
-	q->slots = NULL;
-	q->mask = cap - 1;
-	q->flags = flags;
-	q->first = q->len = 0;
-	atomic_init(&q->tail, 0);
-	atomic_init(&q->head, 0);
-	*out = q;
-	return 0;
-}
-
 int wc_workq__create_flags(struct wc_workq **out, uint32_t capacity, uint32_t flags)
 {
 	struct wc_workq *q;
@@ -69,21 +51,25 @@ int wc_workq__create_flags(struct wc_workq **out, uint32_t capacity, uint32_t fl
 	q = aligned_alloc(64, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	if (flags & WC_WORKQ_LOCAL)
-		return create_local(out, q, cap, flags);
-	q->slots = calloc(cap, sizeof(*q->slots));
-	if (!q->slots) {
-		free(q);
-		return -ENOMEM;
-	}
 	q->mask = cap - 1;
 	q->flags = flags;
+	q->slots = NULL;
 	q->ring = NULL;
 	q->size = q->first = q->len = 0;
 	atomic_init(&q->tail, 0);
 	atomic_init(&q->head, 0);
-	for (i = 0; i < cap; i++)
-		atomic_init(&q->slots[i].seq, i);
+	if (flags & WC_WORKQ_LOCAL) {
+		q->size = cap < LOCAL_FIRST_SIZE ? cap : LOCAL_FIRST_SIZE;
+		q->ring = malloc((size_t)q->size * sizeof(*q->ring));
+	} else {
+		q->slots = calloc(cap, sizeof(*q->slots));
+		for (i = 0; q->slots && i < cap; i++)
+			atomic_init(&q->slots[i].seq, i);
+	}
+	if (!q->slots && !q->ring) {
+		free(q);
+		return -ENOMEM;
+	}
 	*out = q;
 	return 0;
 }

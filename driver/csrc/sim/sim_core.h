@@ -128,7 +128,8 @@ struct sim {
 	struct sim_nic nic[2];
 	struct sim_result *res;
 	uint64_t next_pkt;       /* trace mode: next frame */
-	uint64_t quiet_epoch;    /* trace mode: bumped whenever an engine's state may change (quiet.c) */
+	uint64_t quiet_epoch;    /* trace mode: bumped whenever an engine's state may change (quiet.c;
+				  * with lazy_quiet, a queue's own is reset instead) */
 	/* trace mode, flows tracked and nothing else read from the ring
 	 * record: it holds flow ids, read at arrival with the trace's other
 	 * columns instead of once more, out of order, when a chunk is processed */

@@ -112,7 +112,7 @@ struct pf_clock {
 	uint64_t next_idx;     /* cached: its next arrival's frame index on its NIC */
 	uint64_t end_idx;      /* 1 + its last arrival's frame index on its NIC; 0: none */
 	int64_t last_arrival;  /* trace mode: when its last arrival comes */
-	uint64_t done;         /* packets finished, not yet counted (count_done()) */
+	uint64_t done;         /* packets finished, counted at the run's end (pf_finish()) */
 };
 
 /* whole-run state (s->eng_run) */
@@ -576,19 +576,6 @@ static inline void slot_run(struct sim *s, struct sim_queue *q, struct pf_clock 
 	slot_handle(s, q, c, i);
 }
 
-/* Count the packets q's application finished since the last count. Where
- * the pf_ring keeps counts only (pf_keeps_seq()) sim_processed() only
- * adds them up and nothing reads its counts before the run ends: they are
- * counted when q falls idle, as it does after its last event, and what is
- * left at the end of the run by pf_finish(). */
-static inline void count_done(struct sim *s, struct sim_queue *q, struct pf_clock *c)
-{
-	if (c->done && clock_next_at(c) == SIM_NEVER) {
-		sim_processed(s, q->id, q->id, SIM_NO_SEQ, c->done, s->now, 0);
-		c->done = 0;
-	}
-}
-
 /* Handle q's pending events before `limit` (q's next arrival, or now), in
  * order, each at its time. An interrupt schedules a poll, a poll's start
  * its end, an end the next poll (napi_schedule(), net_rx_action()): unless
@@ -616,7 +603,6 @@ static void run_queue(struct sim *s, struct sim_queue *q, int64_t limit)
 	s->res->events += events;
 	r->running = 0;
 	s->now = now;
-	count_done(s, q, c);
 }
 
 /* Will q's frames still arrive? (the NIC's cursor is past the current one) */
@@ -735,7 +721,10 @@ static int pf_init(struct sim *s)
 	return 0;
 }
 
-/* The run's last counts: packets finished and not yet counted (count_done). */
+/* The run's last counts. Where the pf_ring keeps counts only
+ * (pf_keeps_seq()), sim_processed() only adds packets up and nothing reads
+ * its counts before the run ends: a queue's finished packets are counted
+ * here, once, not one call a packet. */
 static void pf_finish(struct sim *s)
 {
 	uint32_t i;
