@@ -276,6 +276,11 @@ int wc_live__start(struct wc_live *l, const int *cpus)
 		}
 		mb->running = 1;
 	}
+	err = live_balance_start(l);
+	if (err) {
+		wc_live__stop(l);
+		return err;
+	}
 	l->started = 1;
 	return 0;
 }
@@ -285,6 +290,7 @@ int wc_live__stop(struct wc_live *l)
 	uint32_t i;
 
 	atomic_store(&l->stop, 1);
+	live_balance_stop(l);
 	for (i = 0; i < l->n; i++) {
 		struct member *mb = &l->m[i];
 

@@ -40,6 +40,8 @@ int live_release(struct wc_live *l, const struct wc_chunk_meta *m)
 
 	if (!owner)
 		return -EXDEV;
+	/* the balancer's count of this pool's frames processed (ordering barrier) */
+	STAT_ADD_MW(owner->handed, m->pkt_count);
 	rc = wc_capture__release(owner->cap, m);
 	if (rc <= 0)
 		return rc;
