@@ -117,13 +117,18 @@ class Capture:
 
     def __init__(self, tb, spec: EngineSpec, queues: list[int], works: list[Work], frame_len: int = 60,
                  forward: bool = False, timeout_us: int = 1000, mode: str = "copy", cpus=None,
-                 groups: list[int] | None = None, ring_size: int = 1024):
+                 groups: list[int] | None = None, ring_size: int = 1024, offload: str = "chunk", rss=None,
+                 period_ms: float = 10.0, flows: Flows | None = None):
         if len(works) != len(queues):
             raise ValueError("one Work per queue")
         self.tb, self.spec, self.queues, self.works = tb, spec, list(queues), works
         self.cpus = cpus
         self.groups = groups
         self.ring_size = int(ring_size)
+        # bucket offloading (engine/csrc/wc_balance.h): the policy, the RSS
+        # steering program it moves buckets in, and flow accounting at
+        # hand-over (chunk taken), which WireCAP engines do themselves
+        self.offload, self.rss, self.period_ms, self.flows = offload, rss, float(period_ms), flows
         self.engines: list[LiveEngine] = []
         self.where: dict[int, tuple] = {}
         self.rings, self.sockets, self.pcap = [], [], None
@@ -150,13 +155,18 @@ class Capture:
                 qs = [q for q, gg in zip(self.queues, groups) if gg == g]
                 eng = LiveEngine(tb.cap_ns, tb.cap_if, queues=qs, M=s.M, R=s.R, advanced=s.name == "wirecap-a",
                                  T=s.T, timeout_us=timeout_us, mode=mode, program=self.program, nic_id=g,
-                                 ring_size=self.ring_size)
+                                 ring_size=self.ring_size, offload=self.offload, rss=self.rss,
+                                 period_ms=self.period_ms)
                 self.engines.append(eng)
+                if self.flows is not None:
+                    eng.set_flows(self.flows)
                 for m, q in enumerate(qs):
                     self.where[q] = (eng, m)
                 if forward:
                     eng.forward_to(tb.cap_ns, tb.fwd_if, tb.queues)
-        elif s.name == "afxdp-ring":
+        elif self.offload != "chunk":
+            raise ValueError(f"offload={self.offload!r}: offloading policies are WireCAP-A's, not {s.name}'s")
+        if s.name == "afxdp-ring":
             self.program = redirect_for(tb)
             self.rings = [AfxdpRing(tb.cap_ns, tb.cap_if, q, ring_size=s.ring, program=self.program, mode=mode)
                           for q in self.queues]
@@ -233,6 +243,9 @@ class Capture:
                            offloaded_out=st["offloaded_out_packets"], offloaded_in=st["offloaded_in_packets"],
                            offloaded_out_chunks=st["offloaded_out"], offloaded_in_chunks=st["offloaded_in"],
                            chunks_copied=st["chunks_copied"], max_rx_gap_us=st["max_rx_gap_ns"] / 1e3,
+                           bucket_moves=st["bucket_moves_out"], bucket_moves_in=st["bucket_moves_in"],
+                           barrier_holds=st["barrier_holds"], barrier_timeouts=st["barrier_timeouts"],
+                           barrier_hold_ms=st["barrier_hold_ns"] / 1e6, inflight_timeouts=st["inflight_timeouts"],
                            xsk_drops=st["capture_drops"], realtime=bool(st["realtime"]),
                            forwarded=st["forwarded"], tx_completed=st["tx_completed"], tx_dropped=st["tx_dropped"])
             elif self.rings:

@@ -20,6 +20,8 @@ struct slot {
 	uint16_t migrated;
 	uint16_t queue;   /* queue of the flow's first packet */
 	uint16_t bucket;
+	uint32_t epoch;   /* the last taker's ownership epoch of the bucket when it took the flow */
+	uint32_t pad;
 };
 
 struct wc_flows {
@@ -36,8 +38,11 @@ struct wc_flows {
 	/* RSS: Toeplitz table and redirection-table ownership */
 	uint32_t *rss;           /* WC_FLOWS_RSS_BYTES * 256, or NULL */
 	uint32_t n_buckets;
-	uint32_t cur[WC_FLOWS_BUCKETS_MAX];  /* current owner + 1 (0: none) */
-	uint64_t past[WC_FLOWS_BUCKETS_MAX]; /* bit m: member m owned it before */
+	/* acq[b * WC_FLOWS_QUEUES + m]: the epoch in which member m last became
+	 * the owner of bucket b (1: the initial table, then one per move; 0:
+	 * never owned it) */
+	uint32_t *acq;
+	uint32_t epochs;
 };
 
 int wc_flows__create(struct wc_flows **out, uint32_t capacity)
@@ -68,40 +73,55 @@ void wc_flows__destroy(struct wc_flows *f)
 	if (!f)
 		return;
 	free(f->rss);
+	free(f->acq);
 	free(f->slots);
 	free(f);
 }
 
 int wc_flows__set_rss(struct wc_flows *f, const uint32_t *table, uint32_t n)
 {
-	uint32_t *t;
+	uint32_t *t, *acq;
 
 	if (!f || !table || !n || n > WC_FLOWS_BUCKETS_MAX || (n & (n - 1)))
 		return -EINVAL;
 	t = malloc(WC_FLOWS_RSS_BYTES * 256 * sizeof(*t));
-	if (!t)
+	acq = calloc((size_t)n * WC_FLOWS_QUEUES, sizeof(*acq));
+	if (!t || !acq) {
+		free(t);
+		free(acq);
 		return -ENOMEM;
+	}
 	memcpy(t, table, WC_FLOWS_RSS_BYTES * 256 * sizeof(*t));
 	free(f->rss);
+	free(f->acq);
 	f->rss = t;
+	f->acq = acq;
 	f->n_buckets = n;
-	memset(f->cur, 0, sizeof(f->cur));
-	memset(f->past, 0, sizeof(f->past));
+	f->epochs = 1;
 	return 0;
 }
 
 void wc_flows__own(struct wc_flows *f, uint32_t bucket, uint16_t member)
 {
-	__atomic_store_n(&f->cur[bucket & (f->n_buckets - 1)], (uint32_t)member + 1, __ATOMIC_RELEASE);
+	if (f->acq && member < WC_FLOWS_QUEUES)
+		__atomic_store_n(&f->acq[(bucket & (f->n_buckets - 1)) * WC_FLOWS_QUEUES + member], 1u,
+				 __ATOMIC_RELEASE);
 }
 
 void wc_flows__move(struct wc_flows *f, uint32_t bucket, uint16_t src, uint16_t dst)
 {
-	uint32_t b = bucket & (f->n_buckets - 1);
+	(void)src; /* src's epoch stays: it owned the bucket until now */
+	if (f->acq && dst < WC_FLOWS_QUEUES)
+		__atomic_store_n(&f->acq[(bucket & (f->n_buckets - 1)) * WC_FLOWS_QUEUES + dst], ++f->epochs,
+				 __ATOMIC_RELEASE);
+}
 
-	if (src < 64)
-		__atomic_fetch_or(&f->past[b], 1ull << src, __ATOMIC_RELEASE);
-	__atomic_store_n(&f->cur[b], (uint32_t)dst + 1, __ATOMIC_RELEASE);
+/* the epoch in which member last became the owner of bucket (0: never) */
+static uint32_t epoch_of(const struct wc_flows *f, uint32_t bucket, uint32_t member)
+{
+	if (!f->acq || member >= WC_FLOWS_QUEUES)
+		return 0;
+	return __atomic_load_n(&f->acq[bucket * WC_FLOWS_QUEUES + member], __ATOMIC_ACQUIRE);
 }
 
 /* splitmix64's finalizer: a well-mixed 64-bit hash of the packed tuple */
@@ -190,7 +210,7 @@ static void bump(uint64_t *total, uint64_t *per_q, uint16_t q)
 }
 
 void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint16_t member,
-		    uint16_t queue, uint64_t ts)
+		    uint16_t queue, uint64_t ts, int offloaded)
 {
 	struct tuple t;
 	uint32_t i;
@@ -229,17 +249,20 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 							__ATOMIC_ACQUIRE)) {
 				__atomic_store_n(&s->queue, queue, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->bucket, (uint16_t)t.bucket, __ATOMIC_RELAXED);
+				__atomic_store_n(&s->epoch, epoch_of(f, t.bucket, member), __ATOMIC_RELAXED);
 				return;
 			}
 			owner = none;
 		}
 		if (owner != who) {
 			uint16_t q = __atomic_load_n(&s->queue, __ATOMIC_RELAXED);
-			uint32_t b = t.bucket;
-			/* a hand-over: who owns the bucket now and the last thread owned it before */
-			int handed = f->rss && __atomic_load_n(&f->cur[b], __ATOMIC_ACQUIRE) == who &&
-				     owner - 1 < 64 &&
-				     (__atomic_load_n(&f->past[b], __ATOMIC_ACQUIRE) & (1ull << (owner - 1)));
+			uint32_t e = epoch_of(f, t.bucket, member);
+			/* a hand-over: the packet arrived on who's own queue, and who
+			 * took the bucket by a move after the last taker held it
+			 * (its epoch then). "B is the bucket's current owner" is
+			 * not enough: the bucket may have moved on again before B
+			 * took the packets of its turn */
+			int handed = !offloaded && e > __atomic_load_n(&s->epoch, __ATOMIC_RELAXED);
 
 			if (handed) {
 				if (!__atomic_exchange_n(&s->migrated, 1, __ATOMIC_ACQ_REL))
@@ -247,6 +270,7 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 			} else if (!__atomic_exchange_n(&s->split, 1, __ATOMIC_ACQ_REL)) {
 				bump(&f->split, f->split_q, q);
 			}
+			__atomic_store_n(&s->epoch, e, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->owner, who, __ATOMIC_RELEASE);
 		}
 		return;
@@ -257,7 +281,7 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 void wc_flows__note(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint16_t member,
 		    uint16_t queue)
 {
-	wc_flows__take(f, p, caplen, member, queue, 0);
+	wc_flows__take(f, p, caplen, member, queue, 0, 0);
 }
 
 uint64_t wc_flows__count(const struct wc_flows *f)

@@ -9,8 +9,12 @@
  *  - flows_split: flows whose packets were handed to more than one
  *    application thread WITHOUT a hand-over. A flow first processed by
  *    thread A, later by thread B, is migrated (flows_migrated), not split,
- *    when B took the flow's bucket from A by a bucket move (A is a past
- *    owner of that bucket, B its current owner: wc_flows__move); any other
+ *    when B took the flow's bucket from A by a bucket move: A is a past
+ *    owner of that bucket, B its current owner (wc_flows__move). Exactly:
+ *    B received the packet on its own queue (not offloaded) and became the
+ *    bucket's owner after A had it when A took the flow (an epoch per
+ *    ownership; "current owner" at take time is not enough, the bucket may
+ *    have moved on before B took the packets of its turn). Any other
  *    second thread splits it (chunk offloading, §3.2.2a).
  *  - packets_reordered: packets handed to an application thread after a
  *    later packet of the same flow had been handed to one. "Later" is the
@@ -61,9 +65,10 @@ int32_t wc_flows__bucket(const struct wc_flows *f, const uint8_t *frame, uint32_
 void wc_flows__note(struct wc_flows *f, const uint8_t *frame, uint32_t caplen, uint16_t member,
 		    uint16_t queue);
 /* Note that member was handed this frame, which arrived on queue at
- * ts_ns (XDP stamp, CLOCK_MONOTONIC; 0: unknown). */
+ * ts_ns (XDP stamp, CLOCK_MONOTONIC; 0: unknown); offloaded: it came in a
+ * chunk of another member's queue (chunk offloading). */
 void wc_flows__take(struct wc_flows *f, const uint8_t *frame, uint32_t caplen, uint16_t member,
-		    uint16_t queue, uint64_t ts_ns);
+		    uint16_t queue, uint64_t ts_ns, int offloaded);
 uint64_t wc_flows__count(const struct wc_flows *f);     /* distinct flows seen */
 uint64_t wc_flows__split(const struct wc_flows *f);     /* flows split (see above) */
 uint64_t wc_flows__migrated(const struct wc_flows *f);  /* flows handed over by a bucket move */

@@ -68,7 +68,7 @@ static void note_flows(struct wc_live *l, struct member *mb, const struct member
 		const struct cell *cl = &l->cells[frame0 + i];
 
 		wc_flows__take(l->flows, l->area + cl->addr, cl->len, (uint16_t)mb->idx, (uint16_t)owner->queue,
-			       peek_stamp(l, cl->addr));
+			       peek_stamp(l, cl->addr), owner != mb);
 	}
 }
 

@@ -152,15 +152,20 @@ static uint64_t arrived(const struct wc_live *l, uint32_t queue)
 	return a.frames;
 }
 
-/* lift d's barrier (once: the lifter that wins counts the time) */
+/* lift d's barrier, provisional (1) or known (2); the lifter that wins
+ * counts the time */
 static void lift(struct member *d, uint64_t now, int timeout)
 {
-	int one = 1;
+	int cur = atomic_load_explicit(&d->bar_active, memory_order_acquire);
 
-	if (__atomic_compare_exchange_n((int *)&d->bar_active, &one, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		STAT_ADD_MW(d->barrier_hold_ns, now - d->bar_since);
-		if (timeout)
-			STAT_ADD_MW(d->barrier_timeouts, 1);
+	while (cur) {
+		if (__atomic_compare_exchange_n((int *)&d->bar_active, &cur, 0, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			STAT_ADD_MW(d->barrier_hold_ns, now > d->bar_since ? now - d->bar_since : 0);
+			if (timeout)
+				STAT_ADD_MW(d->barrier_timeouts, 1);
+			return;
+		}
 	}
 }
 
