@@ -172,15 +172,25 @@ def run_policy(tb, a: dict, policy: str, frames: list[bytes]) -> list[dict]:
     return rows
 
 
-def run(args: dict) -> list[dict]:
+def run(args: dict, tb=None) -> list[dict]:
+    """Every policy of args on testbed tb (None: a throwaway one with
+    ``queues`` queues, removed afterwards, also on failure)."""
     a = _args(args)
     require_all()
-    out = []
+    if tb is not None:
+        if tb.queues != int(a["queues"]):
+            raise ValueError(f"queues={a['queues']}: the testbed given has {tb.queues}")
+        return _run_all(tb, a)
     with terminate_as_interrupt(), Testbed(queues=int(a["queues"])) as tb:
-        frames = overloaded_flows(int(a["flows"]), tb.queues, int(a["n_buckets"]), 0, int(a["seed"]),
-                                  tb.mac(tb.cap_if), tb.mac(tb.gen_if))
-        for policy in a["policies"]:
-            out += run_policy(tb, a, policy, frames)
+        return _run_all(tb, a)
+
+
+def _run_all(tb, a: dict) -> list[dict]:
+    frames = overloaded_flows(int(a["flows"]), tb.queues, int(a["n_buckets"]), 0, int(a["seed"]),
+                              tb.mac(tb.cap_if), tb.mac(tb.gen_if))
+    out = []
+    for policy in a["policies"]:
+        out += run_policy(tb, a, policy, frames)
     return out
 
 
