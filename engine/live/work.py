@@ -141,6 +141,12 @@ class Flows:
         check(lib.wc_flows__set_rss(self.ptr, ffi.cast("uint32_t *", ffi.from_buffer(table)), int(n_buckets)),
               f"wc_flows__set_rss (n_buckets={n_buckets}: a power of two <= {lib.WC_FLOWS_BUCKETS_MAX})")
 
+    def order_at(self, offset: int | None) -> None:
+        """Order packets by the generator's frame number at ``offset``
+        (packets.SEQ_OFFSET when the run sends with seq=True); None: by the
+        XDP arrival stamps (exact within a queue only, see wc_flows.h)."""
+        native()[1].wc_flows__order_at(self.ptr, -1 if offset is None else int(offset))
+
     def bucket(self, frame: bytes) -> int:
         return int(native()[1].wc_flows__bucket(self.ptr, frame, len(frame)))
 

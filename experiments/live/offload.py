@@ -127,6 +127,9 @@ def run_policy(tb, a: dict, policy: str, frames: list[bytes]) -> list[dict]:
     queues = list(range(n))
     spec = EngineSpec.parse("wirecap-a", a["M"], a["R"], a["T"])
     flows = Flows(1 << 16)
+    # packets are ordered by the generator's frame number (in the TCP
+    # acknowledgment field of these frames, outside every hashed field)
+    flows.order_at(packets.SEQ_OFFSET)
     with RssProgram(tb.gen_ns, tb.gen_if, n, n_buckets=int(a["n_buckets"])) as steer:
         works = make_works(n, 0, float(a["cost_ns"]), a["emulate"], threads_needed(spec, n))
         with Capture(tb, spec, queues, works, offload=policy, rss=steer, period_ms=float(a["period_ms"]),
@@ -135,7 +138,7 @@ def run_policy(tb, a: dict, policy: str, frames: list[bytes]) -> list[dict]:
             due = schedule(count, float(a["rate_pps"]), float(a["ramp"]))
             span_s = float(due[-1]) / 1e9
             cap.start(max_s=span_s + float(a["max_s"]) + 30)
-            sent = gen.send(frames, count=count, due_ns=due, max_s=span_s * 3 + float(a["max_s"]))
+            sent = gen.send(frames, count=count, due_ns=due, seq=True, max_s=span_s * 3 + float(a["max_s"]))
             counts, drained = cap.wait_drained(sent.sent, max_s=float(a["max_s"]))
             loops = cap.stop()
             moves = cap.engine.bucket_moves

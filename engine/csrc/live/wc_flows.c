@@ -43,6 +43,7 @@ struct wc_flows {
 	 * never owned it) */
 	uint32_t *acq;
 	uint32_t epochs;
+	int32_t order_off;       /* frame number's offset, or < 0: stamps */
 };
 
 int wc_flows__create(struct wc_flows **out, uint32_t capacity)
@@ -64,6 +65,7 @@ int wc_flows__create(struct wc_flows **out, uint32_t capacity)
 	}
 	f->mask = cap - 1;
 	f->n_buckets = 1;
+	f->order_off = -1;
 	*out = f;
 	return 0;
 }
@@ -99,6 +101,11 @@ int wc_flows__set_rss(struct wc_flows *f, const uint32_t *table, uint32_t n)
 	f->n_buckets = n;
 	f->epochs = 1;
 	return 0;
+}
+
+void wc_flows__order_at(struct wc_flows *f, int32_t offset)
+{
+	f->order_off = offset;
 }
 
 void wc_flows__own(struct wc_flows *f, uint32_t bucket, uint16_t member)
@@ -217,6 +224,9 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 
 	if (!parse(f, p, caplen, &t))
 		return;
+	if (f->order_off >= 0)
+		/* the frame number, + 1 so that frame 0 is ordered too */
+		ts = caplen >= (uint32_t)f->order_off + 4 ? (uint64_t)be32(p + f->order_off) + 1 : 0;
 	for (i = 0; i <= f->mask; i++) {
 		struct slot *s = &f->slots[(t.key + i) & f->mask];
 		uint64_t cur = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE), zero = 0;

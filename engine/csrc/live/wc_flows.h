@@ -18,9 +18,15 @@
  *    second thread splits it (chunk offloading, §3.2.2a).
  *  - packets_reordered: packets handed to an application thread after a
  *    later packet of the same flow had been handed to one. "Later" is the
- *    arrival order at the NIC: the XDP program's CLOCK_MONOTONIC stamp of
- *    the frame (driver/csrc/xdp/wc_bpf.h, struct wc_xdp_meta), which is
- *    consistent across CPUs. A packet without a stamp is not ordered.
+ *    order on the wire: the frame number the generator writes into each
+ *    frame when a run asks for it (wc_flows__order_at; driver/xdp/
+ *    generator.py, seq), else the XDP program's CLOCK_MONOTONIC stamp
+ *    (driver/csrc/xdp/wc_bpf.h, struct wc_xdp_meta). The stamp is the time
+ *    at the receive queue's XDP hook, not on the wire: on veth each queue's
+ *    NAPI poll runs when its CPU gets to it, so right after a bucket move
+ *    the new queue may stamp a frame earlier than an older one still
+ *    waiting for the old queue's poll; only the frame number is exact
+ *    across queues. A packet with neither is not ordered.
  *
  * The live engine notes each packet when an application thread takes its
  * chunk from its capture queue (wc_flows__take); wc_work notes packets as
@@ -55,6 +61,10 @@ void wc_flows__destroy(struct wc_flows *f);
  * WC_FLOWS_RSS_BYTES rows) and the redirection table's size (power of two
  * <= WC_FLOWS_BUCKETS_MAX). Every bucket starts with no owner. -EINVAL. */
 int wc_flows__set_rss(struct wc_flows *f, const uint32_t *table, uint32_t n_buckets);
+/* Order packets by the big-endian 32-bit frame number at byte offset of
+ * each frame (the generator's, packets.SEQ_OFFSET); offset < 0: by the
+ * arrival stamps given to take(). */
+void wc_flows__order_at(struct wc_flows *f, int32_t offset);
 /* bucket's current owner is member (initial table). */
 void wc_flows__own(struct wc_flows *f, uint32_t bucket, uint16_t member);
 /* bucket moved from member src to dst: src becomes a past owner. */
