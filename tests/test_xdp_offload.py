@@ -201,3 +201,39 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
     assert b["bucket_moves"] > 0 and b["flows_migrated"] > 0
     assert b["offloaded_out"] == 0 and b["barrier_timeouts"] == 0
     assert c["flows_split"] > 0 and c["offloaded_out"] > 0 and c["bucket_moves"] == 0
+
+
+def test_multi_pkt_handler_reports_the_offload_columns_on_a_trace():
+    """multi_pkt_handler on the real backend with --offload bucket: the
+    trace's RSS placement survives under the RSS steering program, every
+    packet is accounted for, no flow is split and no packet reordered, and
+    the rows carry the policy's columns per queue and in total."""
+    from engine.app_cost import PAPER_COST_NS
+    from experiments.live import multi_pkt_handler
+
+    rows = multi_pkt_handler.run({"engine": "wirecap-a", "queues": 3, "cost_ns": PAPER_COST_NS, "speed": 0.5,
+                                  "window_s": [12, 13.5], "per_pool": 64, "offload": "bucket"}, say=None)
+    assert [r["queue"] for r in rows] == [0, 1, 2, "all"]
+    cols = {"drop_rate", "flows_split", "packets_reordered", "bucket_moves", "flows_migrated"}
+    for r in rows:
+        assert cols <= set(r) and r["unaccounted"] == 0, r
+        assert r["sent"] == r["delivered"] + r["capture_drops"] + r["delivery_drops"] + r["filtered"], r
+        assert r["flows_split"] == 0 and r["packets_reordered"] == 0 and r["offloaded_out"] == 0, r
+    assert all(r["sent"] == r["target_sent"] for r in rows[:-1])
+    total = rows[-1]
+    assert total["engine_label"] == "WireCAP-A-(256,500,60%,bucket)" and total["offload"] == "bucket"
+    assert total["drained"] and total["bucket_moves"] == sum(r["bucket_moves"] for r in rows[:-1])
+    print(f"bucket on the trace: drop rate {100 * total['drop_rate']:.3f}%, {total['bucket_moves']} moves")
+
+
+def test_offload_policy_errors_name_the_parameter():
+    from experiments.live import offload
+    from experiments.live.common import EngineSpec
+
+    with pytest.raises(ValueError, match="offload='bucket'.*wirecap-a"):
+        EngineSpec.parse("wirecap-b", offload="bucket")
+    with pytest.raises(ValueError, match="offload='sideways'"):
+        EngineSpec.parse("wirecap-a:256:500:60", offload="sideways")
+    assert EngineSpec.parse("wirecap-a:256:500:60:hybrid").label == "WireCAP-A-(256,500,60%,hybrid)"
+    with pytest.raises(ValueError, match="policies="):
+        offload.run({"policies": ["chunk", "round-robin"]})

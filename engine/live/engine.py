@@ -57,7 +57,8 @@ class LiveEngine:
                  mode: str = "copy", need_wakeup: bool = True, timestamps: bool = True,
                  program: RedirectProgram | None = None, nic_id: int = 0, spin_us: int = 0,
                  rx_batch: int = 0, max_queues: int | None = None, rt_priority: int = RT_PRIORITY,
-                 offload: str = "chunk", rss=None, period_ms: float = 10.0, barrier_max_ms: float = 2000.0):
+                 offload: str = "chunk", rss=None, period_ms: float | None = None,
+                 imbalance_pct: int | None = None, barrier_max_ms: float = 2000.0):
         ffi, lib = native()
         validate_geometry(ring_size, M, R)
         if advanced and not 0 < T <= 100:
@@ -71,6 +72,13 @@ class LiveEngine:
             if rss is None:
                 raise ValueError(f"offload={offload!r}: bucket moves need the RSS steering program "
                                  "(rss=driver.xdp.xdp_prog.RssProgram on the testbed's generator veth)")
+            # the simulator's defaults (engine/models.py BalanceCosts), one source
+            from engine.models import BalanceCosts
+
+            period_ms = BalanceCosts.period_ms if period_ms is None else float(period_ms)
+            imbalance_pct = BalanceCosts.imbalance_pct if imbalance_pct is None else int(imbalance_pct)
+            if not 0 <= imbalance_pct <= 1000:
+                raise ValueError(f"imbalance_pct={imbalance_pct}: 0..1000 percent above the mean")
             if not 0.1 <= period_ms <= 10000:
                 raise ValueError(f"period_ms={period_ms}: the balancing period is 0.1..10000 ms "
                                  "(RSS++ uses 10 to 1,000 ms)")
@@ -103,6 +111,7 @@ class LiveEngine:
         if offload != "chunk":
             o.n_buckets = rss.n_buckets
             o.period_us = int(round(period_ms * 1000))
+            o.imbalance_pct = imbalance_pct
             o.barrier_max_us = int(round(barrier_max_ms * 1000))
             o.steer_fd, o.counts_fd = rss.fds[1], rss.fds[2]
             o.arrival_fd = program.arrival_fd if program is not None and program.arrival_fd > 0 else -1

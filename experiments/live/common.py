@@ -33,7 +33,7 @@ from driver.xdp import counters
 from driver.xdp.baselines import AfpacketCopy, AfxdpRing, Libpcap
 from driver.xdp.xdp_prog import pass_for, redirect_for
 from engine.live.consumer import Consumer, wirecap_loop
-from engine.live.engine import LiveEngine
+from engine.live.engine import OFFLOADS, LiveEngine
 from engine.app_cost import pkt_handler_cost_ns
 from engine.live.work import Flows, Work
 
@@ -60,15 +60,18 @@ class EngineSpec:
     T: int = 60
     ring: int = 1024      # afxdp-ring: N frames
     slots: int = 10240    # afpacket-copy: frames its ring holds
+    offload: str = "chunk"  # wirecap-a: chunk | bucket | hybrid (engine/csrc/wc_balance.h)
 
     @classmethod
-    def parse(cls, spec: str, M=None, R=None, T=None, ring=None, slots=None) -> "EngineSpec":
-        """"wirecap-b", "wirecap-b:256:500", "wirecap-a:256:500:60", "afxdp-ring[:1024]",
-        "afpacket-copy[:10240]", "tcpdump"; explicit M/R/T/ring/slots win."""
+    def parse(cls, spec: str, M=None, R=None, T=None, ring=None, slots=None, offload=None) -> "EngineSpec":
+        """"wirecap-b", "wirecap-b:256:500", "wirecap-a:256:500:60[:bucket]", "afxdp-ring[:1024]",
+        "afpacket-copy[:10240]", "tcpdump"; explicit M/R/T/ring/slots/offload win."""
         parts = str(spec).split(":")
         name = parts[0]
-        nums = [int(p) for p in parts[1:]]
         kw = {}
+        if parts[-1] in OFFLOADS and len(parts) > 1:
+            kw["offload"] = parts.pop()
+        nums = [int(p) for p in parts[1:]]
         if name in ("wirecap-b", "wirecap-a"):
             for key, v in zip(("M", "R", "T"), nums):
                 kw[key] = v
@@ -81,6 +84,12 @@ class EngineSpec:
         for key, v in (("M", M), ("R", R), ("T", T), ("ring", ring), ("slots", slots)):
             if v is not None:
                 kw[key] = int(v)
+        if offload is not None:
+            kw["offload"] = str(offload)
+        if kw.get("offload", "chunk") not in OFFLOADS:
+            raise ValueError(f"offload={kw['offload']!r}: one of {', '.join(OFFLOADS)}")
+        if kw.get("offload", "chunk") != "chunk" and name != "wirecap-a":
+            raise ValueError(f"offload={kw['offload']!r}: offloading policies are wirecap-a's, not {name}'s")
         return cls(name, **kw)
 
     @property
@@ -92,7 +101,8 @@ class EngineSpec:
         if self.name == "wirecap-b":
             return f"WireCAP-B-({self.M},{self.R})"
         if self.name == "wirecap-a":
-            return f"WireCAP-A-({self.M},{self.R},{self.T}%)"
+            policy = "" if self.offload == "chunk" else f",{self.offload}"
+            return f"WireCAP-A-({self.M},{self.R},{self.T}%{policy})"
         if self.name == "afxdp-ring":
             return f"afxdp-ring({self.ring})"
         if self.name == "afpacket-copy":
@@ -102,7 +112,8 @@ class EngineSpec:
     def columns(self) -> dict:
         return {"engine": self.name, "engine_label": self.label,
                 "M": self.M if self.wirecap else None, "R": self.R if self.wirecap else None,
-                "T": self.T if self.name == "wirecap-a" else None}
+                "T": self.T if self.name == "wirecap-a" else None,
+                "offload": self.offload if self.name == "wirecap-a" else None}
 
 
 def threads_needed(spec: EngineSpec, queues: int) -> int:
@@ -117,8 +128,8 @@ class Capture:
 
     def __init__(self, tb, spec: EngineSpec, queues: list[int], works: list[Work], frame_len: int = 60,
                  forward: bool = False, timeout_us: int = 1000, mode: str = "copy", cpus=None,
-                 groups: list[int] | None = None, ring_size: int = 1024, offload: str = "chunk", rss=None,
-                 period_ms: float = 10.0, flows: Flows | None = None):
+                 groups: list[int] | None = None, ring_size: int = 1024, offload: str | None = None, rss=None,
+                 period_ms: float | None = None, flows: Flows | None = None):
         if len(works) != len(queues):
             raise ValueError("one Work per queue")
         self.tb, self.spec, self.queues, self.works = tb, spec, list(queues), works
@@ -128,7 +139,8 @@ class Capture:
         # bucket offloading (engine/csrc/wc_balance.h): the policy, the RSS
         # steering program it moves buckets in, and flow accounting at
         # hand-over (chunk taken), which WireCAP engines do themselves
-        self.offload, self.rss, self.period_ms, self.flows = offload, rss, float(period_ms), flows
+        self.offload = spec.offload if offload is None else offload
+        self.rss, self.period_ms, self.flows = rss, period_ms, flows
         self.engines: list[LiveEngine] = []
         self.where: dict[int, tuple] = {}
         self.rings, self.sockets, self.pcap = [], [], None

@@ -100,6 +100,7 @@ struct wc_live_opts {
 	int offload;
 	uint32_t n_buckets;      /* redirection-table size; 0 = 128 (82599) */
 	uint32_t period_us;      /* balancing period; 0 = WC_LIVE_PERIOD_US_DEFAULT */
+	uint32_t imbalance_pct;  /* wc_balance_opts.imbalance_pct; 0 = its default */
 	uint32_t barrier_max_us; /* 0 = WC_LIVE_BARRIER_MAX_US_DEFAULT */
 	int steer_fd;            /* > 0: the RSS program's steer map (wc_bpf.h), bucket -> queue */
 	int counts_fd;           /* > 0: its counts map */

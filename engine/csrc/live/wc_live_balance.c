@@ -119,6 +119,7 @@ int live_balance_create(struct wc_live *l, const struct wc_live_opts *o)
 	bo.n_members = l->n;
 	bo.table = table;
 	bo.threshold_pct = o->threshold_pct ? o->threshold_pct : WC_THRESHOLD_PCT_DEFAULT;
+	bo.imbalance_pct = o->imbalance_pct;
 	err = wc_balance__create(&l->bal, &bo);
 	free(table);
 	return err;
