@@ -33,6 +33,13 @@
  *   application i      pops capture queue i (dispatch/next/chunk_get),
  *                      pushes recycle queues of the group, owns TX socket i
  *   control thread     create/start/stop/destroy, stats (any time)
+ *   balancer           bucket offloading only (offload BUCKET or HYBRID,
+ *                      wc_live_balance.c): every period reads the steering
+ *                      program's bucket counts, runs wc_balance__solve,
+ *                      writes the moves into the steer map and raises the
+ *                      ordering barrier of each destination, which that
+ *                      member's application thread honours when it takes a
+ *                      chunk (dispatch/next/chunk_get)
  *
  * The pcap-like calls of member i must come from one thread at a time, and
  * every application thread must have returned before wc_live__destroy().
@@ -146,8 +153,9 @@ struct wc_live_qstats {
 	uint64_t max_rx_gap_ns;      /* longest wait of a frame for the capture thread (XDP stamp to RX read) */
 	uint64_t capture_sleeps;     /* times the capture thread slept in poll(2) */
 	uint32_t realtime;           /* 1 if the capture thread got its SCHED_FIFO priority */
-	uint32_t barrier_active;     /* 1 while this queue holds a moved bucket's new packets */
+	uint32_t pad;
 	/* bucket offloading */
+	uint64_t barrier_active;     /* 1 while this queue holds a moved bucket's new packets */
 	uint64_t bucket_moves_out;   /* buckets moved away from this queue */
 	uint64_t bucket_moves_in;    /* buckets moved to this queue */
 	uint64_t moved_packets;      /* packets of moved buckets in the period before their move */

@@ -59,8 +59,8 @@ static uint64_t peek_stamp(const struct wc_live *l, uint64_t addr)
 }
 
 /* the chunk is handed to mb's thread: note its packets' flows */
-static void note_flows(struct wc_live *l, struct member *mb, const struct member *owner, uint64_t frame0,
-		       uint32_t count)
+void live_note_flows(struct wc_live *l, struct member *mb, const struct member *owner, uint64_t frame0,
+		     uint32_t count)
 {
 	uint32_t i;
 
@@ -95,7 +95,7 @@ static int begin_chunk(struct wc_live *l, struct member *mb)
 	c->owner = owner->idx;
 	c->frame0 = chunk_first_frame(l, owner, &c->m);
 	if (l->flows)
-		note_flows(l, mb, owner, c->frame0, c->m.pkt_count);
+		live_note_flows(l, mb, owner, c->frame0, c->m.pkt_count);
 	c->i = 0;
 	c->delivered = 0;
 	c->filtered = 0;

@@ -297,6 +297,10 @@ int live_balance_start(struct wc_live *l);
 void live_balance_stop(struct wc_live *l);
 /* may mb's application thread take m now (1), or does it wait at the barrier (0) */
 int live_barrier_pass(struct wc_live *l, struct member *mb, const struct wc_chunk_meta *m);
+/* wc_live_app.c: mb's thread is handed count packets of owner's pool from
+ * frame0 on: note their flows (l->flows set) */
+void live_note_flows(struct wc_live *l, struct member *mb, const struct member *owner, uint64_t frame0,
+		     uint32_t count);
 /* wc_live_tx.c: reap mb's TX completions; returns frames completed */
 int live_tx_reap(struct wc_live *l, struct member *mb);
 
