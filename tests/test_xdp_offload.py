@@ -205,7 +205,8 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
 
 def test_multi_pkt_handler_reports_the_offload_columns_on_a_trace():
     """multi_pkt_handler on the real backend with --offload bucket: the
-    trace's RSS placement survives under the RSS steering program, every
+    trace's RSS placement survives under the RSS steering program (until a
+    bucket moves), every
     packet is accounted for, no flow is split and no packet reordered, and
     the rows carry the policy's columns per queue and in total."""
     from engine.app_cost import PAPER_COST_NS
@@ -219,8 +220,12 @@ def test_multi_pkt_handler_reports_the_offload_columns_on_a_trace():
         assert cols <= set(r) and r["unaccounted"] == 0, r
         assert r["sent"] == r["delivered"] + r["capture_drops"] + r["delivery_drops"] + r["filtered"], r
         assert r["flows_split"] == 0 and r["packets_reordered"] == 0 and r["offloaded_out"] == 0, r
-    assert all(r["sent"] == r["target_sent"] for r in rows[:-1])
     total = rows[-1]
+    # the trace's RSS placement holds until a bucket moves (then the move's
+    # packets arrive on its new queue)
+    assert sum(r["sent"] for r in rows[:-1]) == sum(r["target_sent"] for r in rows[:-1]) == total["sent"]
+    if total["bucket_moves"] == 0:
+        assert all(r["sent"] == r["target_sent"] for r in rows[:-1])
     assert total["engine_label"] == "WireCAP-A-(256,500,60%,bucket)" and total["offload"] == "bucket"
     assert total["drained"] and total["bucket_moves"] == sum(r["bucket_moves"] for r in rows[:-1])
     print(f"bucket on the trace: drop rate {100 * total['drop_rate']:.3f}%, {total['bucket_moves']} moves")
