@@ -146,7 +146,7 @@ static uint64_t steered(const struct wc_live *l, uint32_t queue)
 
 static uint64_t arrived(const struct wc_live *l, uint32_t queue)
 {
-	struct wc_xdp_arrival a;
+	struct wc_xdp_arrival a = { 0, 0, 0 };
 
 	if (l->arrival_fd < 0 || wc_bpf__arrival_get(l->arrival_fd, queue, &a))
 		return 0;
