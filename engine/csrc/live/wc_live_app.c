@@ -24,7 +24,7 @@ int live_wait_chunk(struct member *mb, int timeout_ms)
 	}
 	/* a length with nothing to pop yet: a push is being published; wait
 	 * a moment rather than spin (see capture_sleep, wc_live_capture.c) */
-	if (wc_workq__len(mb->capq) || mb->cur.held)
+	if (wc_workq__len(mb->capq) || mb->held_n)
 		timeout_ms = timeout_ms < 1 ? timeout_ms : 1; /* or a barrier may lift any moment */
 	rc = poll(&p, 1, timeout_ms);
 	atomic_store(&mb->cons_sleeping, 0);
@@ -77,16 +77,8 @@ static int begin_chunk(struct wc_live *l, struct member *mb)
 	struct cursor *c = &mb->cur;
 	const struct member *owner;
 
-	/* a chunk held at the ordering barrier is taken before any other */
-	if (!c->held && wc_workq__pop(mb->capq, &c->m))
+	if (!live_next_chunk(l, mb, &c->m))
 		return 0;
-	if (l->bal && !live_barrier_pass(l, mb, &c->m)) {
-		if (!c->held)
-			STAT_ADD_MW(mb->barrier_holds, 1);
-		c->held = 1;
-		return 0;
-	}
-	c->held = 0;
 	owner = owner_of(l, &c->m);
 	if (!owner) {
 		STAT_ADD(mb->app_driver_errors, 1);

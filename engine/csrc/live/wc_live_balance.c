@@ -94,6 +94,11 @@ int live_balance_create(struct wc_live *l, const struct wc_live_opts *o)
 	l->counts_len = (size_t)WC_RSS_COUNTS(n) * sizeof(uint64_t);
 	l->steer = wc_bpf__map_mmap(o->steer_fd, l->steer_len);
 	l->counts = wc_bpf__map_mmap(o->counts_fd, l->counts_len);
+	for (b = 0; b < l->n; b++) {
+		l->m[b].held = calloc(l->chunks, sizeof(*l->m[b].held));
+		if (!l->m[b].held)
+			return -ENOMEM;
+	}
 	l->prev_counts = calloc(n, sizeof(*l->prev_counts));
 	l->inflight_base = calloc(l->n, sizeof(*l->inflight_base));
 	table = malloc(n);
@@ -127,6 +132,12 @@ int live_balance_create(struct wc_live *l, const struct wc_live_opts *o)
 
 void live_balance_destroy(struct wc_live *l)
 {
+	uint32_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->m[i].held);
+		l->m[i].held = NULL;
+	}
 	wc_balance__destroy(l->bal);
 	l->bal = NULL;
 	wc_bpf__map_munmap(l->steer, l->steer_len);
@@ -202,6 +213,34 @@ int live_barrier_pass(struct wc_live *l, struct member *mb, const struct wc_chun
 	if (owner_of(l, m) != mb || (int32_t)((uint32_t)m->seq + m->pkt_count - mb->bar_hold) <= 0)
 		return 1;
 	return barrier_try_lift(l, mb, wc_sys__mono_ns());
+}
+
+int live_next_chunk(struct wc_live *l, struct member *mb, struct wc_chunk_meta *m)
+{
+	if (!l->bal)
+		return !wc_workq__pop(mb->capq, m);
+	/* set-aside chunks first, in ring order, once the barrier lets them */
+	if (mb->held_n && live_barrier_pass(l, mb, &mb->held[mb->held_head])) {
+		*m = mb->held[mb->held_head];
+		mb->held_head = (mb->held_head + 1) % l->chunks;
+		mb->held_n--;
+		return 1;
+	}
+	while (!wc_workq__pop(mb->capq, m)) {
+		if (owner_of(l, m) != mb)
+			return 1; /* another queue's chunk (hybrid's spill) */
+		if (!mb->held_n && live_barrier_pass(l, mb, m))
+			return 1;
+		if (mb->held_n == l->chunks) {
+			/* cannot happen: a queue has R chunks of its own */
+			STAT_ADD(mb->app_driver_errors, 1);
+			return 1;
+		}
+		mb->held[(mb->held_head + mb->held_n) % l->chunks] = *m;
+		mb->held_n++;
+		STAT_ADD_MW(mb->barrier_holds, 1);
+	}
+	return 0;
 }
 
 static int is_source(const struct wc_live *l, uint32_t s)

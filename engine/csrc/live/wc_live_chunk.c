@@ -51,35 +51,19 @@ int live_release(struct wc_live *l, const struct wc_chunk_meta *m)
 int wc_live__chunk_get(struct wc_live *l, uint32_t member, struct wc_chunk_meta *m, int timeout_ms)
 {
 	struct member *mb;
-	struct cursor *c;
 	uint64_t deadline;
 	struct member *owner;
 
 	if (member >= l->n || !m)
 		return -EINVAL;
 	mb = &l->m[member];
-	c = &mb->cur;
 	deadline = wc_sys__mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
-	for (;;) {
-		/* a chunk held at the ordering barrier (bucket offloading) waits
-		 * in the cursor and is handed out before any other */
-		if (c->held || !wc_workq__pop(mb->capq, &c->m)) {
-			if (!l->bal || live_barrier_pass(l, mb, &c->m)) {
-				*m = c->m;
-				c->held = 0;
-				break;
-			}
-			if (!c->held)
-				STAT_ADD_MW(mb->barrier_holds, 1);
-			c->held = 1;
-		}
-		{
-			uint64_t now = wc_sys__mono_ns();
+	while (!live_next_chunk(l, mb, m)) {
+		uint64_t now = wc_sys__mono_ns();
 
-			if (timeout_ms == 0 || now >= deadline)
-				return 0;
-			live_wait_chunk(mb, (int)((deadline - now + 999999) / 1000000));
-		}
+		if (timeout_ms == 0 || now >= deadline)
+			return 0;
+		live_wait_chunk(mb, (int)((deadline - now + 999999) / 1000000));
 	}
 	owner = owner_of(l, m);
 	if (owner) {

@@ -56,7 +56,6 @@ struct cursor {
 	uint64_t frame0;       /* UMEM frame of the chunk's first packet (chunk_first_frame) */
 	uint64_t delivered;    /* of this chunk, added to the owner's counters at the end */
 	uint64_t filtered;
-	int held;              /* m was popped but waits at the ordering barrier */
 };
 
 /*
@@ -137,6 +136,12 @@ struct member {
 	uint64_t bar_since;
 	/* balancer only (stats read them relaxed) */
 	uint64_t moves_out, moves_in, moved_packets, inflight_timeouts;
+	/* application thread only: this queue's own chunks set aside behind
+	 * the barrier, in ring order (a FIFO of up to R); chunks of other
+	 * queues (hybrid's spill) pass meanwhile, since the frames the barrier
+	 * waits for may be among them */
+	struct wc_chunk_meta *held;
+	uint32_t held_head, held_n;
 
 	/* --- application thread only (counters read by stats: atomics) --- */
 	struct cursor cur __attribute__((aligned(64)));
@@ -297,6 +302,9 @@ int live_balance_start(struct wc_live *l);
 void live_balance_stop(struct wc_live *l);
 /* may mb's application thread take m now (1), or does it wait at the barrier (0) */
 int live_barrier_pass(struct wc_live *l, struct member *mb, const struct wc_chunk_meta *m);
+/* the next chunk mb's application thread may take, barrier and set-aside
+ * chunks considered: 1 and *m, or 0 (none now) */
+int live_next_chunk(struct wc_live *l, struct member *mb, struct wc_chunk_meta *m);
 /* wc_live_app.c: mb's thread is handed count packets of owner's pool from
  * frame0 on: note their flows (l->flows set) */
 void live_note_flows(struct wc_live *l, struct member *mb, const struct member *owner, uint64_t frame0,
