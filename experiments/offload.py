@@ -211,20 +211,32 @@ def flow_limits(trace: str, engine_spec: str, x: int, clock_ghz: float) -> dict:
     flows = np.asarray(tr.flow_ids(), dtype=np.int64)
     counts = np.bincount(flows) if len(flows) else np.zeros(1, dtype=np.int64)
     heavy = int(np.argmax(counts))
-    t = np.sort(ts[flows == heavy])
-    cost_ps = int(round(cost_ns * 1000))
-    # waiting work before each packet: W_i = max(0, W_{i-1} + s - gap_i)
-    # = S_i - min(0, min_{j<=i} S_j), S the running sum of (s - gap)
-    steps = cost_ps - np.diff(t) * 1000 if len(t) > 1 else np.zeros(0, dtype=np.int64)
-    s = np.cumsum(steps)
-    work = s - np.minimum(np.minimum.accumulate(s), 0) if len(s) else np.zeros(0, dtype=np.int64)
-    backlog = int(-(-int(work.max()) // cost_ps)) + 1 if len(work) else (1 if len(t) else 0)
+    backlog = alone_backlog(ts[flows == heavy], cost_ns)
     buffer = engine.R * engine.M if engine.kind == "wirecap" else 1024
     capacity = duration_ns / cost_ns if cost_ns else math.inf
     return {"trace_packets": int(len(ts)), "trace_flows": int(len(counts)),
             "heaviest_flow_packets": int(counts[heavy]), "core_capacity": float(capacity),
             "heaviest_flow_share": float(counts[heavy] / capacity) if capacity else 0.0,
             "heaviest_flow_backlog": backlog, "engine_buffer": int(buffer)}
+
+
+def alone_backlog(ts_ns, cost_ns: float) -> int:
+    """The most packets a flow arriving at ts_ns would have in a core of its
+    own (waiting or in service), that core spending cost_ns on each: a
+    single deterministic server, by Lindley's recursion on the work waiting
+    before each packet, W_i = max(0, W_{i-1} + s - gap_i) = S_i - min(0,
+    min_{j<=i} S_j) with S the running sum of (s - gap), in integer ps so
+    that every machine gets the same number."""
+    t = np.sort(np.asarray(ts_ns, dtype=np.int64))
+    if not len(t):
+        return 0
+    cost_ps = max(int(round(cost_ns * 1000)), 1)
+    s = np.cumsum(cost_ps - np.diff(t) * 1000)
+    if not len(s):
+        return 1
+    work = s - np.minimum(np.minimum.accumulate(s), 0)
+    # a packet finds W ps of work ahead of it: ceil(W / s) packets, plus itself
+    return int(-(-max(int(work.max()), 0) // cost_ps)) + 1
 
 
 # ---- reading the table ------------------------------------------------------------------

@@ -82,6 +82,8 @@ def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
     _check_replay_options(args)
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None, groups
+    if args.offload not in (None, "chunk") and args.engine != "wirecap-a":
+        fail(PROG, f"--offload {args.offload}: offloading policies apply to wirecap-a only, not {args.engine}")
     try:
         engine = EngineConfig.make(args.engine, args.M, args.R, args.T, offload=args.offload)
     except ValueError as exc:
