@@ -283,3 +283,64 @@ class BuddyGroup:
 
     def __len__(self) -> int:
         return lib.wc_group__size(self._g)
+
+
+@dataclass(frozen=True)
+class BucketMove:
+    """One redirection-table bucket moved by the balancer (wc_balance.h)."""
+
+    bucket: int
+    src: int
+    dst: int
+    packets: int
+
+
+class Balancer:
+    """Bucket offloading's decision (engine/csrc/wc_balance.h): per-bucket
+    counts in, bucket moves out; the table it keeps is what the NIC's
+    redirection table (or the XDP program's map) should hold."""
+
+    def __init__(self, n_buckets: int, n_members: int, threshold_pct: int = lib.WC_THRESHOLD_PCT_DEFAULT,
+                 imbalance_pct: int = 0, table=None):
+        opts = ffi.new("struct wc_balance_opts *")
+        opts.sz = ffi.sizeof("struct wc_balance_opts")
+        opts.n_buckets, opts.n_members = n_buckets, n_members
+        opts.threshold_pct, opts.imbalance_pct = threshold_pct, imbalance_pct
+        keep = None
+        if table is not None:
+            keep = ffi.new("uint8_t[]", [int(v) for v in table])
+            if len(keep) != n_buckets:
+                raise ValueError(f"table: {n_buckets} entries expected, got {len(keep)}")
+            opts.table = keep
+        pb = ffi.new("struct wc_balance **")
+        _check(lib.wc_balance__create(pb, opts), "wc_balance__create",
+               {errno.EINVAL: f"n_buckets {n_buckets} must be a power of two in 1..{lib.WC_BALANCE_BUCKETS_MAX}, "
+                              f"n_members {n_members} in 1..{lib.WC_BALANCE_MEMBERS_MAX}, threshold_pct "
+                              f"{threshold_pct} in (0, 100], every table entry < n_members"})
+        self._b = ffi.gc(pb[0], lib.wc_balance__destroy)
+        self.n_buckets, self.n_members = n_buckets, n_members
+
+    def count(self, bucket: int, n: int = 1) -> None:
+        lib.wc_balance__count(self._b, bucket, n)
+
+    def member(self, bucket: int) -> int:
+        return lib.wc_balance__member(self._b, bucket)
+
+    @property
+    def table(self) -> list[int]:
+        return [self.member(b) for b in range(self.n_buckets)]
+
+    @property
+    def moves(self) -> int:
+        return lib.wc_balance__moves(self._b)
+
+    def solve(self, fill_pct=None, backlog=None, locked=None) -> list[BucketMove]:
+        n = self.n_members
+        mem = ffi.new("struct wc_balance_member[]", n)
+        for i in range(n):
+            mem[i].fill_pct = int(fill_pct[i]) if fill_pct is not None else 0
+            mem[i].backlog = int(backlog[i]) if backlog is not None else 0
+            mem[i].locked = int(bool(locked[i])) if locked is not None else 0
+        out = ffi.new("struct wc_bucket_move[]", self.n_buckets)
+        k = _check(lib.wc_balance__solve(self._b, mem, out, self.n_buckets), "wc_balance__solve")
+        return [BucketMove(out[i].bucket, out[i].src, out[i].dst, out[i].packets) for i in range(k)]

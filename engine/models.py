@@ -3,7 +3,8 @@
 | name       | paper                     | model                                      |
 |------------|---------------------------|--------------------------------------------|
 | wirecap-b  | WireCAP-B-(M, R)          | ring-buffer pool, one queue at a time      |
-| wirecap-a  | WireCAP-A-(M, R, T)       | + buddy-group offloading above T           |
+| wirecap-a  | WireCAP-A-(M, R, T)       | + buddy-group offloading above T; policy   |
+|            |                           |   chunk (paper), bucket or hybrid (ours)   |
 | dna        | DNA (ixgbe-3.10.16-DNA)   | Type-II: ring is the buffer (model only)   |
 | netmap     | NETMAP (20131019)         | Type-II with per-sync release (model only) |
 | pfring     | PF_RING 5.5.2, mode 2     | Type-I: NAPI copy into pf_ring (model only)|
@@ -26,6 +27,13 @@ KIND = {"wirecap-b": "wirecap", "wirecap-a": "wirecap", "dna": "dna", "netmap": 
 DEFAULT_M = 256
 DEFAULT_R = 500
 DEFAULT_T = 60
+
+# WireCAP-A's offloading policies (engine/csrc/wc_balance.h): the paper's
+# chunk offloading (§3.2.2a), and ours beyond the paper: redirection-table
+# bucket moves that keep every flow on one thread (RSS++, Barbette et al.,
+# CoNEXT 2019), and buckets with a chunk spill only in an emergency
+OFFLOAD_POLICIES = ("chunk", "bucket", "hybrid")
+DEFAULT_OFFLOAD = "chunk"
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,45 @@ class WireCapCosts:
     # 2 KB cells) go to memory, each costing `page_walk_bus_ns` of bus time
     pte_cache_bytes: int = 4 * 2**20
     page_walk_bus_ns: float = 12.0
+
+
+@dataclass(frozen=True)
+class BalanceCosts:
+    """Bucket offloading (policies bucket and hybrid; engine/csrc/wc_balance.h)."""
+
+    # RSS++ re-solves every 10 to 1,000 ms (Barbette et al. 2019, §4); the
+    # short end, so that a burst is met while WireCAP's pool absorbs it
+    period_ms: float = 100.0
+    # redirection-table entries: 128 on the 82599 (datasheet §8.2.3.7.13,
+    # RETA); 512 on the XL710, up to 2,048 on the E810
+    n_buckets: int = 128
+    # work above the group's mean that counts as a sustained imbalance
+    imbalance_pct: int = 10
+    # assumed: a move takes effect this long after the decision: the solve
+    # plus one RETA register write (datasheet §8.2.3.7.13: four 8-bit
+    # entries per 32-bit register at 0x0EB00 + 4n), a posted PCIe write
+    # (~1 us round trip with the read-back that flushes it); on AF_XDP one
+    # bpf(BPF_MAP_UPDATE_ELEM) system call, of the same order
+    move_us: float = 2.0
+
+    def __post_init__(self):
+        if not self.period_ms > 0:
+            raise ValueError(f"--period-ms {self.period_ms}: the re-solve period must be > 0 ms "
+                             "(RSS++ uses 10 to 1,000)")
+        nb = int(self.n_buckets)
+        if nb < 1 or nb > 2048 or nb & (nb - 1):
+            raise ValueError(f"--buckets {self.n_buckets}: the redirection table has a power-of-two size "
+                             "in 1..2,048 (82599: 128)")
+        if not 0 < self.imbalance_pct <= 1000:
+            raise ValueError(f"imbalance_pct {self.imbalance_pct}: must be in (0, 1000] percent")
+        if self.move_us < 0:
+            raise ValueError(f"move_us {self.move_us}: must be >= 0")
+
+
+def spill_pct(T: int) -> int:
+    """Policy hybrid: chunks spill to a buddy only above this fill, halfway
+    between T (where bucket moves start) and a full pool."""
+    return T + (100 - T + 1) // 2
 
 
 @dataclass(frozen=True)
@@ -112,6 +159,7 @@ class EngineConfig:
     M: int | None = None
     R: int | None = None
     T: int | None = None   # percent
+    offload: str | None = None  # WireCAP-A: one of OFFLOAD_POLICIES
 
     @property
     def kind(self) -> str:
@@ -126,12 +174,13 @@ class EngineConfig:
         if self.name == "wirecap-b":
             return f"WireCAP-B-({self.M},{self.R})"
         if self.name == "wirecap-a":
-            return f"WireCAP-A-({self.M},{self.R},{self.T}%)"
+            policy = "" if self.offload in (None, DEFAULT_OFFLOAD) else f",{self.offload}"
+            return f"WireCAP-A-({self.M},{self.R},{self.T}%{policy})"
         return {"dna": "DNA", "netmap": "NETMAP", "pfring": "PF_RING"}[self.name]
 
     @classmethod
     def make(cls, name: str, M: int | None = None, R: int | None = None, T: int | None = None,
-             ring_size: int = 1024) -> "EngineConfig":
+             offload: str | None = None, ring_size: int = 1024) -> "EngineConfig":
         """Build and validate; errors name the parameter and its allowed range."""
         if name not in ENGINES:
             raise ValueError(f"--engine {name!r}: unknown engine; choose one of {', '.join(ENGINES)}")
@@ -150,19 +199,30 @@ class EngineConfig:
             T = DEFAULT_T if T is None else T
             if not 0 < T <= 100:
                 raise ValueError(f"--T {T}: the offloading threshold T must be in (0, 100] percent")
-            return cls(name, M, R, int(T))
+            offload = DEFAULT_OFFLOAD if offload is None else str(offload)
+            if offload not in OFFLOAD_POLICIES:
+                raise ValueError(f"--offload {offload!r}: unknown offloading policy; choose one of "
+                                 f"{', '.join(OFFLOAD_POLICIES)}")
+            return cls(name, M, R, int(T), offload)
+        if offload not in (None, DEFAULT_OFFLOAD):
+            raise ValueError(f"--offload {offload}: offloading policies apply to wirecap-a only, not {name}")
         return cls(name, M, R, None)
 
     @classmethod
     def parse(cls, spec: str, ring_size: int = 1024) -> "EngineConfig":
-        """'dna', 'wirecap-b:256:500', 'wirecap-a:256:500:60'."""
+        """'dna', 'wirecap-b:256:500', 'wirecap-a:256:500:60', 'wirecap-a:256:500:60:bucket'."""
         name, *nums = spec.split(":")
+        offload = None
+        if name == "wirecap-a" and len(nums) == 4:
+            offload = nums.pop()
         try:
             values = [int(n) for n in nums]
         except ValueError:
-            raise ValueError(f"engine spec {spec!r}: expected name[:M:R[:T]] with integers") from None
-        return cls.make(name, *values, ring_size=ring_size)
+            raise ValueError(f"engine spec {spec!r}: expected name[:M:R[:T[:POLICY]]] with integers M, R, T") from None
+        return cls.make(name, *values, offload=offload, ring_size=ring_size)
 
     def spec(self) -> str:
         parts = [self.name] + [str(v) for v in (self.M, self.R, self.T) if v is not None]
+        if self.offload not in (None, DEFAULT_OFFLOAD):
+            parts.append(self.offload)
         return ":".join(parts)

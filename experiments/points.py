@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from driver.sim import Burst, simulate
 from driver.sim.params import HostModel, NicModel
-from engine.models import EngineConfig
+from engine.models import BalanceCosts, EngineConfig
 
 # the columns every capture point carries (pkt_handler's JSON), in order
 COLUMNS = ["engine", "engine_label", "M", "R", "T", "x", "P", "size", "queues", "nic_buffer",
@@ -46,7 +46,7 @@ def _engine(point: dict) -> EngineConfig:
     spec = str(point["engine"])
     if ":" in spec:
         return EngineConfig.parse(spec)
-    return EngineConfig.make(spec, point.get("M"), point.get("R"), point.get("T"))
+    return EngineConfig.make(spec, point.get("M"), point.get("R"), point.get("T"), offload=point.get("offload"))
 
 
 def sim_multi_pkt_handler(point: dict) -> list[dict]:
@@ -64,13 +64,17 @@ def sim_multi_pkt_handler(point: dict) -> list[dict]:
     n = int(point["queues"])
     x = int(point["x"])
     forward = bool(point.get("forward", False))
-    workload = steered(str(point["trace"]), n)
+    balance = BalanceCosts(period_ms=float(point.get("period_ms", BalanceCosts.period_ms)),
+                           n_buckets=int(point.get("n_buckets", BalanceCosts.n_buckets)))
+    workload = steered(str(point["trace"]), n, balance.n_buckets)
+    # reordering is counted where offloading can cause it (advanced mode)
     run = simulate(engine, workload, x=x, host=HostModel(clock_ghz=float(point.get("clock_ghz", 2.4))),
-                   groups=point.get("groups"), forward=forward, track_flows=engine.advanced)
+                   groups=point.get("groups"), forward=forward, track_flows=engine.advanced,
+                   balance=balance, track_order=engine.advanced)
     common = {"engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R,
               "T": engine.T, "x": x, "P": len(workload.ts_ns), "size": None, "queues": n,
               "nic_buffer": True, "backend": "sim", "seed": int(point.get("seed", 0)),
-              "trace": str(point["trace"]), "forward": forward,
+              "trace": str(point["trace"]), "forward": forward, "offload": engine.offload,
               "trace_duration_s": float(workload.ts_ns[-1] - workload.ts_ns[0]) / 1e9 if len(workload.ts_ns) else 0.0}
     rows = []
     for q in run.queues + [run.total]:
@@ -78,7 +82,8 @@ def sim_multi_pkt_handler(point: dict) -> list[dict]:
         row["queue"] = q.get("queue", "all")
         for key in ("sent", "delivered", "capture_drops", "delivery_drops", "filtered", "drop_rate",
                     "drops_fifo", "drops_nodesc", "offloaded_out", "offloaded_in", "flows_split",
-                    "processed", "max_buffered", "chunks_copied", "received"):
+                    "processed", "max_buffered", "chunks_copied", "received", "flows_migrated",
+                    "packets_reordered", "bucket_moves"):
             row[key] = q[key]
         if forward:
             # paper §4: "drop rate = 1 - received/sent" at the receiver

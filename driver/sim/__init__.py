@@ -23,7 +23,7 @@ from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_N
 from driver._sim import ffi, lib
 from engine.app_cost import pkt_handler_cost_ns
 from engine.core import counters, field_names
-from engine.models import DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
+from engine.models import BalanceCosts, DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts, spill_pct
 
 # the per-queue counters: every field of struct sim_queue_stats but the time
 STAT_FIELDS = tuple(f for f in field_names(ffi.typeof("struct sim_queue_stats")) if f != "last_done_ps")
@@ -32,6 +32,8 @@ ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
 # struct sim_run_rec, row by row
 RUN_LOG_DTYPE = np.dtype([("thread", "<u4"), ("owner", "<u4"), ("seq", "<u8"), ("n", "<u8")])
 BUS_ONE = lib.SIM_BUS_ONE  # the bus admits every frame (fixed point, sim.h)
+BUCKET_NONE = lib.SIM_NO_BUCKET  # a frame RSS does not hash: no bucket moves it
+OFFLOAD_CODES = {"chunk": lib.WC_OFFLOAD_CHUNK, "bucket": lib.WC_OFFLOAD_BUCKET, "hybrid": lib.WC_OFFLOAD_HYBRID}
 # trace times go to C in ns, which scales them by its own constant
 assert lib.SIM_PS_PER_NS == PS_PER_NS, "sim.h SIM_PS_PER_NS and params.PS_PER_NS disagree"
 PAGE_BYTES = 4096  # x86-64 base page
@@ -90,6 +92,10 @@ class TraceInput:
     size: np.ndarray
     n_queues: int
     n_flows: int
+    # each frame's redirection-table bucket (RSS hash & (table size - 1)),
+    # BUCKET_NONE where RSS does not hash it; needed by bucket offloading
+    bucket: np.ndarray | None = None
+    n_buckets: int = 128
 
 
 @dataclass
@@ -111,6 +117,9 @@ class SimRun:
     # record_runs: one row (thread, owner queue, first ring seq, packets) per
     # run an application thread processed (a WireCAP chunk), in finishing order
     run_log: np.ndarray | None = None
+    flows_migrated: int = 0     # flows handed to another thread with their bucket (not split)
+    packets_reordered: int = 0  # track_order: handed to a thread after a later packet of their flow
+    bucket_moves: int = 0       # redirection-table buckets moved (policies bucket, hybrid)
 
 
 def costs_for(engine: EngineConfig, wirecap: WireCapCosts = WireCapCosts(),
@@ -189,7 +198,8 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
              wirecap: WireCapCosts = WireCapCosts(), netmap: NetmapCosts = NetmapCosts(),
              pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None,
              forward: bool = False, record_forwarding: bool = False, bus: BusModel = BusModel(),
-             bulk: bool | None = None, app_start_ns: int = 0, record_runs: bool = False) -> SimRun:
+             bulk: bool | None = None, app_start_ns: int = 0, record_runs: bool = False,
+             balance: BalanceCosts = BalanceCosts(), track_order: bool = False) -> SimRun:
     """Run one point.
 
     groups[q]: queue q's buddy group in advanced mode (default: the queues
@@ -202,6 +212,11 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     (default: wherever it applies; the numbers are the same either way). app_start_ns: WireCAP's application
     threads start reading their capture queues only then (a reader that is
     not there yet). record_runs returns SimRun.run_log.
+
+    WireCAP-A's offloading policy is engine.offload: bucket and hybrid
+    move redirection-table buckets (balance: period, table size, move
+    cost) and need a trace with its frames' buckets (TraceInput.bucket).
+    track_order counts packets_reordered (trace mode).
     """
     p = ffi.new("struct sim_params *")
     keep = []  # numpy buffers must outlive the call
@@ -250,6 +265,36 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         p.n_flows = workload.n_flows
         flows_default = engine.advanced
     p.track_flows = flows_default if track_flows is None else bool(track_flows)
+    if track_order:
+        if isinstance(workload, Burst):
+            raise ValueError("track_order counts reordering on traces, not on generator bursts")
+        p.track_order = 1
+    offload = engine.offload if engine.advanced else None
+    if offload in ("bucket", "hybrid"):
+        if isinstance(workload, Burst) or workload.bucket is None:
+            raise ValueError(f"--offload {offload}: bucket moves need a trace steered through the redirection "
+                             "table (experiments.workloads.steered gives its frames' buckets), not a burst")
+        if groups is not None and len(set(groups)) > 1:
+            raise ValueError(f"--offload {offload}: the balancer spans the NIC's queues as one buddy group; "
+                             "drop groups=")
+        if int(workload.n_buckets) != int(balance.n_buckets):
+            raise ValueError(f"--buckets {balance.n_buckets}: the trace was steered through a "
+                             f"{workload.n_buckets}-entry table; steer it with the same size")
+        bk = np.ascontiguousarray(workload.bucket, dtype=np.uint16)
+        if len(bk) != len(workload.ts_ns):
+            raise ValueError("trace arrays differ in length (bucket)")
+        keep.append(bk)
+        p.bucket = ffi.from_buffer("uint16_t[]", bk)
+        p.n_buckets = int(balance.n_buckets)
+        p.bal_period_ps = _ps(balance.period_ms * 1e6)
+        p.bal_move_ps = _ps(balance.move_us * 1e3)
+        p.bal_imbalance_pct = int(balance.imbalance_pct)
+        if p.bal_move_ps >= p.bal_period_ps:
+            raise ValueError(f"--period-ms {balance.period_ms}: a move ({balance.move_us} us) must take effect "
+                             "before the next solve")
+    if offload is not None:
+        p.wc_offload = OFFLOAD_CODES[offload]
+        p.wc_spill_pct = spill_pct(engine.T)
     p.bus_admit = BUS_ONE if admit >= 1.0 else int(admit * BUS_ONE)
     _fill_engine(p, engine, host, nic, nic_buffer, n_queues, wirecap, netmap, pfring)
     p.app_cost_ps = _ps(app_cost_ns(engine, x, host, forward, contention, bus))
@@ -322,4 +367,5 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
         run_log = run_log[: int(res.runs_logged)]
     return SimRun(engine, queues, total, int(res.events), int(res.arrivals), res.end_ps / 1e12,
                   int(res.flows_split), int(res.forwarded), int(res.tx_backlog_max), fwd_log, matrix,
-                  contention if bus.enabled else 0.0, int(res.bulk_steps), run_log)
+                  contention if bus.enabled else 0.0, int(res.bulk_steps), run_log,
+                  int(res.flows_migrated), int(res.packets_reordered), int(res.bucket_moves))

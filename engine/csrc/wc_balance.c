@@ -14,6 +14,7 @@ struct wc_balance {
 	uint64_t moves;
 	uint8_t *table;     /* bucket -> member */
 	uint64_t *count;    /* bucket -> packets this period */
+	uint64_t *load;     /* bucket -> smoothed packets per period (x 2 in steady state) */
 };
 
 int wc_balance__create(struct wc_balance **out, const struct wc_balance_opts *opts)
@@ -39,7 +40,8 @@ int wc_balance__create(struct wc_balance **out, const struct wc_balance_opts *op
 		return -ENOMEM;
 	b->table = malloc(o.n_buckets);
 	b->count = calloc(o.n_buckets, sizeof(*b->count));
-	if (!b->table || !b->count) {
+	b->load = calloc(o.n_buckets, sizeof(*b->load));
+	if (!b->table || !b->count || !b->load) {
 		wc_balance__destroy(b);
 		return -ENOMEM;
 	}
@@ -59,6 +61,7 @@ void wc_balance__destroy(struct wc_balance *b)
 		return;
 	free(b->table);
 	free(b->count);
+	free(b->load);
 	free(b);
 }
 
@@ -87,68 +90,74 @@ uint64_t wc_balance__moves(const struct wc_balance *b)
 	return b->moves;
 }
 
-/* Does member m shed buckets: its capture queue fuller than T, or its work
- * above the mean by more than imbalance_pct (mean = total / n, compared
- * without a division). */
-static int sheds(const struct wc_balance *b, const struct wc_balance_member *mem, const uint64_t *work,
+/* Does member m give buckets away: its load above the mean by more than
+ * imbalance_pct (mean = total / n, compared without a division), and its
+ * backlog short: the member that takes a bucket waits, in order, for the
+ * giver's backlog (the barrier), so a move from a long backlog idles the
+ * taker for as long; at most one period of the giver's arrivals (its
+ * smoothed load is two periods' worth). */
+static int gives(const struct wc_balance *b, const struct wc_balance_member *mem, const uint64_t *load,
 		 uint64_t total, uint32_t m)
 {
-	uint64_t lhs = work[m] * b->n_members * 100;
-
-	if (!work[m])
+	if (!load[m] || mem[m].backlog * 2 > load[m])
 		return 0;
-	return mem[m].fill_pct > b->threshold_pct || lhs > total * (100 + (uint64_t)b->imbalance_pct);
+	return load[m] * b->n_members * 100 > total * (100 + (uint64_t)b->imbalance_pct);
+}
+
+/* May member m take buckets: not in a move, its capture queue at most half
+ * of T full ("when a capture queue is empty or shorter, the corresponding
+ * core is idle or less busy", §3.2.2a), and no buckets taken from another
+ * member in this solve. */
+static int takes(const struct wc_balance *b, const struct wc_balance_member *mem, const int32_t *taken_from,
+		 uint32_t m, uint32_t a)
+{
+	return m != a && !mem[m].locked && mem[m].fill_pct * 2 <= b->threshold_pct &&
+	       (taken_from[m] < 0 || taken_from[m] == (int32_t)a);
 }
 
 int wc_balance__solve(struct wc_balance *b, const struct wc_balance_member *mem,
 		      struct wc_bucket_move *moves, uint32_t max)
 {
-	uint64_t work[WC_BALANCE_MEMBERS_MAX] = { 0 }, total = 0;
+	uint64_t load[WC_BALANCE_MEMBERS_MAX] = { 0 }, total = 0;
 	int32_t taken_from[WC_BALANCE_MEMBERS_MAX];
 	uint8_t done[WC_BALANCE_MEMBERS_MAX] = { 0 };
 	uint32_t i, m, n = 0;
 
-	for (m = 0; m < b->n_members; m++) {
-		work[m] = mem[m].backlog;
-		taken_from[m] = -1;
+	/* the period's counts join the smoothed loads: a bucket's load halves
+	 * every period it is quiet (an exponential average, weight 1/2), so a
+	 * decision rests on more than one period's few packets */
+	for (i = 0; i < b->n_buckets; i++) {
+		b->load[i] = b->load[i] / 2 + b->count[i];
+		b->count[i] = 0;
 	}
-	for (i = 0; i < b->n_buckets; i++)
-		work[b->table[i]] += b->count[i];
 	for (m = 0; m < b->n_members; m++)
-		total += work[m];
+		taken_from[m] = -1;
+	for (i = 0; i < b->n_buckets; i++)
+		load[b->table[i]] += b->load[i];
+	for (m = 0; m < b->n_members; m++)
+		total += load[m];
 
 	while (n < max) {
 		uint32_t a = UINT32_MAX, to = UINT32_MAX, best = UINT32_MAX;
 		uint64_t c = 0;
 
-		/* the busiest member that sheds */
+		/* the busiest member that gives; one that has taken buckets in
+		 * this solve gives none (one barrier per member) */
 		for (m = 0; m < b->n_members; m++)
-			if (!mem[m].locked && !done[m] && sheds(b, mem, work, total, m) &&
-			    (a == UINT32_MAX || work[m] > work[a]))
+			if (!mem[m].locked && !done[m] && taken_from[m] < 0 && gives(b, mem, load, total, m) &&
+			    (a == UINT32_MAX || load[m] > load[a]))
 				a = m;
 		if (a == UINT32_MAX)
 			break;
-		/* its work at or below the mean: nothing left to shed */
-		if (work[a] * b->n_members <= total) {
-			done[a] = 1;
-			continue;
-		}
-		/* the least busy member that may take from a */
+		/* the least loaded member that may take from a */
 		for (m = 0; m < b->n_members; m++)
-			if (m != a && !mem[m].locked && (taken_from[m] < 0 || taken_from[m] == (int32_t)a) &&
-			    taken_from[a] < 0 && (to == UINT32_MAX || work[m] < work[to]))
+			if (takes(b, mem, taken_from, m, a) && (to == UINT32_MAX || load[m] < load[to]))
 				to = m;
-		/* a member that has taken buckets this solve gives none (one
-		 * barrier per member) */
-		if (to == UINT32_MAX || taken_from[a] >= 0) {
-			done[a] = 1;
-			continue;
-		}
-		/* a's heaviest bucket that still leaves a busier than to */
-		for (i = 0; i < b->n_buckets; i++) {
-			uint64_t k = b->count[i];
+		/* a's heaviest bucket that still leaves a more loaded than to */
+		for (i = 0; to != UINT32_MAX && i < b->n_buckets; i++) {
+			uint64_t k = b->load[i];
 
-			if (b->table[i] == a && k && k > c && 2 * k < work[a] - work[to]) {
+			if (b->table[i] == a && k > c && 2 * k < load[a] - load[to]) {
 				best = i;
 				c = k;
 			}
@@ -158,14 +167,11 @@ int wc_balance__solve(struct wc_balance *b, const struct wc_balance_member *mem,
 			continue;
 		}
 		b->table[best] = (uint8_t)to;
-		work[a] -= c;
-		work[to] += c;
+		load[a] -= c;
+		load[to] += c;
 		taken_from[to] = (int32_t)a;
 		moves[n++] = (struct wc_bucket_move){ best, a, to, c };
 		b->moves++;
-		/* the bucket is spoken for: it does not move twice in a solve */
-		b->count[best] = 0;
 	}
-	memset(b->count, 0, b->n_buckets * sizeof(*b->count));
 	return (int)n;
 }

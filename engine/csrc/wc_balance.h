@@ -16,25 +16,28 @@
  * once per period (RSS++ re-solves every 10 to 1,000 ms), calls
  * wc_balance__solve with each member's state. The solver:
  *
- *  - load L[m] = packets counted this period in m's buckets;
- *    work W[m] = L[m] + backlog[m] (packets waiting in m's capture queue
- *    and ring: moving future load away from a queue with a backlog lets it
- *    drain, WireCAP's pool absorbing the burst meanwhile);
- *  - a member sheds buckets when its capture queue is fuller than T
- *    percent of its pool (the same T as chunk offloading), or when its
- *    work exceeds the group's mean by more than imbalance_pct (a sustained
- *    imbalance, before any queue fills);
- *  - the busiest such member A gives its bucket with the most packets c to
- *    the least busy member B, among the buckets with 2c < W[A] - W[B]:
- *    after the move A still has more work than B, so every move lowers the
- *    largest work and the sum of squares, and a bucket never swings back
- *    and forth. A bucket heavier than that gap (one flow heavier than a
- *    core's share) is never moved: no bucket move can help there;
- *  - A stops once its work is at or below the mean; the solve stops when
- *    no member sheds or `max` moves are made;
- *  - members marked locked (a move still in flight, see below) take no
- *    part; a member takes buckets from one member per solve, so that the
- *    caller keeps one ordering barrier per receiving member.
+ *  - folds the period's counts into each bucket's load, an exponential
+ *    average that halves every period (so one period's few packets do not
+ *    decide alone); a member's load is the sum over its buckets;
+ *  - a member gives buckets away when its load exceeds the group's mean by
+ *    more than imbalance_pct (a sustained imbalance) and its backlog is
+ *    short, at most one period of its arrivals: the taker waits for the
+ *    giver's backlog (the barrier below), so a move out of a long backlog
+ *    would idle the taker for as long (measured: moves out of full queues
+ *    lost more than they saved);
+ *  - a member takes buckets when its capture queue is at most T/2 full
+ *    (§3.2.2a's assumption: a short capture queue means a less busy core);
+ *  - the busiest giver A gives its bucket with the largest load c to the
+ *    least loaded taker B, among the buckets with 2c < L[A] - L[B]: after
+ *    the move A still carries more than B, so every move lowers the
+ *    largest load and the sum of squares, and no bucket swings back and
+ *    forth. A bucket heavier than that gap (one flow heavier than a core's
+ *    share) is never moved: no bucket move can help there;
+ *  - A gives until it is no longer above the mean by imbalance_pct; the
+ *    solve stops when no member gives or `max` moves are made;
+ *  - members marked locked (a move in flight) take no part; a member takes
+ *    buckets from one member per solve, and a member that took gives none,
+ *    so that the caller keeps one ordering barrier per taking member.
  *
  * Ordering (the caller's, both backends): a moved bucket's packets already
  * in A are processed before B processes any packet that arrived after the
@@ -71,14 +74,14 @@ struct wc_balance_opts {
 	uint32_t n_buckets;      /* power of two in [1, WC_BALANCE_BUCKETS_MAX] */
 	uint32_t n_members;      /* 1 .. WC_BALANCE_MEMBERS_MAX */
 	const uint8_t *table;    /* initial bucket -> member; NULL: b mod n (ixgbe's default RETA) */
-	uint32_t threshold_pct;  /* T in (0, 100]: capture-queue fill that makes a member shed */
+	uint32_t threshold_pct;  /* T in (0, 100]: a member takes buckets at most T/2 full */
 	uint32_t imbalance_pct;  /* 0: WC_BALANCE_IMBALANCE_PCT_DEFAULT */
 };
 
 /* A member's state when the solve runs. */
 struct wc_balance_member {
 	uint32_t fill_pct;  /* its capture queue's length, percent of its pool's R */
-	uint64_t backlog;   /* packets waiting for its application thread */
+	uint64_t backlog;   /* packets waiting for its application thread (ring + capture queue) */
 	uint8_t locked;     /* a move in flight: neither gives nor takes */
 };
 

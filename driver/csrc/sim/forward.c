@@ -99,6 +99,13 @@ int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t s
 			if (st == FLOW_UNSEEN) {
 				s->flow_state[f] = (uint8_t)thread;
 			} else if (!(st & FLOW_SPLIT) && st != thread) {
+				if (s->reta && reta_migrated(s, f, st, thread)) {
+					/* followed its bucket, the old thread done with it */
+					s->flow_state[f] = (uint8_t)thread;
+					s->res->flows_migrated++;
+					o->st.flows_migrated++;
+					continue;
+				}
 				s->flow_state[f] = st | FLOW_SPLIT;
 				s->res->flows_split++;
 				o->st.flows_split++;
@@ -108,4 +115,30 @@ int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t s
 	if (!s->p->forward || !n)
 		return s->now;
 	return forward(s, thread, owner, seq, n, t_first, dt);
+}
+
+/* Reordering (beyond the paper): a frame handed to an application thread
+ * after a later frame of its flow was handed to one (chunk offloading: a
+ * buddy may take a later chunk of the queue before the home thread takes
+ * an earlier one). Frame ids are arrival order. */
+void sim_handed(struct sim *s, uint32_t owner, uint64_t seq, uint64_t n)
+{
+	struct sim_queue *o = &s->q[owner];
+	uint64_t i;
+
+	if (!s->order_max || !o->seq_pkt || seq == SIM_NO_SEQ)
+		return;
+	for (i = 0; i < n; i++) {
+		uint32_t pkt = o->seq_pkt[seq + i];
+		int32_t f = flow_of(s, pkt);
+
+		if (f < 0 || (uint32_t)f >= s->p->n_flows)
+			continue;
+		if (pkt + 1 < s->order_max[f]) {
+			o->st.packets_reordered++;
+			s->res->packets_reordered++;
+		} else {
+			s->order_max[f] = pkt + 1;
+		}
+	}
 }

@@ -30,7 +30,7 @@ static inline uint32_t queue_of(const struct sim *s, uint64_t pkt)
 	const struct sim_params *p = s->p;
 
 	if (!p->gen_gap_ps)
-		return p->queue[pkt];
+		return s->queue[pkt];
 	return nic_of(s, pkt) * p->n_queues + p->gen_queue[gen_index(s, pkt) % p->gen_len];
 }
 

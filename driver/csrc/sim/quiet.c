@@ -108,7 +108,7 @@ static uint64_t take_run(struct sim *s, uint64_t first, int64_t te)
 	const struct sim_params *p = s->p;
 	int (*take)(struct sim *, struct sim_queue *) = s->ops->take;
 	const int64_t *ts = p->ts_ns;
-	const uint8_t *queue = p->queue;
+	const uint8_t *queue = s->queue;
 	const uint64_t n = p->n_packets;
 	struct sim_queue *qs = s->q;
 	int64_t t_last = s->now;
@@ -141,7 +141,7 @@ uint64_t quiet_run(struct sim *s)
 	const struct sim_engine_ops *ops = s->ops;
 	/* read once: the stores to the queues below could alias them */
 	const int64_t *ts = p->ts_ns;
-	const uint8_t *queue = p->queue;
+	const uint8_t *queue = s->queue;
 	const uint64_t n = p->n_packets, epoch = s->quiet_epoch, first = s->next_pkt;
 	const int64_t te = s->heap.len ? s->heap.ev[0].t : SIM_NEVER;
 	struct sim_queue *qs = s->q;
@@ -194,7 +194,7 @@ uint64_t full_buffer_run(struct sim *s, int64_t te)
 	const struct sim_params *p = s->p;
 	const struct sim_nic *n = &s->nic[0];
 	const int64_t *ts = p->ts_ns;
-	const uint8_t *queue = p->queue;
+	const uint8_t *queue = s->queue;
 	const uint32_t *size = p->size;
 	const uint64_t first = s->next_pkt;
 	int64_t t_last = s->now;

@@ -47,6 +47,13 @@ static int check_params(const struct sim_params *p)
 		return -EINVAL;
 	if (p->n_packets >= (1ull << 32))
 		return -E2BIG; /* frame ids and bulk arithmetic are 32-bit per NIC */
+	/* bucket offloading: WireCAP-A on a trace, its frames' buckets given */
+	if (p->wc_offload > WC_OFFLOAD_HYBRID || (p->track_order && p->gen_gap_ps))
+		return -EINVAL;
+	if (p->engine == SIM_ENGINE_WIRECAP && p->wc_advanced && p->wc_offload != WC_OFFLOAD_CHUNK &&
+	    (p->gen_gap_ps || !p->bucket || p->bal_period_ps <= 0 || p->bal_move_ps < 0 ||
+	     (p->wc_offload == WC_OFFLOAD_HYBRID && (!p->wc_spill_pct || p->wc_spill_pct > 100))))
+		return -EINVAL;
 	if (p->bulk && p->gen_gap_ps) {
 		/* closed forms assume the plain round-robin queue pattern and
 		 * counters only (no per-frame record) */
@@ -130,6 +137,13 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	s.q = calloc(s.nq_total, sizeof(*s.q));
 	if (!s.q)
 		goto out;
+	s.queue = p->queue;
+	if (p->engine == SIM_ENGINE_WIRECAP && p->wc_advanced && p->wc_offload != WC_OFFLOAD_CHUNK) {
+		err = reta_init(&s, per_queue);
+		if (err)
+			goto out;
+		err = -ENOMEM;
+	}
 	for (k = 0; k < p->n_nics; k++) {
 		struct sim_nic *n = &s.nic[k];
 
@@ -142,10 +156,16 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		if (!n->fifo)
 			goto out;
 	}
-	records = p->track_flows || (!p->gen_gap_ps && (p->forward || s.ops->frame_ids));
+	records = p->track_flows || p->track_order || (!p->gen_gap_ps && (p->forward || s.ops->frame_ids));
 	flows = p->track_flows ? p->n_flows : 0;
-	/* the ring records of every queue, then the flow table: one block */
-	if (records)
+	if (p->track_order) {
+		s.order_max = calloc(p->n_flows ? p->n_flows : 1, sizeof(*s.order_max));
+		if (!s.order_max)
+			goto out;
+	}
+	/* the ring records of every queue, then the flow table: one block
+	 * (with bucket moves, each queue's records are its own: they grow) */
+	if (records && !s.seq_own)
 		for (i = 0; i < s.nq_total; i++)
 			cells += per_queue[i] + 1;
 	if (cells || flows) {
@@ -156,7 +176,12 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 	for (i = 0; i < s.nq_total; i++) {
 		s.q[i].id = i;
 		s.q[i].nic = i / p->n_queues;
-		if (records) {
+		if (records && s.seq_own) {
+			s.q[i].seq_cap = per_queue[i];
+			s.q[i].seq_pkt = malloc((per_queue[i] + 1) * sizeof(uint32_t));
+			if (!s.q[i].seq_pkt)
+				goto out;
+		} else if (records) {
 			s.q[i].seq_cap = per_queue[i];
 			s.q[i].seq_pkt = (uint32_t *)s.scratch + used;
 			used += per_queue[i] + 1;
@@ -166,7 +191,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 		s.flow_state = (uint8_t *)s.scratch + cells * sizeof(uint32_t);
 		memset(s.flow_state, FLOW_UNSEEN, flows);
 	}
-	s.seq_flows = !p->gen_gap_ps && p->track_flows && !p->forward && !s.ops->frame_ids;
+	s.seq_flows = !p->gen_gap_ps && p->track_flows && !p->forward && !s.ops->frame_ids && !p->track_order;
 	err = s.ops->init(&s);
 	if (err)
 		goto out;
@@ -194,7 +219,7 @@ int sim_run(const struct sim_params *p, struct sim_queue_stats *qs, struct sim_r
 			if (trace_bulk && s.nic[0].fifo_len && full_buffer_run(&s, te))
 				continue;
 			if (s.lazy_quiet && !s.nic[0].fifo_len)
-				quiet_sync(&s, &s.q[p->queue[s.next_pkt]]); /* its queue's earlier frames */
+				quiet_sync(&s, &s.q[s.queue[s.next_pkt]]); /* its queue's earlier frames */
 			else if (quiet)
 				quiet_flush(&s); /* the engine sees every frame before this one */
 			s.now = ta;
@@ -228,6 +253,10 @@ out:
 	if (s.q && s.ops->fini)
 		s.ops->fini(&s);
 	sim_scratch_put(s.scratch);
+	for (i = 0; s.q && s.seq_own && i < s.nq_total; i++)
+		free(s.q[i].seq_pkt);
+	reta_fini(&s);
+	free(s.order_max);
 	free(s.q);
 	for (k = 0; k < 2; k++)
 		free(s.nic[k].fifo);

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "wc_balance.h"
 #include "wc_buddy.h"
 #include "wc_pool.h"
 #include "wc_workq.h"
@@ -111,7 +112,24 @@ struct sim_params {
 	int64_t app_start_ps;        /* WireCAP: application threads start reading then (0: at once) */
 	struct sim_run_rec *run_log; /* optional: each run of packets an application thread processed */
 	uint64_t run_log_cap;
+	/* count packets handed to an application thread after a later packet
+	 * of their flow (trace mode; the ring records then hold frame ids) */
+	uint8_t track_order;
+
+	/* --- WireCAP-A's offloading policy (beyond the paper) --------------- */
+	uint32_t wc_offload;         /* WC_OFFLOAD_CHUNK (the paper's), _BUCKET, _HYBRID */
+	uint32_t wc_spill_pct;       /* hybrid: chunks spill to a buddy only above this fill */
+	/* bucket and hybrid (trace mode, one buddy group): the redirection
+	 * table (82599 RETA, datasheet §7.1.2.8.3) in front of the queues */
+	const uint16_t *bucket;      /* per packet: its bucket, SIM_NO_BUCKET if RSS does not hash it */
+	uint32_t n_buckets;          /* table entries (a power of two) */
+	int64_t bal_period_ps;       /* the balancer re-solves this often */
+	int64_t bal_move_ps;         /* a decided move takes effect this much later (RETA write) */
+	uint32_t bal_imbalance_pct;  /* wc_balance_opts.imbalance_pct */
 };
+
+/* a frame RSS does not hash (non-IP): its queue is fixed, no bucket moves it */
+#define SIM_NO_BUCKET 0xffffu
 
 /* One run of packets processed by one application thread (a WireCAP chunk,
  * a Type-II batch): `thread` processed frames seq .. seq+n-1 of `owner`'s
@@ -143,6 +161,9 @@ struct sim_queue_stats {
 	uint64_t max_buffered;    /* most frames held by the engine at once */
 	uint64_t received;        /* frames of this queue counted by the receiver (forwarding) */
 	uint64_t flows_split;     /* flows of this queue processed by more than one thread */
+	uint64_t flows_migrated;  /* flows handed to another thread with their bucket (not split) */
+	uint64_t packets_reordered; /* handed to a thread after a later packet of their flow (track_order) */
+	uint64_t bucket_moves;    /* redirection-table buckets moved away from this queue */
 	int64_t last_done_ps;     /* when this queue's thread finished its last packet */
 };
 
@@ -153,6 +174,9 @@ struct sim_result {
 				   * steps, or runs of a trace's quiet frames) */
 	int64_t end_ps;           /* time of the last event */
 	uint64_t flows_split;     /* flows processed by more than one thread */
+	uint64_t flows_migrated;  /* flows handed over with their bucket */
+	uint64_t packets_reordered;
+	uint64_t bucket_moves;    /* redirection-table buckets moved */
 	uint64_t forwarded;       /* frames put on NIC2's wire */
 	uint64_t fwd_logged;      /* entries written to fwd_log */
 	uint64_t tx_backlog_max;  /* most frames waiting for NIC2's wire at once */

@@ -128,6 +128,13 @@ struct sim {
 	struct sim_nic nic[2];
 	struct sim_result *res;
 	uint64_t next_pkt;       /* trace mode: next frame */
+	/* trace mode: each frame's queue (sim_params.queue, or with bucket
+	 * offloading the run's own copy, rewritten by bucket moves: reta.c) */
+	const uint8_t *queue;
+	struct sim_reta *reta;   /* bucket offloading's redirection table (reta.c); NULL: none */
+	/* track_order: per flow, 1 + the latest frame id handed to a thread */
+	uint32_t *order_max;
+	uint8_t seq_own;         /* ring records are per-queue allocations that reta.c may grow */
 	uint64_t quiet_epoch;    /* trace mode: bumped whenever an engine's state may change (quiet.c;
 				  * with lazy_quiet, a queue's own is reset instead) */
 	/* trace mode, flows tracked and nothing else read from the ring
@@ -163,6 +170,25 @@ int sim_heap_pop(struct sim_heap *h, struct sim_event *out);
 /* forward.c: an application thread finished n frames of queue `owner` */
 int64_t sim_processed(struct sim *s, uint32_t thread, uint32_t owner, uint64_t seq, uint64_t n,
 		      int64_t t_first, int64_t dt);
+
+/* forward.c: an application thread was handed n frames of queue `owner`
+ * (a chunk taken from its capture queue): counts those that come after a
+ * later frame of their flow (track_order) */
+void sim_handed(struct sim *s, uint32_t owner, uint64_t seq, uint64_t n);
+
+/* reta.c: bucket offloading's redirection table (sim_params.bucket) */
+struct sim_reta;
+int reta_init(struct sim *s, const uint64_t *per_queue);
+void reta_fini(struct sim *s);
+/* bucket b's frames from the next arrival on go to queue dst; returns how
+ * many (0 or more; a negative errno if dst's ring records cannot grow) */
+int64_t reta_move(struct sim *s, uint32_t b, uint32_t dst);
+/* dst's thread takes over bucket b's flows from src (the move's barrier is
+ * past): a flow of b first processed by src and then by dst is migrated,
+ * not split */
+void reta_hand_over(struct sim *s, uint32_t b, uint32_t src, uint32_t dst);
+/* Was flow f handed from thread `from` to thread `to` with its bucket? */
+int reta_migrated(const struct sim *s, int32_t f, uint32_t from, uint32_t to);
 
 /* quiet.c: q's quiet frames, handed to its engine now, and q's count of
  * them asked again later (lazy hand-over) */

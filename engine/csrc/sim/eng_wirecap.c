@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "wc_balance.h"
 #include "wc_capture.h"
 
 enum {
@@ -42,7 +43,12 @@ enum {
 	EV_CT_TIMEOUT,          /* partial-chunk capture timeout */
 	EV_TX_DONE,             /* a forwarded chunk's last frame left NIC2 */
 	EV_APP_START,           /* an application thread starts reading (app_start_ps) */
+	EV_BALANCE,             /* bucket offloading: the balancer re-solves */
+	EV_MOVE,                /* bucket offloading: the decided moves take effect */
 };
+
+/* moves one solve may decide: every bucket of the largest table */
+#define WC_MOVES_MAX WC_BALANCE_BUCKETS_MAX
 
 #define SIM_WORKQ_FLAGS WC_WORKQ_LOCAL
 
@@ -72,6 +78,25 @@ struct wc_run {
 	uint32_t n_groups;
 	uint32_t member_queue[WC_GROUP_MAX][WC_GROUP_MAX]; /* group, member -> queue */
 	struct wc_capture_set owners; /* {nic_id, ring_id} -> the queue's capture step */
+	/* bucket offloading (policies bucket, hybrid; wc_balance.h) */
+	struct wc_balance *bal;
+	uint64_t bal_counted;         /* frames up to this id are counted into the balancer */
+	struct wc_bucket_move moves[WC_MOVES_MAX]; /* decided, not yet handed over */
+	uint8_t effective[WC_MOVES_MAX];           /* its RETA write is done (EV_MOVE) */
+	uint32_t n_moves;
+	/* per queue: the move barrier (eng_wirecap.c, bucket offloading) */
+	struct wc_barrier {
+		int32_t src;          /* -1: none; else dst waits for this queue */
+		uint64_t src_seq;     /* ... until src's frames below this ring seq are processed */
+		uint64_t hold_from;   /* dst's own frames from this ring seq on wait */
+		uint32_t waiters;     /* (as a src) barriers that wait for this queue */
+		uint8_t decided;      /* in a move decided, not yet in effect */
+	} bar[WC_GROUP_MAX];
+	/* per queue: its own chunks set aside behind its barrier, in ring order */
+	struct wc_held {
+		struct wc_chunk_meta *m;
+		uint32_t head, n, cap;
+	} held[WC_GROUP_MAX];
 };
 
 static inline struct wc_run *RUN(struct sim *s)
@@ -158,12 +183,52 @@ static void ct_notify(struct sim *s, struct sim_queue *q)
 		ct_start(s, q);
 }
 
+/* Bucket offloading's order (wc_balance.h): a queue that took buckets does
+ * not start a chunk of its own that holds frames from after the move until
+ * the old queue has processed every frame it got before it. */
+static int held_back(struct sim *s, struct sim_queue *q, const struct wc_chunk_meta *m)
+{
+	const struct wc_barrier *b = &RUN(s)->bar[q->id];
+
+	return b->src >= 0 && m->seq + m->pkt_count > b->hold_from;
+}
+
+/* The next chunk q's thread may start, with bucket offloading: its own
+ * chunks wait behind the barrier, in ring order, set aside; a buddy's
+ * (hybrid's spill) go at once, since the frames the barrier waits for may
+ * be among them. 0 when there is none. */
+static int next_chunk(struct sim *s, struct sim_queue *q, struct wc_chunk_meta *m)
+{
+	struct wc_run *r = RUN(s);
+	struct wc_held *h = &r->held[q->id];
+
+	if (r->bar[q->id].src < 0 && h->n) {
+		*m = h->m[h->head];
+		h->head = (h->head + 1) % h->cap;
+		h->n--;
+		return 1;
+	}
+	while (!wc_workq__pop(W(q)->capq, m)) {
+		if (m->ring_id != q->id || (!h->n && !held_back(s, q, m)))
+			return 1;
+		if (h->n == h->cap) {
+			fail(s, -EOVERFLOW); /* more own chunks than the pool has */
+			return 0;
+		}
+		h->m[(h->head + h->n++) % h->cap] = *m;
+	}
+	return 0;
+}
+
 static void app_start(struct sim *s, struct sim_queue *q)
 {
 	struct sim_app *a = &q->app;
 
-	if (a->busy || s->now < s->p->app_start_ps || wc_workq__pop(W(q)->capq, &a->meta))
+	if (a->busy || s->now < s->p->app_start_ps)
 		return;
+	if (RUN(s)->bal ? !next_chunk(s, q, &a->meta) : wc_workq__pop(W(q)->capq, &a->meta) != 0)
+		return;
+	sim_handed(s, a->meta.ring_id, a->meta.seq, a->meta.pkt_count);
 	a->busy = 1;
 	a->gen++;
 	a->batch = a->meta.pkt_count;
@@ -227,6 +292,120 @@ static void recycle(struct sim *s, struct wc_capture *owner, const struct wc_chu
 	ct_notify(s, wc_capture__user(owner));
 }
 
+/* ---- bucket offloading (beyond the paper; wc_balance.h, reta.c) -------- */
+
+/* A barrier is past when src has processed (whoever did) as many of its
+ * frames as it had when the move took effect: dst's thread may go on, and
+ * the moved buckets' flows are dst's now. */
+static void barrier_check(struct sim *s, uint32_t src)
+{
+	struct wc_run *r = RUN(s);
+	uint32_t i, k, kept;
+
+	if (!r->bar[src].waiters)
+		return;
+	for (i = 0; i < s->nq_total; i++) {
+		struct wc_barrier *b = &r->bar[i];
+
+		if (b->src != (int32_t)src || s->q[src].st.delivered < b->src_seq)
+			continue;
+		/* the moves src -> i that took effect are done with */
+		for (k = kept = 0; k < r->n_moves; k++) {
+			struct wc_bucket_move *m = &r->moves[k];
+
+			if (r->effective[k] && m->src == src && m->dst == i) {
+				reta_hand_over(s, m->bucket, src, i);
+				continue;
+			}
+			r->effective[kept] = r->effective[k];
+			r->moves[kept++] = *m;
+		}
+		r->n_moves = kept;
+		b->src = -1;
+		r->bar[src].waiters--;
+		app_start(s, &s->q[i]);
+	}
+}
+
+/* Every period: count the frames that arrived since the last solve into
+ * their buckets, and let the balancer decide with each queue's state now;
+ * the moves take effect one RETA write later (EV_MOVE). No more solves
+ * once the trace has arrived. */
+static void balance(struct sim *s)
+{
+	const struct sim_params *p = s->p;
+	struct wc_run *r = RUN(s);
+	struct wc_balance_member mem[WC_GROUP_MAX];
+	uint64_t i;
+	int n;
+
+	if (s->next_pkt >= p->n_packets)
+		return;
+	for (i = r->bal_counted; i < s->next_pkt; i++)
+		if (p->bucket[i] != SIM_NO_BUCKET)
+			wc_balance__count(r->bal, p->bucket[i], 1);
+	r->bal_counted = s->next_pkt;
+	for (i = 0; i < s->nq_total; i++) {
+		struct sim_queue *q = &s->q[i];
+
+		sim_sync(s, q);
+		mem[i].fill_pct = (uint32_t)(wc_workq__len(W(q)->capq) * 100 / p->wc_r);
+		mem[i].backlog = W(q)->buffered;
+		/* in a move until its barriers are past, as giver and as taker */
+		mem[i].locked = r->bar[i].decided || r->bar[i].src >= 0 || r->bar[i].waiters;
+	}
+	n = wc_balance__solve(r->bal, mem, r->moves + r->n_moves, WC_MOVES_MAX - r->n_moves);
+	if (n > 0) {
+		for (i = r->n_moves; i < r->n_moves + (uint32_t)n; i++) {
+			r->bar[r->moves[i].src].decided = r->bar[r->moves[i].dst].decided = 1;
+			r->effective[i] = 0;
+		}
+		r->n_moves += (uint32_t)n;
+		sim_schedule(s, s->now + p->bal_move_ps, EV_MOVE, 0, 0);
+	}
+	sim_schedule(s, s->now + p->bal_period_ps, EV_BALANCE, 0, 0);
+}
+
+/* The RETA writes are done: the moved buckets' next frames go to their new
+ * queues, which wait for the old ones (barrier_check). */
+static void moves_take_effect(struct sim *s)
+{
+	struct wc_run *r = RUN(s);
+	uint32_t k, n = r->n_moves;
+
+	for (k = 0; k < n; k++) {
+		struct wc_bucket_move *m = &r->moves[k];
+		struct wc_barrier *b = &r->bar[m->dst];
+		int64_t moved;
+
+		if (r->effective[k])
+			continue;
+		r->effective[k] = 1;
+		r->bar[m->src].decided = r->bar[m->dst].decided = 0;
+		sim_sync(s, &s->q[m->src]);
+		sim_sync(s, &s->q[m->dst]);
+		moved = reta_move(s, m->bucket, m->dst);
+		if (moved < 0) {
+			fail(s, (int)moved);
+			return;
+		}
+		s->q[m->src].st.bucket_moves++;
+		s->res->bucket_moves++;
+		if (b->src < 0) {
+			/* one source per receiving queue and solve (wc_balance.h) */
+			b->src = (int32_t)m->src;
+			b->src_seq = s->q[m->src].head_seq;
+			b->hold_from = s->q[m->dst].head_seq;
+			r->bar[m->src].waiters++;
+		} else if (b->src != (int32_t)m->src) {
+			fail(s, -EPROTO);
+			return;
+		}
+	}
+	for (k = 0; k < s->nq_total; k++)
+		barrier_check(s, k);
+}
+
 static void wc_event(struct sim *s, const struct sim_event *ev)
 {
 	struct sim_queue *q = &s->q[ev->q];
@@ -253,6 +432,12 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 	case EV_APP_START:
 		app_start(s, q);
 		break;
+	case EV_BALANCE:
+		balance(s);
+		break;
+	case EV_MOVE:
+		moves_take_effect(s);
+		break;
 	case EV_APP_DONE: {
 		struct sim_app *a = &q->app;
 		struct wc_chunk_meta m = a->meta;
@@ -272,6 +457,8 @@ static void wc_event(struct sim *s, const struct sim_event *ev)
 		freed = sim_processed(s, q->id, m.ring_id, m.seq, m.pkt_count, a->started + s->p->app_cost_ps,
 				      s->p->app_cost_ps);
 		W((struct sim_queue *)wc_capture__user(owner))->buffered -= m.pkt_count;
+		if (RUN(s)->bal)
+			barrier_check(s, m.ring_id);
 		if (freed > s->now) {
 			/* zero-copy forwarding: the cells are the transmit buffers,
 			 * so the chunk is recycled only after transmit completion
@@ -420,7 +607,34 @@ static int wc_init(struct sim *s)
 		return -ENOMEM;
 	s->eng_run = r;
 
-	if (p->wc_advanced) {
+	for (i = 0; i < WC_GROUP_MAX; i++)
+		r->bar[i].src = -1;
+	if (p->wc_advanced && p->wc_offload != WC_OFFLOAD_CHUNK) {
+		/* bucket offloading: one balancer over the NIC's queues, the
+		 * redirection table as RSS left it (reta.c) */
+		struct wc_balance_opts bo = { .sz = sizeof(bo), .n_buckets = p->n_buckets,
+					      .n_members = s->nq_total, .threshold_pct = p->wc_t_pct,
+					      .imbalance_pct = p->bal_imbalance_pct };
+		uint8_t table[WC_BALANCE_BUCKETS_MAX];
+
+		for (i = 0; i < p->n_buckets; i++)
+			table[i] = (uint8_t)(i % s->nq_total);
+		bo.table = table;
+		err = wc_balance__create(&r->bal, &bo);
+		if (err)
+			return err;
+		for (i = 0; i < s->nq_total; i++) {
+			r->held[i].cap = p->wc_r; /* at most every chunk of its pool */
+			r->held[i].m = calloc(p->wc_r, sizeof(*r->held[i].m));
+			if (!r->held[i].m)
+				return -ENOMEM;
+		}
+		sim_schedule(s, p->bal_period_ps, EV_BALANCE, 0, 0);
+	}
+	/* buddy groups: the paper's chunk offloading, or hybrid's spill */
+	if (p->wc_advanced && p->wc_offload != WC_OFFLOAD_BUCKET) {
+		uint32_t t = p->wc_offload == WC_OFFLOAD_HYBRID ? p->wc_spill_pct : p->wc_t_pct;
+
 		for (i = 0; i < s->nq_total; i++)
 			if (p->wc_group[i] + 1u > r->n_groups)
 				r->n_groups = p->wc_group[i] + 1u;
@@ -428,7 +642,7 @@ static int wc_init(struct sim *s)
 		if (!r->groups)
 			return -ENOMEM;
 		for (i = 0; i < r->n_groups; i++) {
-			struct wc_group_opts o = { sizeof(o), p->wc_t_pct };
+			struct wc_group_opts o = { sizeof(o), t };
 
 			err = wc_group__create(&r->groups[i], &o);
 			if (err)
@@ -449,12 +663,12 @@ static int wc_init(struct sim *s)
 		/* with offloading, any chunk of the group may land in one queue;
 		 * the model's threads are events of one loop, so every queue is
 		 * used by one thread (wc_workq.h: WC_WORKQ_LOCAL) */
-		err = wc_workq__create_flags(&w->capq, p->wc_r * (p->wc_advanced ? s->nq_total : 1), SIM_WORKQ_FLAGS);
+		err = wc_workq__create_flags(&w->capq, p->wc_r * (r->groups ? s->nq_total : 1), SIM_WORKQ_FLAGS);
 		if (!err)
 			err = wc_workq__create_flags(&w->recq, p->wc_r, SIM_WORKQ_FLAGS);
 		if (err)
 			return err;
-		if (p->wc_advanced)
+		if (r->groups)
 			w->group = r->groups[p->wc_group[i]];
 		co.pool = w->pool;
 		co.capq = w->capq;
@@ -493,6 +707,9 @@ static void wc_fini(struct sim *s)
 	}
 	if (!r)
 		return;
+	wc_balance__destroy(r->bal);
+	for (i = 0; i < WC_GROUP_MAX; i++)
+		free(r->held[i].m);
 	for (i = 0; i < r->n_groups && r->groups; i++)
 		wc_group__destroy(r->groups[i]);
 	free(r->groups);
