@@ -37,10 +37,8 @@ included, can avoid losses. reading() and the figure name those points.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,9 +76,10 @@ DEFAULT_CONFIG = {
     "policies": ["chunk", "bucket", "hybrid"],
     # the real captures are mostly idle (1kxun is two captures 5.8 years
     # apart, past the simulator's int64-ps clock): idle gaps longer than this
-    # are cut to it. None of them holds as many packets as one core processes
-    # in 1 s at x = 300 (38,790), so every backlog has drained before a cut
-    # gap ends and the cut changes no drop
+    # are cut to it (experiments.workloads.replay_times_ns, as the xdp
+    # backend's --max-gap-s). None of them holds as many packets as one core
+    # processes in 1 s at x = 300 (38,790), so every backlog has drained
+    # before a cut gap ends and the cut changes no drop
     "max_gap_s": 1.0,
     # bucket re-solve period and redirection-table size; None: the model's
     # defaults (engine.models.BalanceCosts: RSS++'s 10 ms, the 82599's 128)
@@ -143,50 +142,28 @@ def run(cfg, progress=None):
 # ---- one point ----------------------------------------------------------------------------
 
 def measure(point: dict) -> list[dict]:
-    """experiments.points.sim_multi_pkt_handler on the point, each row with
-    the trace's limits for any flow-preserving policy (flow_limits)."""
+    """experiments.points.sim_multi_pkt_handler on the point (max_gap_s, for
+    the real captures, cuts their idle gaps there), each row with the
+    trace's limits for any flow-preserving policy (flow_limits)."""
     from engine.models import EngineConfig
     from experiments.points import sim_multi_pkt_handler
 
-    trace = str(point["trace"])
+    rows = sim_multi_pkt_handler(point)
     cut = point.get("max_gap_s")
-    sim_point = {k: v for k, v in point.items() if k != "max_gap_s"}
-    if cut is not None:
-        sim_point["trace"] = str(gap_cut_path(trace, float(cut)))
-    rows = sim_multi_pkt_handler(sim_point)
-    limits = flow_limits(sim_point["trace"], point["engine"], int(point["x"]), float(point.get("clock_ghz", 2.4)))
+    limits = flow_limits(str(point["trace"]), point["engine"], int(point["x"]),
+                         float(point.get("clock_ghz", 2.4)), None if cut is None else float(cut))
     n = int(point["queues"])
     policy = EngineConfig.parse(str(point["engine"])).offload
     for r in rows:
         r.setdefault("offload", policy)
-        r["trace"] = trace
         r["max_gap_s"] = cut
         r.update(limits)
         r["load_per_core"] = limits["trace_packets"] / (n * limits["core_capacity"]) if limits["core_capacity"] else 0.0
     return rows
 
 
-def gap_cut_path(spec: str, max_gap_s: float) -> Path:
-    """The trace with every idle gap longer than max_gap_s cut to it (file
-    order, a packet dated before its predecessor right after it, as the xdp
-    backend's --max-gap-s replays it), saved once as a columnar .npz in the
-    trace cache, named by the source's digest: the same packets, RSS and
-    flows, on a clock the simulator holds."""
-    from traces import cache, load_trace
-
-    tr = load_trace(spec)
-    digest = tr.digest()[:16]
-    path = cache.cache_dir() / "gap-cut" / f"{Path(spec).stem}-gap{max_gap_s:g}s-{digest}.npz"
-    if not path.exists():
-        gaps = np.diff(np.asarray(tr.ts_ns, dtype=np.int64)).clip(min=0)
-        gaps = np.minimum(gaps, int(round(max_gap_s * 1e9)))
-        ts = np.concatenate(([0], np.cumsum(gaps))).astype(np.int64)
-        cache.write_npz(dataclasses.replace(tr, ts_ns=ts, raw=None), path)  # atomic: workers may race
-    return path
-
-
 @functools.lru_cache(maxsize=64)
-def flow_limits(trace: str, engine_spec: str, x: int, clock_ghz: float) -> dict:
+def flow_limits(trace: str, engine_spec: str, x: int, clock_ghz: float, max_gap_s: float | None = None) -> dict:
     """What no flow-preserving policy can change, from the trace alone.
 
     heaviest_flow_packets / core_capacity: the heaviest flow's share of one
@@ -197,16 +174,17 @@ def flow_limits(trace: str, engine_spec: str, x: int, clock_ghz: float) -> dict:
     single deterministic server, Lindley's recursion in integer ps), against
     engine_buffer (the cells an engine holds for one queue: the pool R*M for
     WireCAP, the ring for DNA): above it even a core of its own loses some
-    of its packets, at any time scale."""
+    of its packets, at any time scale. Times are the replay's (max_gap_s
+    cuts idle gaps as the simulator's replay does)."""
     from driver.sim import app_cost_ns
     from driver.sim.params import HostModel
     from engine.models import EngineConfig
-    from experiments.workloads import _trace
+    from experiments.workloads import _trace, replay_times_ns
 
     tr = _trace(trace)
     engine = EngineConfig.parse(engine_spec)
     cost_ns = app_cost_ns(engine, x, HostModel(clock_ghz=clock_ghz))
-    ts = np.asarray(tr.ts_ns, dtype=np.int64)
+    ts = replay_times_ns(np.asarray(tr.ts_ns, dtype=np.int64), 1.0, max_gap_s)
     duration_ns = int(ts.max() - ts.min()) if len(ts) else 0
     flows = np.asarray(tr.flow_ids(), dtype=np.int64)
     counts = np.bincount(flows) if len(flows) else np.zeros(1, dtype=np.int64)
