@@ -147,7 +147,7 @@ def test_reading_names_bucket_points_worse_than_no_offloading():
     basic = df.iloc[[0]].assign(engine="wirecap-b", engine_label="WireCAP-B-(256,500)", offload=None, T=None,
                                 drop_rate=0.025)
     text = offload.reading(pd.concat([df, basic], ignore_index=True))
-    assert "bucket loses more than WireCAP-B, which does not offload at all, at 1 of 1 points" in text
+    assert "bucket loses over 0.1 pp more than WireCAP-B, which does not offload at all, at 1 of 1 points" in text
     assert "9.00% vs 2.50%" in text
 
 
