@@ -292,13 +292,14 @@ def claims(df) -> list[Claim]:
                              "ours", f"no {p} rows", "rows present", False))
             continue
         worst = c.loc[c[col].idxmax()]
+        over = int((c[col] > 100 * MARGIN + 1e-9).sum())
         out.append(Claim(NAME, f"{NAME}.{p}_drops",
                          f"WireCAP-A with {p} offloading loses at most WireCAP-A chunk's drop rate + 0.5 pp "
                          f"at every point (same trace, n, T)",
                          "ours (beyond the paper)",
                          f"worst {worst[col]:+.2f} pp ({pct(worst[f'drop_rate_{p}'])} vs chunk "
-                         f"{pct(worst[f'drop_rate_{CHUNK}'])}) over {len(c)} points",
-                         "<= +0.50 pp at every point", bool((c[col] <= 100 * MARGIN + 1e-9).all()),
+                         f"{pct(worst[f'drop_rate_{CHUNK}'])}); over +0.50 pp at {over} of {len(c)} points",
+                         "<= +0.50 pp at every point", over == 0,
                          _where(worst), f"{worst[col]:+.2f} pp"))
     if f"flows_split_{BUCKET}" in c:
         split = int(c[f"flows_split_{BUCKET}"].sum())
