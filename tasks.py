@@ -179,6 +179,8 @@ def list_experiments(c):
         "M": "WireCAP descriptor segment sizes M, cells per chunk, comma-separated (default: 256)",
         "R": "WireCAP ring-buffer pool sizes R, chunks per queue, comma-separated (default: 500)",
         "T": "WireCAP-A offloading thresholds T, percent, comma-separated (default: 60)",
+        "offload": "WireCAP-A offloading policies, comma-separated: chunk (the paper's), bucket or hybrid "
+                   "(ours: redirection-table bucket moves; trace workloads only) (default: chunk)",
         "x": "BPF filter runs per packet (load), comma-separated (default: 0)",
         "P": "burst lengths in packets, comma-separated, 1e5 style allowed (default 100000; "
              "traces are replayed whole)",
@@ -193,18 +195,19 @@ def list_experiments(c):
         "skip_invalid": "drop invalid combinations (e.g. R <= N/M) instead of stopping (default: off)",
     },
 )
-def sweep(c, engine, M="", R="", T="", x="0", P="", queues="1", trace="burst", size=64, label="",
+def sweep(c, engine, M="", R="", T="", offload="", x="0", P="", queues="1", trace="burst", size=64, label="",
           jobs=1, scheduler="", resume=True, skip_invalid=False):
-    """Sweep any engine over lists of M, R, T, x, P, queues and trace; save results/sweep/<run>/."""
+    """Sweep any engine over lists of M, R, T, offload, x, P, queues and trace; save results/sweep/<run>/."""
     from experiments import executor
     from experiments import sweep as sw
 
     jobs = _check_jobs(jobs)
-    _check_sweep_axes(engine=engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size)
+    _check_sweep_axes(engine=engine, M=M, R=R, T=T, offload=offload, x=x, P=P, queues=queues, trace=trace,
+                      size=size)
     _need_build()
     try:
         grid = sw.grid_from_args(engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size,
-                                 skip_invalid=skip_invalid)
+                                 skip_invalid=skip_invalid, offload=offload)
         run_dir = sw.run_sweep(grid, label=label, jobs=jobs, scheduler=scheduler or None, resume=resume)
     except executor.SchedulerError as exc:
         raise _bad(str(exc)) from exc
@@ -218,7 +221,7 @@ def _check_sweep_axes(**axes) -> None:
     same limits as --param and the tools) before the grid is built."""
     from experiments import params
 
-    names = {"engine": "engine", "trace": "trace"}
+    names = {"engine": "engine", "trace": "trace", "offload": "offload"}
     for opt, text in axes.items():
         flag = f"-{opt}" if opt in ("M", "R", "T", "x", "P") else f"--{opt}"
         try:

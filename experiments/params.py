@@ -31,6 +31,10 @@ MAX_X = 1_000_000         # filter runs per packet (85.8 ms of work per packet a
 MAX_SPEED = 16.0          # replay speed factor: experiments/live/workload.py checks replays against it
 MAX_SEED = 2**32 - 1
 MAX_JOBS = 1024
+# WireCAP-A's offloading policies (engine.models.OFFLOAD_POLICIES, which a
+# test keeps equal): the paper's chunk, and bucket and hybrid, ours
+OFFLOAD_POLICIES = ("chunk", "bucket", "hybrid")
+MAX_BUCKETS = 2048        # redirection-table entries: 128 on the 82599, up to 2,048 on the E810
 
 
 class ParamError(ValueError):
@@ -75,7 +79,8 @@ class Spec:
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         if self.kind == "engine":
-            return "an engine spec name[:M:R[:T]] (wirecap-b, wirecap-a, dna, netmap, pfring)"
+            return ("an engine spec name[:M:R[:T[:POLICY]]] (wirecap-b, wirecap-a, dna, netmap, pfring; "
+                    "POLICY of wirecap-a: " + ", ".join(OFFLOAD_POLICIES) + ")")
         if self.kind == "trace":
             return "fermilab-like, fermilab-like:SEED, gnutella, 1kxun, synscan or a capture path"
         if self.kind == "window":
@@ -114,7 +119,13 @@ SCHEMA: dict[str, Spec] = {
     "engine": Spec("engine"),
     "trace": Spec("trace"),
     "real_traces": Spec("trace"),
+    "traces": Spec("trace"),
     "forward": Spec("bool"),
+    # WireCAP-A's offloading (beyond the paper: experiments/offload.py)
+    "offload": Spec("choice", choices=OFFLOAD_POLICIES, what="WireCAP-A offloading policy"),
+    "policies": Spec("choice", choices=OFFLOAD_POLICIES, what="WireCAP-A offloading policies"),
+    "period_ms": _float(0, 1e6, lo_open=True, nullable=True, what="bucket re-solve period, ms (RSS++: 10-1,000)"),
+    "n_buckets": Spec("int", 1, MAX_BUCKETS, nullable=True, what="redirection-table entries (82599: 128)"),
     # the xdp backend's own (XDP_CONFIG)
     "cost_ns": _float(0, 1e9, lo_open=True, nullable=True, what="per-packet work, ns"),
     "emulate": Spec("choice", choices=("auto", "burn", "pace")),
@@ -225,7 +236,11 @@ def check_one(name: str, value, live: bool = False):
             return None
         _fail(name, spec, value)
     if spec.kind == "int":
-        return _check_int(name, spec, value)
+        v = _check_int(name, spec, value)
+        if name == "n_buckets" and v & (v - 1):
+            raise ParamError(name, f"n_buckets must be a power of two (the redirection table's size; 82599: "
+                                   f"128), got {show(value)}")
+        return v
     if spec.kind == "float":
         return _check_float(name, spec, value)
     if spec.kind == "bool":

@@ -66,7 +66,10 @@ def sim_multi_pkt_handler(point: dict) -> list[dict]:
     forward = bool(point.get("forward", False))
     balance = BalanceCosts(period_ms=float(point.get("period_ms", BalanceCosts.period_ms)),
                            n_buckets=int(point.get("n_buckets", BalanceCosts.n_buckets)))
-    workload = steered(str(point["trace"]), n, balance.n_buckets)
+    speed = float(point.get("speed", 1.0))
+    max_gap_s = point.get("max_gap_s")
+    workload = steered(str(point["trace"]), n, balance.n_buckets, speed,
+                       None if max_gap_s is None else float(max_gap_s))
     # reordering is counted where offloading can cause it (advanced mode)
     run = simulate(engine, workload, x=x, host=HostModel(clock_ghz=float(point.get("clock_ghz", 2.4))),
                    groups=point.get("groups"), forward=forward, track_flows=engine.advanced,

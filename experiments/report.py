@@ -7,7 +7,10 @@
    the run it came from. A claim whose experiment has no saved run, or is not
    implemented yet, is a FAIL that says so: the table never hides a claim;
 2. checks that experiments make beyond ACCEPTANCE.md;
-3. every figure of the latest runs with a one-line reading of what it shows.
+3. "Beyond the paper": experiments that extend WireCAP (a module with
+   ``BEYOND_PAPER = True``, e.g. experiments/offload.py), with their own
+   claims stated as ours, never as the paper's, their reading and figure;
+4. every figure of the latest runs with a one-line reading of what it shows.
 
 REPORT.html is self-contained: every figure is embedded in it as a ``data:``
 URI (base64 PNG, or base64 SVG), so the one file shows everything when it is
@@ -136,10 +139,18 @@ def acceptance_rows(infos: dict[str, RunInfo]) -> list[dict]:
     return rows
 
 
+def is_beyond(name: str) -> bool:
+    """An experiment beyond the paper: its claims are ours (BEYOND_PAPER)."""
+    return name in registry.EXPERIMENTS and bool(getattr(registry.get(name), "BEYOND_PAPER", False))
+
+
 def extra_rows(infos: dict[str, RunInfo]) -> list[dict]:
-    """Checks the experiments make that no ACCEPTANCE.md row collects."""
+    """Checks the experiments make that no ACCEPTANCE.md row collects
+    (those of experiments beyond the paper go to their own section)."""
     rows = []
     for name, info in infos.items():
+        if is_beyond(name):
+            continue
         for c in info.claims:
             if acceptance.entry_for(c.key, name) is None:
                 rows.append({"id": c.key, "claim": c.text + (f" ({c.point})" if c.point else ""),
@@ -211,10 +222,32 @@ def data_uri(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+def beyond(infos: dict[str, RunInfo]) -> list[dict]:
+    """One entry per experiment beyond the paper: its summary (the module's
+    BEYOND_SUMMARY), its claims as rows (ours), its reading and figure."""
+    out = []
+    for name, info in infos.items():
+        if not is_beyond(name):
+            continue
+        mod = registry.get(name)
+        rows = [{"id": c.key, "claim": c.text + (f" ({c.point})" if c.point else ""), "paper": c.paper,
+                 "ours": c.ours, "difference": c.diff, "tolerance": c.tolerance, "result": c.result,
+                 "run": info.run_label} for c in info.claims]
+        if info.error:
+            rows.append({"id": f"{name}.run", "claim": f"{name}: its claims", "paper": "ours", "ours": info.error,
+                         "difference": "", "tolerance": "", "result": "FAIL", "run": info.run_label})
+        imgs = (sorted(p for p in info.run_dir.iterdir() if p.suffix.lower() in _IMAGE_TYPES)
+                if info.run_dir is not None and info.df is not None else [])
+        text = reading(info) if info.df is not None and not info.error else info.error
+        out.append({"name": name, "title": mod.TITLE, "summary": getattr(mod, "BEYOND_SUMMARY", ""),
+                    "rows": rows, "images": imgs, "reading": text, "run": info.run_label})
+    return out
+
+
 def figures(infos: dict[str, RunInfo]) -> list[dict]:
     out = []
     for name, info in infos.items():
-        if not info.registered:
+        if not info.registered or is_beyond(name):
             continue
         title = registry.get(name).TITLE
         if info.run_dir is None or info.df is None:
@@ -232,7 +265,13 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(rows, extras, figs, base: Path, stamp: str, notes=(), base_html: str = "REPORT.html") -> str:
+_BEYOND_HEAD = ("Experiments that go past WireCAP (Wu & DeMar, IMC 2014). **These claims are ours, not the "
+                "paper's**: the paper makes none of them, and none counts in the ACCEPTANCE.md total above; "
+                "the source column says where each comes from.")
+
+
+def _markdown(rows, extras, figs, base: Path, stamp: str, notes=(), base_html: str = "REPORT.html",
+              ours=()) -> str:
     n_pass = sum(r["result"] == "PASS" for r in rows)
     lines = ["# WireCAP reproduction report", "",
              f"Generated {stamp} from the latest complete run of each experiment under `results/`. "
@@ -254,6 +293,19 @@ def _markdown(rows, extras, figs, base: Path, stamp: str, notes=(), base_html: s
                   "|---|---|---|---|---|---|---|"]
         for r in extras:
             lines.append("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |")
+    if ours:
+        lines += ["", "## Beyond the paper", "", _BEYOND_HEAD, ""]
+        for b in ours:
+            lines += [f"### {b['name']}: {b['title']}", ""]
+            if b["summary"]:
+                lines += [b["summary"], ""]
+            lines += ["| our claim | source | ours | difference | tolerance | result | run |",
+                      "|---|---|---|---|---|---|---|"]
+            for r in b["rows"]:
+                lines.append("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |")
+            lines += ["", b["reading"], ""]
+            for img in b["images"]:
+                lines += [f"![{b['name']}]({Path(os.path.relpath(img, base)).as_posix()})", ""]
     lines += ["", "## Figures", ""]
     for f in figs:
         lines += [f"### {f['name']}: {f['title']}", "", f["reading"], ""]
@@ -269,8 +321,9 @@ figure{display:inline-block;margin:1em 1em 1em 0}figure img{max-width:560px}
 div.note{background:#fff4d6;border-left:4px solid #e0a800;padding:2px 12px;margin:1em 0}"""
 
 
-def _html_table(rows, head: str) -> list[str]:
-    out = ["<table>", "<tr>" + "".join(f"<th>{h}</th>" for h in (head,) + COLUMNS[1:]) + "</tr>"]
+def _html_table(rows, head: str, source: str = "paper") -> list[str]:
+    heads = (head, source) + COLUMNS[2:]
+    out = ["<table>", "<tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>"]
     for r in rows:
         cells = [f"<td class='{r['result']}'>{r['result']}</td>" if c == "result" else f"<td>{html.escape(str(r[c]))}</td>"
                  for c in COLUMNS]
@@ -278,7 +331,7 @@ def _html_table(rows, head: str) -> list[str]:
     return out + ["</table>"]
 
 
-def _html(rows, extras, figs, stamp: str, notes=()) -> str:
+def _html(rows, extras, figs, stamp: str, notes=(), ours=()) -> str:
     n_pass = sum(r["result"] == "PASS" for r in rows)
     out = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>WireCAP reproduction report</title>",
            f"<style>{_CSS}</style></head><body>", "<h1>WireCAP reproduction report</h1>",
@@ -291,6 +344,18 @@ def _html(rows, extras, figs, stamp: str, notes=()) -> str:
     out += _html_table(rows, "claim")
     if extras:
         out += ["<h2>Further checks</h2>"] + _html_table(extras, "check")
+    if ours:
+        out += ["<h2>Beyond the paper</h2>",
+                "<p>" + html.escape(_BEYOND_HEAD).replace("**", "") + "</p>"]
+        for b in ours:
+            out.append(f"<h3>{html.escape(b['name'])}: {html.escape(b['title'])}</h3>")
+            if b["summary"]:
+                out.append(f"<p>{html.escape(b['summary'])}</p>")
+            out += _html_table(b["rows"], "our claim", "source")
+            out.append(f"<p>{html.escape(b['reading'])}</p>")
+            for img in b["images"]:
+                out.append(f"<figure><img src='{data_uri(img)}' alt='{html.escape(b['name'])}'>"
+                           f"<figcaption>{html.escape(b.get('run', ''))}</figcaption></figure>")
     out.append("<h2>Figures</h2>")
     for f in figs:
         out.append(f"<h3>{html.escape(f['name'])}: {html.escape(f['title'])}</h3>")
@@ -306,9 +371,10 @@ def write_report(out: str | None = None) -> tuple[Path, Path]:
     md_path = Path(out) if out else results.results_dir() / "REPORT.md"
     html_path = md_path.with_suffix(".html")
     infos = collect()
-    rows, extras, figs = acceptance_rows(infos), extra_rows(infos), figures(infos)
+    rows, extras, figs, ours = acceptance_rows(infos), extra_rows(infos), figures(infos), beyond(infos)
     notes = version_notes(infos)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp, notes, html_path.name))
-    results.atomic_write_text(html_path, _html(rows, extras, figs, stamp, notes))
+    results.atomic_write_text(md_path, _markdown(rows, extras, figs, md_path.parent, stamp, notes, html_path.name,
+                                                 ours))
+    results.atomic_write_text(html_path, _html(rows, extras, figs, stamp, notes, ours))
     return md_path, html_path

@@ -1,11 +1,13 @@
-"""Parameter sweeps: any engine over lists of M, R, T, x, P, queues and trace.
+"""Parameter sweeps: any engine over lists of M, R, T, x, P, queues, trace and offload.
 
     invoke sweep --engine wirecap-b,dna --M 64,256 --R 100,500 --x 0,300 --P 1e3,1e5,1e6
     invoke sweep --engine wirecap-a --T 30,60,90 --queues 6 --trace fermilab --x 300 --jobs 2
     invoke sweep ... --scheduler tcp://127.0.0.1:8786     # on a Dask cluster (tls://... across machines)
+    invoke sweep --engine wirecap-a -T 30,60,90 --offload chunk,bucket,hybrid --queues 4,6 --trace fermilab-like -x 300
 
 A sweep is the cross product of its axes, one point per distinct
-configuration (M, R and T only multiply WireCAP; T only WireCAP-A), measured
+configuration (M, R and T only multiply WireCAP; T and offload only
+WireCAP-A), measured
 on the simulated testbed through the same executor as the experiments: in
 order, in local processes or on Dask, with identical tables, and resumable
 (an interrupted sweep started again with the same axes skips the points it
@@ -36,10 +38,13 @@ from experiments.progress import ProgressBar
 
 SWEEP = "sweep"  # the folder under results/
 WIRECAP = ("wirecap-b", "wirecap-a")
-AXES = ("engine", "M", "R", "T", "x", "P", "queues", "trace")
+AXES = ("engine", "M", "R", "T", "offload", "x", "P", "queues", "trace")
 # one row per point: these identify it (in this order), the rest are measured
-POINT_COLUMNS = ["engine", "engine_label", "M", "R", "T", "x", "P", "queues", "trace", "size", "nic_buffer",
-                 "clock_ghz", "seed", "backend"]
+POINT_COLUMNS = ["engine", "engine_label", "M", "R", "T", "offload", "x", "P", "queues", "trace", "size",
+                 "nic_buffer", "clock_ghz", "seed", "backend"]
+# WireCAP-A's policies that move redirection-table buckets: they steer a
+# trace's flows, so a burst (one flow per queue, no RSS) cannot take them
+BUCKET_POLICIES = ("bucket", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Grid:
     M: list[int | None] = field(default_factory=lambda: [None])
     R: list[int | None] = field(default_factory=lambda: [None])
     T: list[int | None] = field(default_factory=lambda: [None])
+    offload: list[str | None] = field(default_factory=lambda: [None])
     x: list[int] = field(default_factory=lambda: [0])
     P: list[int | None] = field(default_factory=lambda: [100_000])
     queues: list[int] = field(default_factory=lambda: [1])
@@ -89,7 +95,7 @@ def parse_list(text: str | None, name: str, numeric: bool = True, allow_none: bo
 
 
 def grid_from_args(engine: str, M="", R="", T="", x="0", P="", queues="1", trace="burst", size=64,
-                   nic_buffer=True, clock_ghz=2.4, skip_invalid=False) -> Grid:
+                   nic_buffer=True, clock_ghz=2.4, skip_invalid=False, offload="") -> Grid:
     engines = parse_list(engine, "engine", numeric=False)
     if not engines:
         raise ValueError("--engine: name at least one engine, e.g. --engine wirecap-b,dna")
@@ -97,6 +103,7 @@ def grid_from_args(engine: str, M="", R="", T="", x="0", P="", queues="1", trace
     p_default = [100_000] if "burst" in traces else [None]
     return Grid(engine=engines, M=parse_list(M, "M", allow_none=True) or [None],
                 R=parse_list(R, "R", allow_none=True) or [None], T=parse_list(T, "T", allow_none=True) or [None],
+                offload=parse_list(offload, "offload", numeric=False) or [None],
                 x=parse_list(x, "x") or [0], P=parse_list(P, "P", allow_none=True) or p_default,
                 queues=parse_list(queues, "queues") or [1], trace=traces, size=int(size),
                 nic_buffer=bool(nic_buffer), clock_ghz=float(clock_ghz), skip_invalid=bool(skip_invalid))
@@ -104,15 +111,16 @@ def grid_from_args(engine: str, M="", R="", T="", x="0", P="", queues="1", trace
 
 # ---- points -------------------------------------------------------------------
 
-def _engine_point(spec: str, M, R, T):
-    """(name, M, R, T) as EngineConfig resolves them, or raise naming the parameter."""
+def _engine_point(spec: str, M, R, T, offload=None):
+    """(name, M, R, T, offload) as EngineConfig resolves them, or raise naming the parameter."""
     from engine.models import EngineConfig
 
     if ":" in spec:
-        e = EngineConfig.parse(spec)       # a full spec fixes M, R, T: the axes do not apply
+        e = EngineConfig.parse(spec)       # a full spec fixes M, R, T (and the policy): the axes do not apply
     else:
-        e = EngineConfig.make(spec, M, R, T if spec == "wirecap-a" else None)
-    return e.name, e.M, e.R, e.T
+        a = spec == "wirecap-a"
+        e = EngineConfig.make(spec, M, R, T if a else None, offload=offload if a else None)
+    return e.name, e.M, e.R, e.T, getattr(e, "offload", None)
 
 
 def points(grid: Grid) -> tuple[list[dict], list[str]]:
@@ -130,21 +138,24 @@ def points(grid: Grid) -> tuple[list[dict], list[str]]:
             raise ValueError(f"--trace {tr!r}: use burst, fermilab-like, fermilab-like:SEED or the path "
                              f"of a pcap/pcapng file")
     out, seen, skipped = [], set(), []
-    for spec, M, R, T, x, P, q, tr in itertools.product(grid.engine, grid.M, grid.R, grid.T, grid.x, grid.P,
-                                                       grid.queues, grid.trace):
+    for spec, M, R, T, off, x, P, q, tr in itertools.product(grid.engine, grid.M, grid.R, grid.T, grid.offload,
+                                                            grid.x, grid.P, grid.queues, grid.trace):
         try:
-            name, m, r, t = _engine_point(spec, M, R, T)
+            name, m, r, t, o = _engine_point(spec, M, R, T, off)
+            if o in BUCKET_POLICIES and tr == "burst":
+                raise ValueError(f"--offload {o}: moves RSS redirection-table buckets, so it needs a trace "
+                                 f"workload (--trace fermilab-like, a real capture or a pcap), not a burst")
         except ValueError as exc:
             if not grid.skip_invalid:
-                raise ValueError(f"{exc} (in the sweep point engine={spec} M={M} R={R} T={T}); "
-                                 f"change the axis or pass --skip-invalid") from None
-            skipped.append(f"engine={spec} M={M} R={R} T={T}: {exc}")
+                raise ValueError(f"{exc} (in the sweep point engine={spec} M={M} R={R} T={T} offload={off} "
+                                 f"trace={tr}); change the axis or pass --skip-invalid") from None
+            skipped.append(f"engine={spec} M={M} R={R} T={T} offload={off} trace={tr}: {exc}")
             continue
         if tr == "burst" and (P is None or P < 1):
             raise ValueError(f"-P {P}: a burst needs P >= 1 packets")
         if tr != "burst":
             P = None  # a trace is replayed whole, as recorded
-        pt = {"engine": name, "M": m, "R": r, "T": t, "x": int(x), "P": None if P is None else int(P),
+        pt = {"engine": name, "M": m, "R": r, "T": t, "offload": o, "x": int(x), "P": None if P is None else int(P),
               "queues": int(q), "trace": tr, "size": grid.size, "nic_buffer": grid.nic_buffer,
               "clock_ghz": grid.clock_ghz}
         key = tuple(sorted(pt.items(), key=lambda kv: kv[0]))
@@ -169,20 +180,33 @@ def measure(point: dict) -> dict:
     q = int(point["queues"])
     common = {"engine": point["engine"], "M": point["M"], "R": point["R"], "T": point["T"], "x": point["x"],
               "clock_ghz": point["clock_ghz"], "seed": 0}
+    offload = point.get("offload")
     if point["trace"] == "burst" and q == 1:
         row = sim_pkt_handler({**common, "P": point["P"], "size": point["size"], "nic_buffer": point["nic_buffer"]})
         per_queue = [row["drop_rate"]]
     elif point["trace"] == "burst":
         row, per_queue = _multi_queue_burst(point)
     else:
-        rows = sim_multi_pkt_handler({**common, "trace": point["trace"], "queues": q})
+        # the full spec carries the policy (wirecap-a:256:500:60:bucket), which
+        # sim_multi_pkt_handler reads from the spec alone
+        rows = sim_multi_pkt_handler({**common, "engine": _spec(point), "trace": point["trace"], "queues": q})
         row = dict(rows[-1])          # the totals row (queue "all")
         row.pop("queue", None)
         per_queue = [r["drop_rate"] for r in rows[:-1]]
     worst = max(range(len(per_queue)), key=lambda i: per_queue[i])
+    row["offload"] = offload
     row.update({"trace": point["trace"], "queues": q, "clock_ghz": float(point["clock_ghz"]),
                 "P_requested": point["P"], "worst_queue": worst, "worst_queue_drop_rate": float(per_queue[worst])})
     return row
+
+
+def _spec(point: dict) -> str:
+    """The point's engine as one spec string (its policy included where it is not chunk)."""
+    from engine.models import EngineConfig
+
+    if point["engine"] != "wirecap-a":
+        return EngineConfig.make(point["engine"], point["M"], point["R"], point["T"]).spec()
+    return EngineConfig.make("wirecap-a", point["M"], point["R"], point["T"], offload=point.get("offload")).spec()
 
 
 def _multi_queue_burst(point: dict) -> tuple[dict, list[float]]:
@@ -247,7 +271,7 @@ def order_columns(df: pd.DataFrame) -> pd.DataFrame:
 def varying_axes(df: pd.DataFrame) -> list[str]:
     """The sweep's axes that take more than one value in this table (M, R and
     T are empty for engines they do not apply to: that alone is no variation)."""
-    cols = [c for c in ("P", "x", "M", "R", "T", "queues", "trace", "engine_label") if c in df.columns]
+    cols = [c for c in ("P", "x", "M", "R", "T", "offload", "queues", "trace", "engine_label") if c in df.columns]
     return [c for c in cols if df[c].nunique(dropna=True) > 1]
 
 

@@ -2,6 +2,13 @@
 receive queue of one NIC, in basic or advanced mode.
 
     multi_pkt_handler --backend sim --trace fermilab-like --queues 6 --engine wirecap-a --x 300 --json
+    multi_pkt_handler --trace fermilab-like --queues 6 --engine wirecap-a --T 30 --offload bucket
+
+--offload picks how WireCAP-A offloads (beyond the paper): chunk, the
+paper's (§3.2.2a; a flow's packets may reach two threads, §5b), bucket
+(redirection-table buckets move between buddies as in RSS++, Barbette et
+al., CoNEXT 2019: no flow splits, no packet is reordered) or hybrid
+(buckets, with a chunk spill only when a pool is nearly full).
 
 The sim backend replays the trace as recorded into the simulated 82599,
 which steers every frame by RSS; each queue has its own pkt_handler thread
@@ -37,6 +44,14 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
     ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
     ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--offload", type=arg_type("offload"), default=None,
+                    help="WireCAP-A offloading policy: chunk (the paper's: whole chunks to a buddy, flows may "
+                         "split), bucket (ours: redirection-table buckets move, no flow splits), hybrid "
+                         "(buckets, chunks only as an emergency spill) (default chunk)")
+    ap.add_argument("--period-ms", type=arg_type("period_ms"), default=None,
+                    help="bucket/hybrid: how often buckets are re-solved, ms (default 10; RSS++ uses 10-1,000)")
+    ap.add_argument("--buckets", type=arg_type("n_buckets"), default=None,
+                    help="bucket/hybrid: redirection-table entries, a power of two (default 128, the 82599's)")
     ap.add_argument("--x", type=arg_type("x"), default=300, help="BPF filter runs per packet (default 300)")
     ap.add_argument("--groups", default=None,
                     help="advanced mode: buddy group of each queue, e.g. 0,0,1,1 (default: one group)")
@@ -67,12 +82,19 @@ def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
     _check_replay_options(args)
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None, groups
+    if args.offload not in (None, "chunk") and args.engine != "wirecap-a":
+        fail(PROG, f"--offload {args.offload}: offloading policies apply to wirecap-a only, not {args.engine}")
     try:
-        engine = EngineConfig.make(args.engine, args.M, args.R, args.T)
+        engine = EngineConfig.make(args.engine, args.M, args.R, args.T, offload=args.offload)
     except ValueError as exc:
         fail(PROG, str(exc))
     if groups is not None and not engine.advanced:
         fail(PROG, "--groups: buddy groups only exist in advanced mode (--engine wirecap-a)")
+    bucketed = engine.advanced and engine.offload in ("bucket", "hybrid")
+    for flag, value in (("--period-ms", args.period_ms), ("--buckets", args.buckets)):
+        if value is not None and not bucketed:
+            fail(PROG, f"{flag}: only with --engine wirecap-a --offload bucket or hybrid (chunk offloading "
+                       f"moves no redirection-table bucket)")
     return engine, groups
 
 
@@ -88,20 +110,27 @@ def summary(rows: list[dict]) -> str:
     head = rows[-1]
     out = [f"{head['engine_label']}  x={head['x']}  {head['queues']} queues  trace={head['trace']}",
            f"{'queue':>5s} {'sent':>10s} {'delivered':>10s} {'capture':>9s} {'delivery':>9s} "
-           f"{'drop %':>7s} {'off-out':>8s} {'off-in':>8s} {'split':>6s}"]
+           f"{'drop %':>7s} {'off-out':>8s} {'off-in':>8s} {'split':>6s} {'reorder':>7s} {'moves':>6s}"]
     for r in rows:
+        # the bucket counters exist where the backend measures them
+        extra = " ".join(f"{r[k]:>{w},}" if isinstance(r.get(k), int) else f"{'-':>{w}s}"
+                         for k, w in (("packets_reordered", 7), ("bucket_moves", 6)))
         out.append(f"{str(r['queue']):>5s} {r['sent']:>10,} {r['delivered']:>10,} {r['capture_drops']:>9,} "
                    f"{r['delivery_drops']:>9,} {100 * r['drop_rate']:>7.2f} {r['offloaded_out']:>8,} "
-                   f"{r['offloaded_in']:>8,} {r['flows_split']:>6,}")
+                   f"{r['offloaded_in']:>8,} {r['flows_split']:>6,} {extra}")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     engine, groups = validate(args)
+    # the spec names the policy (wirecap-a:256:500:60:bucket) when it is not the paper's chunk
     point = {"engine": engine.spec() if engine else args.engine, "trace": args.trace, "queues": args.queues,
              "x": args.x, "forward": args.forward, "groups": groups, "clock_ghz": args.clock_ghz,
              "seed": args.seed}
+    for key, value in (("period_ms", args.period_ms), ("n_buckets", args.buckets)):
+        if value is not None:
+            point[key] = value
     try:
         if args.backend == "sim":
             from experiments.points import sim_multi_pkt_handler
@@ -110,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             live = live_module(PROG, "multi_pkt_handler")
             point.update(cost_ns=args.cost_ns, interface=args.interface, M=args.M, R=args.R, T=args.T,
+                         offload=engine.offload if engine else None,
                          speed=args.speed, window_s=args.window_s, max_gap_s=args.max_gap_s)
             rows = live.run(point, say=say_as(PROG))
     except FileNotFoundError as exc:

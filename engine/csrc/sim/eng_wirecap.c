@@ -228,7 +228,8 @@ static void app_start(struct sim *s, struct sim_queue *q)
 		return;
 	if (RUN(s)->bal ? !next_chunk(s, q, &a->meta) : wc_workq__pop(W(q)->capq, &a->meta) != 0)
 		return;
-	sim_handed(s, a->meta.ring_id, a->meta.seq, a->meta.pkt_count);
+	if (s->order_max)
+		sim_handed(s, a->meta.ring_id, a->meta.seq, a->meta.pkt_count);
 	a->busy = 1;
 	a->gen++;
 	a->batch = a->meta.pkt_count;
