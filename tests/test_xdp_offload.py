@@ -197,8 +197,8 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
               f"reordered {r['packets_reordered']}  bucket moves {r['bucket_moves']}  "
               f"migrated {r['flows_migrated']}")
     b, c = total["bucket"], total["chunk"]
-    assert b["flows_split"] == 0 and b["packets_reordered"] == 0
-    assert b["bucket_moves"] > 0 and b["flows_migrated"] > 0
+    assert b["flows_split"] == 0 and b["packets_reordered"] == 0, rows
+    assert b["bucket_moves"] > 0 and b["flows_migrated"] > 0, b
     assert b["offloaded_out"] == 0 and b["barrier_timeouts"] == 0
     assert c["flows_split"] > 0 and c["offloaded_out"] > 0 and c["bucket_moves"] == 0
 

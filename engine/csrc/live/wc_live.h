@@ -82,8 +82,11 @@
 #define WC_LIVE_PERIOD_US_DEFAULT 10000u
 #define WC_LIVE_BARRIER_MAX_US_DEFAULT 2000000u
 /* after a move: how long the balancer waits for frames steered under the
- * old table to reach the source's XDP hook */
-#define WC_LIVE_INFLIGHT_MAX_US 20000u
+ * old table to reach the source's XDP hook. On veth they wait in the
+ * peer's ring for a NAPI poll, which a host busy with real-time threads
+ * can defer to ksoftirqd for tens of ms (seen: a 20 ms bound ran out and
+ * the late frames reordered thousands of packets) */
+#define WC_LIVE_INFLIGHT_MAX_US 500000u
 
 struct wc_live_opts {
 	size_t sz;               /* sizeof(struct wc_live_opts) */

@@ -25,7 +25,8 @@
  *   2. frames so steered to A but still in veth's ring reach A's XDP hook:
  *      the steering program's per-queue count against the redirect
  *      program's arrival count (bounded by WC_LIVE_INFLIGHT_MAX_US,
- *      counted in inflight_timeouts when it runs out);
+ *      counted in inflight_timeouts when it runs out: frames dropped
+ *      before the hook never arrive, and the gap becomes the baseline);
  *   3. another grace period: the NAPI poll that redirected them has flushed
  *      them to A's RX ring (xdp_do_flush runs before the poll ends);
  *   4. until = A's RX producer index: B may take chunks past `hold` once
@@ -267,7 +268,11 @@ static void wait_inflight(struct wc_live *l, uint32_t src)
 		if ((int64_t)(st - ar - l->inflight_base[src]) <= 0)
 			return;
 		if (wc_sys__mono_ns() - t0 > (uint64_t)WC_LIVE_INFLIGHT_MAX_US * 1000u) {
+			/* frames lost before the hook (veth drops on a full ring
+			 * never reach XDP): take the gap as the new baseline, so
+			 * that the next move does not wait for them again */
 			STAT_ADD(s->inflight_timeouts, 1);
+			l->inflight_base[src] = st - ar;
 			return;
 		}
 		wc_sys__sleep_until(wc_sys__mono_ns() + INFLIGHT_POLL_NS);
