@@ -17,7 +17,7 @@ struct slot {
 	uint64_t max_ts;  /* latest arrival stamp handed so far */
 	uint32_t owner;   /* member + 1 of the thread that last took it; 0 = none yet */
 	uint16_t split;
-	uint16_t migrated;
+	uint16_t pad16;
 	uint16_t queue;   /* queue of the flow's first packet */
 	uint16_t bucket;
 	uint32_t epoch;   /* the last taker's ownership epoch of the bucket when it took the flow */
@@ -264,8 +264,8 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 			}
 			owner = none;
 		}
-		if (owner != who) {
-			uint16_t q = __atomic_load_n(&s->queue, __ATOMIC_RELAXED);
+		/* once split, a flow counts no more (as the simulator, forward.c) */
+		if (owner != who && !__atomic_load_n(&s->split, __ATOMIC_ACQUIRE)) {
 			uint32_t e = epoch_of(f, t.bucket, member);
 			/* a hand-over: the packet arrived on who's own queue, and who
 			 * took the bucket by a move after the last taker held it
@@ -274,12 +274,11 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 			 * took the packets of its turn */
 			int handed = !offloaded && e > __atomic_load_n(&s->epoch, __ATOMIC_RELAXED);
 
-			if (handed) {
-				if (!__atomic_exchange_n(&s->migrated, 1, __ATOMIC_ACQ_REL))
-					bump(&f->migrated, f->migrated_q, q);
-			} else if (!__atomic_exchange_n(&s->split, 1, __ATOMIC_ACQ_REL)) {
-				bump(&f->split, f->split_q, q);
-			}
+			/* counted for the queue the packet arrived on, each hand-over */
+			if (handed)
+				bump(&f->migrated, f->migrated_q, queue);
+			else if (!__atomic_exchange_n(&s->split, 1, __ATOMIC_ACQ_REL))
+				bump(&f->split, f->split_q, queue);
 			__atomic_store_n(&s->epoch, e, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->owner, who, __ATOMIC_RELEASE);
 		}

@@ -8,7 +8,8 @@
  *
  *  - flows_split: flows whose packets were handed to more than one
  *    application thread WITHOUT a hand-over. A flow first processed by
- *    thread A, later by thread B, is migrated (flows_migrated), not split,
+ *    thread A, later by thread B, is migrated (flows_migrated counts each
+ *    such hand-over, as the simulator does), not split,
  *    when B took the flow's bucket from A by a bucket move: A is a past
  *    owner of that bucket, B its current owner (wc_flows__move). Exactly:
  *    B received the packet on its own queue (not offloaded) and became the
@@ -81,10 +82,12 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *frame, uint32_t caplen, u
 		    uint16_t queue, uint64_t ts_ns, int offloaded);
 uint64_t wc_flows__count(const struct wc_flows *f);     /* distinct flows seen */
 uint64_t wc_flows__split(const struct wc_flows *f);     /* flows split (see above) */
-uint64_t wc_flows__migrated(const struct wc_flows *f);  /* flows handed over by a bucket move */
+uint64_t wc_flows__migrated(const struct wc_flows *f);  /* hand-overs of a flow by a bucket move */
 uint64_t wc_flows__reordered(const struct wc_flows *f); /* packets handed after a later one */
-/* per queue (< WC_FLOWS_QUEUES): split and migrated flows by the queue of
- * their first packet, reordered packets by the queue they arrived on */
+/* per queue (< WC_FLOWS_QUEUES), as the simulator counts them
+ * (driver/csrc/sim/forward.c): by the queue the packet that showed it
+ * arrived on. A flow counts once as split, and no more after; each
+ * hand-over counts as a migration. */
 uint64_t wc_flows__split_queue(const struct wc_flows *f, uint16_t queue);
 uint64_t wc_flows__migrated_queue(const struct wc_flows *f, uint16_t queue);
 uint64_t wc_flows__reordered_queue(const struct wc_flows *f, uint16_t queue);
