@@ -147,6 +147,14 @@ def test_flow_hand_over_split_and_reordering_rules():
     # once split, a flow counts no more
     lib.wc_flows__take(f.ptr, c, len(c), bc % 2, bc % 2, 62, 0)
     assert f.stats()["flows_split"] == 2
+    # d: first seen in a spilled chunk by the thread that never owned its
+    # bucket, then at home: split, not a hand-over
+    d = packets.udp_frame(DST_MAC, SRC_MAC, "198.19.0.9", "198.18.0.1", 1, 2)
+    bd = f.bucket(d)
+    lib.wc_flows__take(f.ptr, d, len(d), 1 - bd % 2, bd % 2, 70, 1)
+    lib.wc_flows__take(f.ptr, d, len(d), bd % 2, bd % 2, 71, 0)
+    st = f.stats()
+    assert (st["flows"], st["flows_migrated"], st["flows_split"]) == (4, 2, 3)
 
 
 def test_rss_steering_on_veth_follows_the_table(make_testbed):

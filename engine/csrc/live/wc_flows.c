@@ -259,7 +259,8 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 							__ATOMIC_ACQUIRE)) {
 				__atomic_store_n(&s->queue, queue, __ATOMIC_RELAXED);
 				__atomic_store_n(&s->bucket, (uint16_t)t.bucket, __ATOMIC_RELAXED);
-				__atomic_store_n(&s->epoch, epoch_of(f, t.bucket, member), __ATOMIC_RELAXED);
+				__atomic_store_n(&s->epoch, offloaded ? UINT32_MAX : epoch_of(f, t.bucket, member),
+						 __ATOMIC_RELAXED);
 				return;
 			}
 			owner = none;
@@ -279,7 +280,9 @@ void wc_flows__take(struct wc_flows *f, const uint8_t *p, uint32_t caplen, uint1
 				bump(&f->migrated, f->migrated_q, queue);
 			else if (!__atomic_exchange_n(&s->split, 1, __ATOMIC_ACQ_REL))
 				bump(&f->split, f->split_q, queue);
-			__atomic_store_n(&s->epoch, e, __ATOMIC_RELAXED);
+			/* a thread that took the flow in another queue's chunk never
+			 * owned it: no later thread takes it over from there */
+			__atomic_store_n(&s->epoch, offloaded ? UINT32_MAX : e, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->owner, who, __ATOMIC_RELEASE);
 		}
 		return;
