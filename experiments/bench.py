@@ -67,6 +67,9 @@ SPEED_TARGETS = {"pfring": Target(">=", 25)}
 SPEED_TARGET = Target(">=", 50)
 STEER_TARGET = Target("<", 0.3)
 EXPERIMENT_TARGET = Target("<", 30)
+# issue 12: the offload experiment (825 points, beyond the paper) "within a
+# few minutes on 2 cores"
+EXPERIMENT_TARGETS = {"offload": Target("<", 180)}
 XDP_TARGET = Target(">=", 0.9)
 
 
@@ -221,7 +224,8 @@ def experiment_rows(names, jobs: int | None = None, say: Say = _stderr) -> list[
         say(f"bench: {name} at full scale, jobs = {jobs} ...")
         s = full_scale(name, jobs)
         say(f"bench: {name}: {s:.1f} s")
-        rows.append(Row("experiments", f"{name}, full scale", s, "s", EXPERIMENT_TARGET, f"jobs = {jobs}"))
+        rows.append(Row("experiments", f"{name}, full scale", s, "s", EXPERIMENT_TARGETS.get(name, EXPERIMENT_TARGET),
+                        f"jobs = {jobs}"))
     if len(rows) > 1:
         rows.append(Row("experiments", "experiments, sum", sum(r.value for r in rows), "s", None,
                         f"{len(rows)} experiments, jobs = {jobs}"))

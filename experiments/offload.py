@@ -285,22 +285,29 @@ def claims(df) -> list[Claim]:
     if c.empty or f"drop_rate_{CHUNK}" not in c:
         return [Claim(NAME, f"{NAME}.no_data", "the table holds WireCAP-A with chunk offloading", "ours",
                       "no WireCAP-A chunk rows", "rows present", False)]
-    for p in (BUCKET, HYBRID):
-        col = f"gap_{p}_pp"
-        if col not in c:
-            out.append(Claim(NAME, f"{NAME}.{p}_drops", f"{p} loses at most chunk's drop rate + 0.5 pp",
-                             "ours", f"no {p} rows", "rows present", False))
-            continue
-        worst = c.loc[c[col].idxmax()]
-        over = int((c[col] > 100 * MARGIN + 1e-9).sum())
-        out.append(Claim(NAME, f"{NAME}.{p}_drops",
-                         f"WireCAP-A with {p} offloading loses at most WireCAP-A chunk's drop rate + 0.5 pp "
-                         f"at every point (same trace, n, T)",
-                         "ours (beyond the paper)",
-                         f"worst {worst[col]:+.2f} pp ({pct(worst[f'drop_rate_{p}'])} vs chunk "
-                         f"{pct(worst[f'drop_rate_{CHUNK}'])}); over +0.50 pp at {over} of {len(c)} points",
-                         "<= +0.50 pp at every point", over == 0,
-                         _where(worst), f"{worst[col]:+.2f} pp"))
+    # hybrid against chunk, wherever the n cores can process the trace: under
+    # an aggregate overload every policy loses 20-45% and which packets go
+    # is the jitter of the overload, not a policy's merit
+    col = f"gap_{HYBRID}_pp"
+    if col not in c:
+        out.append(Claim(NAME, f"{NAME}.{HYBRID}_drops", f"{HYBRID} loses at most chunk's drop rate + 0.5 pp",
+                         "ours", f"no {HYBRID} rows", "rows present", False))
+    else:
+        fit = c[c["load_per_core"] <= 1]
+        if fit.empty:
+            out.append(Claim(NAME, f"{NAME}.{HYBRID}_drops", f"{HYBRID} loses at most chunk's drop rate + 0.5 pp",
+                             "ours", "no point where the cores can process the trace", "points present", False))
+        else:
+            worst = fit.loc[fit[col].idxmax()]
+            over = int((fit[col] > 100 * MARGIN + 1e-9).sum())
+            out.append(Claim(NAME, f"{NAME}.{HYBRID}_drops",
+                             "WireCAP-A with hybrid offloading loses at most WireCAP-A chunk's drop rate + 0.5 pp "
+                             "at every point where the n cores can process the trace (same trace, n, T)",
+                             "ours (beyond the paper)",
+                             f"worst {worst[col]:+.2f} pp ({pct(worst[f'drop_rate_{HYBRID}'])} vs chunk "
+                             f"{pct(worst[f'drop_rate_{CHUNK}'])}); over +0.50 pp at {over} of {len(fit)} points",
+                             "<= +0.50 pp at every such point", over == 0,
+                             _where(worst), f"{worst[col]:+.2f} pp"))
     if f"flows_split_{BUCKET}" in c:
         split = int(c[f"flows_split_{BUCKET}"].sum())
         out.append(Claim(NAME, f"{NAME}.bucket_no_split", "bucket offloading splits no flow", "ours (beyond the paper)",
@@ -328,6 +335,20 @@ def reading(df) -> str:
         col = f"gap_{p}_pp"
         if col in c:
             parts.append(f"{p} vs chunk: worst {c[col].max():+.2f} pp, best {c[col].min():+.2f} pp")
+    col = f"gap_{BUCKET}_pp"
+    if col in c:
+        # the issue's hypothesis, measured and refuted: reported, not claimed
+        over = c[c[col] > 100 * MARGIN + 1e-9]
+        if len(over):
+            w = over.loc[over[col].idxmax()]
+            parts.append(f"the hypothesis that bucket loses at most chunk + 0.5 pp everywhere does not hold: it "
+                         f"loses more at {len(over)} of {len(c)} points (worst {_where(w)}: "
+                         f"{pct(w[f'drop_rate_{BUCKET}'])} vs {pct(w[f'drop_rate_{CHUNK}'])}), all where a queue "
+                         f"falls behind: a bucket moved out of a backlog makes its new queue wait, in order, for "
+                         f"that backlog, so the balancer moves only out of short ones, and a queue whose pool "
+                         f"has filled keeps its buckets while chunk offloading would share its backlog at once")
+        else:
+            parts.append("bucket loses at most chunk + 0.5 pp at every point")
     for p in (CHUNK, BUCKET, HYBRID):
         if f"flows_split_{p}" in c:
             reord = f"packets_reordered_{p}"
@@ -345,8 +366,8 @@ def reading(df) -> str:
         parts.append(f"no point has a flow heavier than one core (the heaviest needs {100 * share:.1f}% of one "
                      f"at x = {int(df['x'].iloc[0])}, and alone on a core would queue at most "
                      f"{int(c['heaviest_flow_backlog'].max()):,} packets): nowhere is a chunk spill the only "
-                     f"way to save packets, so where bucket loses more than chunk the cause is the policy "
-                     f"(its re-solve period, a bucket's granularity), not a flow")
+                     f"way to save packets, so where bucket loses more than chunk the cause is the price of "
+                     f"keeping order (above), not a flow")
     else:
         parts.append("no bucket move can help at " + "; ".join(_where(r) for _, r in hard.head(6).iterrows())
                      + (" ..." if len(hard) > 6 else "") + ": a flow there needs more than one core, so only a "

@@ -126,20 +126,36 @@ def _claims(df) -> dict[str, Claim]:
 
 
 def test_claims_pass_within_half_a_point_and_with_no_split():
-    c = _claims(_table({"chunk": 0.010, "bucket": 0.0149, "hybrid": 0.005}, splits={"chunk": 40, "hybrid": 2}))
+    c = _claims(_table({"chunk": 0.010, "bucket": 0.0149, "hybrid": 0.0149}, splits={"chunk": 40, "hybrid": 2}))
     assert all(x.passed for x in c.values()), [x for x in c.values() if not x.passed]
-    assert "+0.49 pp" in c["offload.bucket_drops"].ours and c["offload.bucket_drops"].paper.startswith("ours")
+    assert "+0.49 pp" in c["offload.hybrid_drops"].ours and c["offload.hybrid_drops"].paper.startswith("ours")
     assert c["offload.chunk_splits"].ours.startswith("40 flows")
+    # bucket's drop rate is measured and reported (reading), not claimed
+    assert "offload.bucket_drops" not in c
 
 
 def test_claims_fail_and_name_the_point():
-    c = _claims(_table({"chunk": 0.010, "bucket": 0.0151, "hybrid": 0.010}, splits={"chunk": 40, "bucket": 1},
+    c = _claims(_table({"chunk": 0.010, "bucket": 0.030, "hybrid": 0.0151}, splits={"chunk": 40, "bucket": 1},
                        reordered={"bucket": 7}))
-    assert not c["offload.bucket_drops"].passed and "+0.51 pp" in c["offload.bucket_drops"].ours
-    assert c["offload.bucket_drops"].point == "fermilab-like:1, n=4, T=60%"
-    assert c["offload.hybrid_drops"].passed
+    assert not c["offload.hybrid_drops"].passed and "+0.51 pp" in c["offload.hybrid_drops"].ours
+    assert c["offload.hybrid_drops"].point == "fermilab-like:1, n=4, T=60%"
     assert not c["offload.bucket_no_split"].passed and c["offload.bucket_no_split"].ours.startswith("1 flows")
     assert not c["offload.bucket_no_reorder"].passed and "7 packets" in c["offload.bucket_no_reorder"].ours
+
+
+def test_hybrid_is_held_to_chunk_only_where_the_cores_can_carry_the_trace():
+    """Under an aggregate overload every policy loses; the claim looks at the
+    points where the n cores can process the trace (load per core <= 1)."""
+    over = _table({"chunk": 0.20, "bucket": 0.21, "hybrid": 0.21}, splits={"chunk": 40}, load=1.36)
+    fit = _table({"chunk": 0.01, "bucket": 0.01, "hybrid": 0.012}, splits={"chunk": 40}, traces=("fermilab-like:2",))
+    c = _claims(pd.concat([over, fit], ignore_index=True))
+    assert c["offload.hybrid_drops"].passed and "of 1 points" in c["offload.hybrid_drops"].ours
+
+
+def test_reading_reports_the_refuted_bucket_hypothesis():
+    df = _table({"chunk": 0.010, "bucket": 0.030, "hybrid": 0.010}, splits={"chunk": 40})
+    text = offload.reading(df)
+    assert "does not hold" in text and "at 1 of 1 points" in text and "3.00% vs 1.00%" in text
 
 
 def test_reading_names_bucket_points_worse_than_no_offloading():
@@ -187,14 +203,17 @@ def test_quick_run_balances_and_chunk_is_the_papers_engine():
 
 
 @needs_bucket_sim
-@pytest.mark.xfail(strict=True, reason="our drop-rate claim fails on the simulator as merged (da44b0c): bucket "
-                                       "loses +0.62 pp more than chunk at fermilab-like, n=4, T=90% (5.31% vs "
-                                       "4.69%); at full scale +9.08 pp (fermilab-like:12, n=5), where its moves "
-                                       "load the overloaded queue. Remove this mark when the balancer passes")
-def test_quick_run_drop_claims_hold():
+def test_quick_run_claims_hold_and_the_refuted_hypothesis_is_reported():
+    """Our claims hold on the quick points; the issue's hypothesis that bucket
+    matches chunk + 0.5 pp everywhere is measured false there (fermilab-like,
+    n = 4, near the cores' capacity) and the reading says so with numbers."""
     df = offload.run({**registry.config("offload", quick=True), "backend": "sim"})
     failed = [f"{c.key}: {c.ours} ({c.point})" for c in offload.claims(df) if not c.passed]
     assert not failed, failed
+    c = offload.comparison(df)
+    over = c[c[f"gap_{offload.BUCKET}_pp"] > 100 * offload.MARGIN + 1e-9]
+    text = offload.reading(df)
+    assert len(over) and "does not hold" in text and f"at {len(over)} of {len(c)} points" in text
 
 
 @needs_bucket_sim
