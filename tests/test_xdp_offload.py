@@ -195,12 +195,12 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
     """One overloaded queue (every flow's bucket on queue 0, a per-packet
     cost its consumer cannot keep up with), once per policy on the same
     testbed: `bucket` moves buckets, migrates flows, splits none and
-    reorders no packet; `chunk` splits flows; both account for every
-    packet exactly."""
+    reorders no packet; `chunk` splits flows; `hybrid` splits only by a
+    spill; all account for every packet exactly."""
     from experiments.live import offload
 
     tb = make_testbed(2)
-    rows = offload.run({"policies": ["bucket", "chunk"], "queues": 2}, tb=tb)
+    rows = offload.run({"policies": ["bucket", "chunk", "hybrid"], "queues": 2}, tb=tb)
     total = {r["offload"]: r for r in rows if r["queue"] == "all"}
     for r in rows:
         assert r["unaccounted"] == 0, r
@@ -211,10 +211,20 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
               f"reordered {r['packets_reordered']}  bucket moves {r['bucket_moves']}  "
               f"migrated {r['flows_migrated']}")
     b, c = total["bucket"], total["chunk"]
-    assert b["flows_split"] == 0 and b["packets_reordered"] == 0, rows
+    diag = [{k: r.get(k) for k in ("offload", "queue", "sent", "packets_reordered", "bucket_moves", "barrier_holds",
+                                   "barrier_timeouts", "barrier_hold_ms", "inflight_timeouts", "capture_drops",
+                                   "generator_refused")} for r in rows]
+    for d in diag:
+        print(d)
+    assert b["flows_split"] == 0 and b["packets_reordered"] == 0, diag
     assert b["bucket_moves"] > 0 and b["flows_migrated"] > 0, b
     assert b["offloaded_out"] == 0 and b["barrier_timeouts"] == 0
     assert c["flows_split"] > 0 and c["offloaded_out"] > 0 and c["bucket_moves"] == 0
+    # hybrid: bucket moves, and only a chunk spill splits a flow or reorders
+    h = total["hybrid"]
+    assert h["bucket_moves"] > 0
+    if h["offloaded_out"] == 0:
+        assert h["flows_split"] == 0 and h["packets_reordered"] == 0, diag
 
 
 def test_multi_pkt_handler_reports_the_offload_columns_on_a_trace():
