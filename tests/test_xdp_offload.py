@@ -213,7 +213,8 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
     b, c = total["bucket"], total["chunk"]
     diag = [{k: r.get(k) for k in ("offload", "queue", "sent", "packets_reordered", "bucket_moves", "barrier_holds",
                                    "barrier_timeouts", "barrier_hold_ms", "inflight_timeouts", "capture_drops",
-                                   "generator_refused")} for r in rows]
+                                   "generator_refused", "rx_misordered", "driver_errors", "chunks_copied")}
+            for r in rows]
     for d in diag:
         print(d)
     assert b["flows_split"] == 0 and b["packets_reordered"] == 0, diag

@@ -156,6 +156,9 @@ def run_policy(tb, a: dict, policy: str, frames: list[bytes]) -> list[dict]:
                        "barrier_hold_ms": c.get("barrier_hold_ms", 0.0),
                        "inflight_timeouts": c.get("inflight_timeouts", 0),
                        "processed": loops[i]["packets"], **fq}
+                st = cap.engine.stats(q)
+                row.update(rx_misordered=st["rx_misordered"], driver_errors=st["driver_errors"],
+                           chunks_copied=st["chunks_copied"])
                 row["drop_rate"] = (row["capture_drops"] + row["delivery_drops"]) / row["sent"] if row["sent"] else 0.0
                 row["unaccounted"] = unaccounted(row)
                 rows.append(row)
