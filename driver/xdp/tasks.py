@@ -5,6 +5,7 @@ collection in tasks.py):
     invoke testbed-up --queues 6 --forward  # plus NIC2 and a sink namespace
     invoke testbed-down                     # remove it (and any stale testbed)
     invoke xdp-bench                        # packets/s of each engine on one veth
+    invoke xdp-offload                      # one overloaded queue: bucket vs chunk offloading
 
 A testbed made here persists until testbed-down: its redirect program is
 pinned in a bpffs mounted under /run/wirecap/bpffs/<tag> so it outlives this
@@ -89,4 +90,21 @@ def xdp_bench(c, packets=1_000_000, engines=""):
         print(f"WireCAP basic / bare AF_XDP = {wc['packets_per_s'] / bare:.1%} (goal >= 90%)")
 
 
-TASKS = [testbed_up, testbed_down, xdp_bench]
+@task(help={"policies": "comma-separated offloading policies: chunk, bucket, hybrid (default bucket,chunk)",
+            "packets": "frames to send (default 120,000)",
+            "rate": "frames per second at full rate (default 90,000)",
+            "json": "print the rows as JSON (default: a table)"})
+def xdp_offload(c, policies="bucket,chunk", packets=120000, rate=90000.0, json=False):
+    """One replay with an overloaded queue, once per offloading policy
+    (experiments/live/offload.py): drop rate, flows split, packets
+    reordered, bucket moves, flows migrated, per queue and in total."""
+    _prereq()
+    from experiments.live import offload
+
+    argv = ["--policies", policies, "--packets", str(int(packets)), "--rate-pps", str(float(rate))]
+    rc = offload.main(argv + (["--json"] if json else []))
+    if rc:
+        raise Exit(code=rc)
+
+
+TASKS = [testbed_up, testbed_down, xdp_bench, xdp_offload]

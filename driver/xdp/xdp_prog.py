@@ -256,3 +256,125 @@ def unpin_all(directory: Path) -> None:
         directory.rmdir()
     except OSError:
         pass
+
+
+class RssProgram:
+    """RSS with a redirection table on a veth testbed: the 82599's Toeplitz
+    hash (default key, traces/rss.py) of each frame the generator sends,
+    bucket = hash & (n_buckets - 1), receive queue = steer[bucket]
+    (driver/csrc/xdp/wc_bpf.h explains why this runs at the generator
+    veth's egress and not in the capture side's XDP program).
+
+    ``steer`` and ``counts`` are numpy views of the maps' memory (mmap):
+    ``set(bucket, queue)`` is a bucket move; ``bucket_counts()`` the packets
+    hashed into each bucket so far (cumulative). ``attach=False`` loads the
+    program without attaching it (``test_run`` works either way).
+    """
+
+    kind = "rss"
+
+    def __init__(self, ns: str | None, ifname: str | None, queues: int, n_buckets: int = 128,
+                 reta=None, attach: bool = True):
+        import numpy as np
+
+        from traces import rss
+
+        ffi, lib = native()
+        n = int(n_buckets)
+        if n < 1 or n > lib.WC_RSS_BUCKETS_MAX or n & (n - 1):
+            raise ValueError(f"n_buckets={n_buckets}: a power of two in 1..{lib.WC_RSS_BUCKETS_MAX} "
+                             "(128 on the 82599, datasheet §8.2.3.7.13; 512 on XL710)")
+        if not 1 <= int(queues) <= lib.WC_RSS_QUEUES:
+            raise ValueError(f"queues={queues}: the steering program writes queues 0..{lib.WC_RSS_QUEUES - 1}")
+        self.ns, self.ifname, self.n_buckets, self.queues = ns, ifname, n, int(queues)
+        self.prog_fd = self.link_fd = -1
+        self.fds = [-1, -1, -1]
+        self._maps = []
+        fds = ffi.new("int[3]")
+        check(lib.wc_bpf__rss_maps(n, fds), "creating the RSS maps")
+        self.fds = [int(fds[i]) for i in range(3)]
+        try:
+            table = np.ascontiguousarray(rss._tables(rss.DEFAULT_RSS_KEY)[:lib.WC_RSS_INPUT_BYTES], dtype=np.uint32)
+            check(lib.wc_bpf__map_update(self.fds[0], 0, ffi.from_buffer(table)), "filling the Toeplitz table")
+            self.steer = self._mmap(self.fds[1], 4 * n, np.uint32, n)
+            self.n_counts = n + 2 + lib.WC_RSS_QUEUES
+            self.counts = self._mmap(self.fds[2], 8 * self.n_counts, np.uint64, self.n_counts)
+            # ixgbe's default RETA: entry j holds queue j mod n (rss.redirection_table)
+            self.steer[:] = (np.arange(n) % self.queues) if reta is None else np.asarray(reta, dtype=np.uint32)
+            log = ffi.new("char[]", VERIFIER_LOG_BYTES)
+            fd = lib.wc_bpf__rss_prog(self.fds[0], self.fds[1], self.fds[2], n, log, VERIFIER_LOG_BYTES)
+            if fd < 0:
+                raise XdpError(-fd, f"loading the RSS steering program: {os.strerror(-fd)}\n"
+                                    f"verifier: {ffi.string(log).decode(errors='replace')[-2000:]}")
+            self.prog_fd = fd
+            if attach:
+                ifindex = netns.ifindex(ns, ifname)
+                with netns.entered(ns):
+                    self.link_fd = check(lib.wc_bpf__tcx_egress_link(self.prog_fd, ifindex),
+                                         f"attaching RSS steering at {ifname}'s egress (tcx)",
+                                         {errno.EINVAL: "tcx needs kernel >= 6.6",
+                                          errno.EEXIST: "a tcx program is already attached"})
+        except BaseException:
+            self.close()
+            raise
+
+    def _mmap(self, fd, size, dtype, count):
+        import numpy as np
+
+        ffi, lib = native()
+        p = lib.wc_bpf__map_mmap(fd, size)
+        if p == ffi.NULL:
+            raise XdpError(errno.EINVAL, "mmap of an RSS map failed (BPF_F_MMAPABLE needs kernel >= 5.5)")
+        self._maps.append((p, size))
+        return np.frombuffer(ffi.buffer(p, size), dtype=dtype, count=count)
+
+    @property
+    def unhashed(self) -> int:
+        return int(self.counts[self.n_buckets])
+
+    @property
+    def last_hash(self) -> int:
+        return int(self.counts[self.n_buckets + 1])
+
+    def steered(self, queue: int) -> int:
+        return int(self.counts[self.n_buckets + 2 + int(queue)])
+
+    def bucket_counts(self):
+        return self.counts[:self.n_buckets].copy()
+
+    def set(self, bucket: int, queue: int) -> None:
+        if not 0 <= queue < self.queues:
+            raise ValueError(f"queue {queue}: the steering program has {self.queues} queues")
+        self.steer[int(bucket) & (self.n_buckets - 1)] = queue
+
+    def test_run(self, frame: bytes) -> tuple[int, int | None]:
+        """Run the program once on frame (BPF_PROG_TEST_RUN): (queue it chose,
+        the Toeplitz hash it computed, or None if it did not hash)."""
+        ffi, lib = native()
+        before = self.counts.copy()
+        ret = ffi.new("uint32_t *")
+        check(lib.wc_bpf__test_run_skb(self.prog_fd, frame, len(frame), ret), "test-running the RSS program")
+        diff = self.counts.astype("int64") - before.astype("int64")
+        steered = diff[self.n_buckets + 2:]
+        queue = int(steered.nonzero()[0][0])
+        hashed = diff[:self.n_buckets].sum() == 1
+        return queue, (self.last_hash if hashed else None)
+
+    def close(self) -> None:
+        _, lib = native()
+        # numpy views point into the mappings: drop them first
+        self.steer = self.counts = None
+        for p, size in self._maps:
+            lib.wc_bpf__map_munmap(p, size)
+        self._maps = []
+        for fd in (self.link_fd, self.prog_fd, *self.fds):
+            if fd >= 0:
+                os.close(fd)
+        self.link_fd = self.prog_fd = -1
+        self.fds = [-1, -1, -1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

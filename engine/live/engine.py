@@ -21,6 +21,10 @@ from driver.xdp.xdp_prog import RedirectProgram
 from engine.core import ChunkMeta, check_geometry, counters
 
 XSK_MODES = {"auto": 0, "copy": 1, "zerocopy": 2}
+# advanced mode's offloading policies (engine/csrc/wc_balance.h): the paper's
+# chunk offloading (§3.2.2a), bucket moves only (no flow is ever split), or
+# bucket moves plus a chunk spill in an emergency
+OFFLOADS = ("chunk", "bucket", "hybrid")
 # Capture threads run SCHED_FIFO at this priority (0: SCHED_OTHER). They must
 # re-arm a descriptor segment within (N-M)/Pin; on a shared host a normal
 # thread is kept off its CPU for milliseconds (measured: max_rx_gap_ns). They
@@ -52,11 +56,32 @@ class LiveEngine:
                  ring_size: int = 1024, advanced: bool = False, T: int = 60, timeout_us: int = 1000,
                  mode: str = "copy", need_wakeup: bool = True, timestamps: bool = True,
                  program: RedirectProgram | None = None, nic_id: int = 0, spin_us: int = 0,
-                 rx_batch: int = 0, max_queues: int | None = None, rt_priority: int = RT_PRIORITY):
+                 rx_batch: int = 0, max_queues: int | None = None, rt_priority: int = RT_PRIORITY,
+                 offload: str = "chunk", rss=None, period_ms: float | None = None,
+                 imbalance_pct: int | None = None, barrier_max_ms: float = 2000.0):
         ffi, lib = native()
         validate_geometry(ring_size, M, R)
         if advanced and not 0 < T <= 100:
             raise ValueError(f"T={T}: the offloading threshold must be in (0, 100] percent")
+        if offload not in OFFLOADS:
+            raise ValueError(f"offload={offload!r}: one of {', '.join(OFFLOADS)}")
+        if offload != "chunk":
+            if not advanced:
+                raise ValueError(f"offload={offload!r}: offloading policies are advanced mode's "
+                                 "(WireCAP-A, advanced=True)")
+            if rss is None:
+                raise ValueError(f"offload={offload!r}: bucket moves need the RSS steering program "
+                                 "(rss=driver.xdp.xdp_prog.RssProgram on the testbed's generator veth)")
+            # the simulator's defaults (engine/models.py BalanceCosts), one source
+            from engine.models import BalanceCosts
+
+            period_ms = BalanceCosts.period_ms if period_ms is None else float(period_ms)
+            imbalance_pct = BalanceCosts.imbalance_pct if imbalance_pct is None else int(imbalance_pct)
+            if not 0 <= imbalance_pct <= 1000:
+                raise ValueError(f"imbalance_pct={imbalance_pct}: 0..1000 percent above the mean")
+            if not 0.1 <= period_ms <= 10000:
+                raise ValueError(f"period_ms={period_ms}: the balancing period is 0.1..10000 ms "
+                                 "(RSS++ uses 10 to 1,000 ms)")
         if mode not in XSK_MODES:
             raise ValueError(f"mode={mode!r}: one of {', '.join(XSK_MODES)}")
         self.queues = [int(q) for q in queues]
@@ -81,12 +106,27 @@ class LiveEngine:
         o.rx_batch = rx_batch
         o.timestamps = int(timestamps)
         o.rt_priority = int(rt_priority)
+        self.offload, self.rss = offload, rss
+        o.offload = OFFLOADS.index(offload)
+        if offload != "chunk":
+            o.n_buckets = rss.n_buckets
+            o.period_us = int(round(period_ms * 1000))
+            o.imbalance_pct = imbalance_pct
+            o.barrier_max_us = int(round(barrier_max_ms * 1000))
+            o.steer_fd, o.counts_fd = rss.fds[1], rss.fds[2]
+            o.arrival_fd = program.arrival_fd if program is not None and program.arrival_fd > 0 else -1
         qs = ffi.new("uint32_t[]", self.queues)
         out = ffi.new("struct wc_live **")
         ifindex = netns.ifindex(ns, ifname)
+        hints = dict(_CREATE_HINTS)
+        if offload != "chunk":
+            hints[errno.ENOENT] = (f"the RSS program steers a bucket to a queue outside queues={self.queues}: "
+                                   "steer every bucket to one of this engine's queues (RssProgram.set)")
+            hints[errno.EBADF] = "the RSS program's maps cannot be mapped (kernel >= 5.5 for BPF_F_MMAPABLE)"
         with netns.entered(ns):
             check(retry_busy(lambda: lib.wc_live__create(out, ifindex, qs, len(self.queues), o)),
-                  f"WireCAP on {ifname} queues {self.queues} (M={M}, R={R}, N={ring_size})", _CREATE_HINTS)
+                  f"WireCAP on {ifname} queues {self.queues} (M={M}, R={R}, N={ring_size}, offload={offload})",
+                  hints)
         self._ptr = out[0]
         try:
             if self.program is None:
@@ -112,10 +152,25 @@ class LiveEngine:
             raise ValueError("the engine is closed")
         return self._ptr
 
+    def set_flows(self, flows) -> None:
+        """Account flows (engine.live.work.Flows) as application threads take
+        chunks: flows_split, flows_migrated, packets_reordered. Before start."""
+        _, lib = native()
+        if self.rss is not None:
+            flows.set_rss(self.rss.n_buckets)
+        check(lib.wc_live__set_flows(self.ptr, flows.ptr), "wc_live__set_flows",
+              {errno.EBUSY: "set flows before start()"})
+        self._flows = flows
+
+    @property
+    def bucket_moves(self) -> int:
+        return int(native()[1].wc_live__bucket_moves(self.ptr))
+
     @property
     def label(self) -> str:
         if self.advanced:
-            return f"WireCAP-A-({self.M},{self.R},{self.T}%)"
+            pol = "" if self.offload == "chunk" else f" {self.offload}"
+            return f"WireCAP-A-({self.M},{self.R},{self.T}%){pol}"
         return f"WireCAP-B-({self.M},{self.R})"
 
     def member(self, queue: int) -> int:

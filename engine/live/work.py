@@ -129,7 +129,37 @@ class Flows:
         check(lib.wc_flows__create(out, capacity), "wc_flows__create")
         self.ptr = ffi.gc(out[0], lib.wc_flows__destroy)
 
+    def set_rss(self, n_buckets: int = 128) -> None:
+        """Buckets as the 82599 computes them (traces/rss.py, default key), so
+        that a hand-over by a bucket move counts as migrated, not split."""
+        import numpy as np
+
+        from traces import rss
+
+        ffi, lib = native()
+        table = np.ascontiguousarray(rss._tables(rss.DEFAULT_RSS_KEY)[:lib.WC_FLOWS_RSS_BYTES], dtype=np.uint32)
+        check(lib.wc_flows__set_rss(self.ptr, ffi.cast("uint32_t *", ffi.from_buffer(table)), int(n_buckets)),
+              f"wc_flows__set_rss (n_buckets={n_buckets}: a power of two <= {lib.WC_FLOWS_BUCKETS_MAX})")
+
+    def order_at(self, offset: int | None) -> None:
+        """Order packets by the generator's frame number at ``offset``
+        (packets.SEQ_OFFSET when the run sends with seq=True); None: by the
+        XDP arrival stamps (exact within a queue only, see wc_flows.h)."""
+        native()[1].wc_flows__order_at(self.ptr, -1 if offset is None else int(offset))
+
+    def bucket(self, frame: bytes) -> int:
+        return int(native()[1].wc_flows__bucket(self.ptr, frame, len(frame)))
+
     def stats(self) -> dict:
         _, lib = native()
         return {"flows": int(lib.wc_flows__count(self.ptr)), "flows_split": int(lib.wc_flows__split(self.ptr)),
+                "flows_migrated": int(lib.wc_flows__migrated(self.ptr)),
+                "packets_reordered": int(lib.wc_flows__reordered(self.ptr)),
                 "flows_overflow": int(lib.wc_flows__overflow(self.ptr))}
+
+    def queue_stats(self, queue: int) -> dict:
+        _, lib = native()
+        q = int(queue)
+        return {"flows_split": int(lib.wc_flows__split_queue(self.ptr, q)),
+                "flows_migrated": int(lib.wc_flows__migrated_queue(self.ptr, q)),
+                "packets_reordered": int(lib.wc_flows__reordered_queue(self.ptr, q))}

@@ -4,6 +4,8 @@
     multi_pkt_handler.run(args) -> [dict]    n queues, a replayed trace, per-queue rows + "all"
     queue_profiler.run(args) -> [dict]       packets and bytes per queue per 10 ms bin
     fig9.run(cfg), table1.run(cfg), fig11.run(cfg) -> DataFrame   scaled to this host
+    offload.run(args) -> [dict]              one overloaded queue once per offloading policy
+                                             (beyond the paper; `invoke xdp-offload`)
 
 Each module's docstring documents its argument dict. Everything needs root
 and AF_XDP (driver/xdp/prereq.py says what is missing), and creates (and

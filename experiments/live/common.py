@@ -33,7 +33,7 @@ from driver.xdp import counters
 from driver.xdp.baselines import AfpacketCopy, AfxdpRing, Libpcap
 from driver.xdp.xdp_prog import pass_for, redirect_for
 from engine.live.consumer import Consumer, wirecap_loop
-from engine.live.engine import LiveEngine
+from engine.live.engine import OFFLOADS, LiveEngine
 from engine.app_cost import pkt_handler_cost_ns
 from engine.live.work import Flows, Work
 
@@ -60,15 +60,18 @@ class EngineSpec:
     T: int = 60
     ring: int = 1024      # afxdp-ring: N frames
     slots: int = 10240    # afpacket-copy: frames its ring holds
+    offload: str = "chunk"  # wirecap-a: chunk | bucket | hybrid (engine/csrc/wc_balance.h)
 
     @classmethod
-    def parse(cls, spec: str, M=None, R=None, T=None, ring=None, slots=None) -> "EngineSpec":
-        """"wirecap-b", "wirecap-b:256:500", "wirecap-a:256:500:60", "afxdp-ring[:1024]",
-        "afpacket-copy[:10240]", "tcpdump"; explicit M/R/T/ring/slots win."""
+    def parse(cls, spec: str, M=None, R=None, T=None, ring=None, slots=None, offload=None) -> "EngineSpec":
+        """"wirecap-b", "wirecap-b:256:500", "wirecap-a:256:500:60[:bucket]", "afxdp-ring[:1024]",
+        "afpacket-copy[:10240]", "tcpdump"; explicit M/R/T/ring/slots/offload win."""
         parts = str(spec).split(":")
         name = parts[0]
-        nums = [int(p) for p in parts[1:]]
         kw = {}
+        if parts[-1] in OFFLOADS and len(parts) > 1:
+            kw["offload"] = parts.pop()
+        nums = [int(p) for p in parts[1:]]
         if name in ("wirecap-b", "wirecap-a"):
             for key, v in zip(("M", "R", "T"), nums):
                 kw[key] = v
@@ -81,6 +84,12 @@ class EngineSpec:
         for key, v in (("M", M), ("R", R), ("T", T), ("ring", ring), ("slots", slots)):
             if v is not None:
                 kw[key] = int(v)
+        if offload is not None:
+            kw["offload"] = str(offload)
+        if kw.get("offload", "chunk") not in OFFLOADS:
+            raise ValueError(f"offload={kw['offload']!r}: one of {', '.join(OFFLOADS)}")
+        if kw.get("offload", "chunk") != "chunk" and name != "wirecap-a":
+            raise ValueError(f"offload={kw['offload']!r}: offloading policies are wirecap-a's, not {name}'s")
         return cls(name, **kw)
 
     @property
@@ -92,7 +101,8 @@ class EngineSpec:
         if self.name == "wirecap-b":
             return f"WireCAP-B-({self.M},{self.R})"
         if self.name == "wirecap-a":
-            return f"WireCAP-A-({self.M},{self.R},{self.T}%)"
+            policy = "" if self.offload == "chunk" else f",{self.offload}"
+            return f"WireCAP-A-({self.M},{self.R},{self.T}%{policy})"
         if self.name == "afxdp-ring":
             return f"afxdp-ring({self.ring})"
         if self.name == "afpacket-copy":
@@ -102,7 +112,8 @@ class EngineSpec:
     def columns(self) -> dict:
         return {"engine": self.name, "engine_label": self.label,
                 "M": self.M if self.wirecap else None, "R": self.R if self.wirecap else None,
-                "T": self.T if self.name == "wirecap-a" else None}
+                "T": self.T if self.name == "wirecap-a" else None,
+                "offload": self.offload if self.name == "wirecap-a" else None}
 
 
 def threads_needed(spec: EngineSpec, queues: int) -> int:
@@ -117,13 +128,19 @@ class Capture:
 
     def __init__(self, tb, spec: EngineSpec, queues: list[int], works: list[Work], frame_len: int = 60,
                  forward: bool = False, timeout_us: int = 1000, mode: str = "copy", cpus=None,
-                 groups: list[int] | None = None, ring_size: int = 1024):
+                 groups: list[int] | None = None, ring_size: int = 1024, offload: str | None = None, rss=None,
+                 period_ms: float | None = None, flows: Flows | None = None):
         if len(works) != len(queues):
             raise ValueError("one Work per queue")
         self.tb, self.spec, self.queues, self.works = tb, spec, list(queues), works
         self.cpus = cpus
         self.groups = groups
         self.ring_size = int(ring_size)
+        # bucket offloading (engine/csrc/wc_balance.h): the policy, the RSS
+        # steering program it moves buckets in, and flow accounting at
+        # hand-over (chunk taken), which WireCAP engines do themselves
+        self.offload = spec.offload if offload is None else offload
+        self.rss, self.period_ms, self.flows = rss, period_ms, flows
         self.engines: list[LiveEngine] = []
         self.where: dict[int, tuple] = {}
         self.rings, self.sockets, self.pcap = [], [], None
@@ -150,13 +167,18 @@ class Capture:
                 qs = [q for q, gg in zip(self.queues, groups) if gg == g]
                 eng = LiveEngine(tb.cap_ns, tb.cap_if, queues=qs, M=s.M, R=s.R, advanced=s.name == "wirecap-a",
                                  T=s.T, timeout_us=timeout_us, mode=mode, program=self.program, nic_id=g,
-                                 ring_size=self.ring_size)
+                                 ring_size=self.ring_size, offload=self.offload, rss=self.rss,
+                                 period_ms=self.period_ms)
                 self.engines.append(eng)
+                if self.flows is not None:
+                    eng.set_flows(self.flows)
                 for m, q in enumerate(qs):
                     self.where[q] = (eng, m)
                 if forward:
                     eng.forward_to(tb.cap_ns, tb.fwd_if, tb.queues)
-        elif s.name == "afxdp-ring":
+        elif self.offload != "chunk":
+            raise ValueError(f"offload={self.offload!r}: offloading policies are WireCAP-A's, not {s.name}'s")
+        if s.name == "afxdp-ring":
             self.program = redirect_for(tb)
             self.rings = [AfxdpRing(tb.cap_ns, tb.cap_if, q, ring_size=s.ring, program=self.program, mode=mode)
                           for q in self.queues]
@@ -233,6 +255,9 @@ class Capture:
                            offloaded_out=st["offloaded_out_packets"], offloaded_in=st["offloaded_in_packets"],
                            offloaded_out_chunks=st["offloaded_out"], offloaded_in_chunks=st["offloaded_in"],
                            chunks_copied=st["chunks_copied"], max_rx_gap_us=st["max_rx_gap_ns"] / 1e3,
+                           bucket_moves=st["bucket_moves_out"], bucket_moves_in=st["bucket_moves_in"],
+                           barrier_holds=st["barrier_holds"], barrier_timeouts=st["barrier_timeouts"],
+                           barrier_hold_ms=st["barrier_hold_ns"] / 1e6, inflight_timeouts=st["inflight_timeouts"],
                            xsk_drops=st["capture_drops"], realtime=bool(st["realtime"]),
                            forwarded=st["forwarded"], tx_completed=st["tx_completed"], tx_dropped=st["tx_dropped"])
             elif self.rings:

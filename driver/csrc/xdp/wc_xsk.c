@@ -441,6 +441,11 @@ int wc_xsk__fill_wakeup(struct wc_xsk *x)
 	return 1;
 }
 
+uint32_t wc_xsk__rx_produced(const struct wc_xsk *x)
+{
+	return x->rx.map ? load_acq(x->rx.producer) : 0;
+}
+
 uint32_t wc_xsk__rx_burst(struct wc_xsk *x, struct wc_desc *out, uint32_t max)
 {
 	struct ring *r = &x->rx;

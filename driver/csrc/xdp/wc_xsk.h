@@ -121,6 +121,10 @@ int wc_xsk__fill_wakeup(struct wc_xsk *xsk);
 /* RX ring (consumer: us). Copy up to max descriptors out and release
  * their slots; returns the number read. */
 uint32_t wc_xsk__rx_burst(struct wc_xsk *xsk, struct wc_desc *out, uint32_t max);
+/* The RX ring's producer index as the kernel published it (acquire): the
+ * frames it has put on the ring since the socket was made, modulo 2^32.
+ * Any thread may read it (the bucket balancer does). */
+uint32_t wc_xsk__rx_produced(const struct wc_xsk *xsk);
 /* Block until the RX ring is readable or timeout_ms passes (poll(2)):
  * 1 readable, 0 timeout, -errno. */
 int wc_xsk__rx_wait(struct wc_xsk *xsk, int timeout_ms);

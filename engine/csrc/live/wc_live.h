@@ -33,6 +33,13 @@
  *   application i      pops capture queue i (dispatch/next/chunk_get),
  *                      pushes recycle queues of the group, owns TX socket i
  *   control thread     create/start/stop/destroy, stats (any time)
+ *   balancer           bucket offloading only (offload BUCKET or HYBRID,
+ *                      wc_live_balance.c): every period reads the steering
+ *                      program's bucket counts, runs wc_balance__solve,
+ *                      writes the moves into the steer map and raises the
+ *                      ordering barrier of each destination, which that
+ *                      member's application thread honours when it takes a
+ *                      chunk (dispatch/next/chunk_get)
  *
  * The pcap-like calls of member i must come from one thread at a time, and
  * every application thread must have returned before wc_live__destroy().
@@ -44,7 +51,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wc_balance.h"
 #include "wc_drive.h"
+#include "wc_flows.h"
 #include "wc_pcap.h"
 #include "wc_pkt.h"
 #include "wc_pool.h"
@@ -66,6 +75,18 @@
 /* frames per TX socket for inject() of data that is not in the UMEM */
 #define WC_LIVE_TX_FRAMES_DEFAULT 256u
 #define WC_LIVE_MEMBERS_MAX 64u
+/* bucket offloading (beyond the paper, engine/csrc/wc_balance.h): how often
+ * the balancer re-solves (RSS++, Barbette et al. CoNEXT 2019, uses 10 to
+ * 1,000 ms), and how long a destination holds a moved bucket's packets at
+ * most while the source drains the packets it received before the move */
+#define WC_LIVE_PERIOD_US_DEFAULT 10000u
+#define WC_LIVE_BARRIER_MAX_US_DEFAULT 2000000u
+/* after a move: how long the balancer waits for frames steered under the
+ * old table to reach the source's XDP hook. On veth they wait in the
+ * peer's ring for a NAPI poll, which a host busy with real-time threads
+ * can defer to ksoftirqd for tens of ms (seen: a 20 ms bound ran out and
+ * the late frames reordered thousands of packets) */
+#define WC_LIVE_INFLIGHT_MAX_US 500000u
 
 struct wc_live_opts {
 	size_t sz;               /* sizeof(struct wc_live_opts) */
@@ -84,6 +105,16 @@ struct wc_live_opts {
 	uint32_t tx_size;        /* TX and completion ring entries; 0 = 1024 */
 	int timestamps;          /* read the XDP program's stamps into headers */
 	int rt_priority;         /* > 0: capture threads run SCHED_FIFO at this priority */
+	/* advanced mode's offloading policy, WC_OFFLOAD_* (wc_balance.h):
+	 * CHUNK is the paper's; BUCKET and HYBRID need the RSS steering maps */
+	int offload;
+	uint32_t n_buckets;      /* redirection-table size; 0 = 128 (82599) */
+	uint32_t period_us;      /* balancing period; 0 = WC_LIVE_PERIOD_US_DEFAULT */
+	uint32_t imbalance_pct;  /* wc_balance_opts.imbalance_pct; 0 = its default */
+	uint32_t barrier_max_us; /* 0 = WC_LIVE_BARRIER_MAX_US_DEFAULT */
+	int steer_fd;            /* > 0: the RSS program's steer map (wc_bpf.h), bucket -> queue */
+	int counts_fd;           /* > 0: its counts map */
+	int arrival_fd;          /* > 0: the redirect program's arrival map (in-flight frames) */
 };
 
 /* Counters of one member. "queue" counters are about packets that arrived
@@ -126,6 +157,16 @@ struct wc_live_qstats {
 	uint64_t capture_sleeps;     /* times the capture thread slept in poll(2) */
 	uint32_t realtime;           /* 1 if the capture thread got its SCHED_FIFO priority */
 	uint32_t pad;
+	/* bucket offloading */
+	uint64_t barrier_active;     /* 1 while this queue holds a moved bucket's new packets */
+	uint64_t bucket_moves_out;   /* buckets moved away from this queue */
+	uint64_t bucket_moves_in;    /* buckets moved to this queue */
+	uint64_t moved_packets;      /* packets of moved buckets in the period before their move */
+	uint64_t barrier_holds;      /* chunks held at the ordering barrier */
+	uint64_t barrier_hold_ns;    /* time barriers of this queue were up */
+	uint64_t barrier_timeouts;   /* barriers lifted by barrier_max_us, not by the source */
+	uint64_t inflight_timeouts;  /* moves whose old-table frames did not all arrive in time */
+	uint64_t handed;             /* packets of this queue's pool handed back (chunks released) */
 	/* XDP_STATISTICS of the RX socket: the kernel's capture drops */
 	struct wc_xsk_stats xsk;
 };
@@ -221,6 +262,14 @@ int wc_live__inject(struct wc_live *live, uint32_t member, const uint8_t *data, 
 int wc_live__tx_flush(struct wc_live *live, uint32_t member, int timeout_ms);
 
 int wc_live__stats(const struct wc_live *live, uint32_t member, struct wc_live_qstats *out);
+
+/* Account flows (wc_flows.h) as application threads take chunks: split,
+ * migrated, reordered. Before start; flows must outlive the engine's run.
+ * With bucket offloading the engine also keeps its bucket owners. */
+int wc_live__set_flows(struct wc_live *live, struct wc_flows *flows);
+/* Balancer: solves run and moves made (all members). */
+uint64_t wc_live__bucket_moves(const struct wc_live *live);
+uint64_t wc_live__balance_solves(const struct wc_live *live);
 
 /* cffi:end */
 #endif /* WC_LIVE_H */

@@ -24,8 +24,8 @@ int live_wait_chunk(struct member *mb, int timeout_ms)
 	}
 	/* a length with nothing to pop yet: a push is being published; wait
 	 * a moment rather than spin (see capture_sleep, wc_live_capture.c) */
-	if (wc_workq__len(mb->capq))
-		timeout_ms = timeout_ms < 1 ? timeout_ms : 1;
+	if (wc_workq__len(mb->capq) || mb->held_n)
+		timeout_ms = timeout_ms < 1 ? timeout_ms : 1; /* or a barrier may lift any moment */
 	rc = poll(&p, 1, timeout_ms);
 	atomic_store(&mb->cons_sleeping, 0);
 	drain_fd(mb->cons_fd);
@@ -46,12 +46,38 @@ static void finish_chunk(struct wc_live *l, struct member *mb)
 		STAT_ADD(mb->app_driver_errors, 1);
 }
 
+/* the XDP stamp of the frame at addr, CLOCK_MONOTONIC, left in place for
+ * fill_hdr (0: none) */
+static uint64_t peek_stamp(const struct wc_live *l, uint64_t addr)
+{
+	const struct wc_xdp_meta *mt;
+
+	if (!l->timestamps || addr % WC_FRAME_SIZE < META_LEN)
+		return 0;
+	mt = (const void *)(l->area + addr - META_LEN);
+	return mt->magic == WC_XDP_META_MAGIC ? mt->ts_ns : 0;
+}
+
+/* the chunk is handed to mb's thread: note its packets' flows */
+void live_note_flows(struct wc_live *l, struct member *mb, const struct member *owner, uint64_t frame0,
+		     uint32_t count)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++) {
+		const struct cell *cl = &l->cells[frame0 + i];
+
+		wc_flows__take(l->flows, l->area + cl->addr, cl->len, (uint16_t)mb->idx, (uint16_t)owner->queue,
+			       peek_stamp(l, cl->addr), owner != mb);
+	}
+}
+
 static int begin_chunk(struct wc_live *l, struct member *mb)
 {
 	struct cursor *c = &mb->cur;
 	const struct member *owner;
 
-	if (wc_workq__pop(mb->capq, &c->m))
+	if (!live_next_chunk(l, mb, &c->m))
 		return 0;
 	owner = owner_of(l, &c->m);
 	if (!owner) {
@@ -60,6 +86,8 @@ static int begin_chunk(struct wc_live *l, struct member *mb)
 	}
 	c->owner = owner->idx;
 	c->frame0 = chunk_first_frame(l, owner, &c->m);
+	if (l->flows)
+		live_note_flows(l, mb, owner, c->frame0, c->m.pkt_count);
 	c->i = 0;
 	c->delivered = 0;
 	c->filtered = 0;

@@ -101,10 +101,13 @@ static void hook_copy(void *user, const struct wc_chunk_meta *m)
 	copy_partial(mb->live, mb, m);
 }
 
-/* m is in member dst's capture queue: count, and wake its application */
+/* m is in member dst's capture queue: count, and wake its application.
+ * Group member i is member i; without a group (basic mode, and bucket
+ * offloading, which never moves a chunk) every capture step is member 0 of
+ * no group (wc_capture.h), and the chunk is in this member's own queue. */
 static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
 {
-	struct member *mb = user, *to = &mb->live->m[dst]; /* group member i is member i */
+	struct member *mb = user, *to = mb->live->group ? &mb->live->m[dst] : mb;
 	uint32_t len;
 
 	if (to != mb) {
@@ -276,6 +279,11 @@ int wc_live__start(struct wc_live *l, const int *cpus)
 		}
 		mb->running = 1;
 	}
+	err = live_balance_start(l);
+	if (err) {
+		wc_live__stop(l);
+		return err;
+	}
 	l->started = 1;
 	return 0;
 }
@@ -285,6 +293,7 @@ int wc_live__stop(struct wc_live *l)
 	uint32_t i;
 
 	atomic_store(&l->stop, 1);
+	live_balance_stop(l);
 	for (i = 0; i < l->n; i++) {
 		struct member *mb = &l->m[i];
 

@@ -40,6 +40,8 @@ int live_release(struct wc_live *l, const struct wc_chunk_meta *m)
 
 	if (!owner)
 		return -EXDEV;
+	/* the balancer's count of this pool's frames processed (ordering barrier) */
+	STAT_ADD_MW(owner->handed, m->pkt_count);
 	rc = wc_capture__release(owner->cap, m);
 	if (rc <= 0)
 		return rc;
@@ -56,7 +58,7 @@ int wc_live__chunk_get(struct wc_live *l, uint32_t member, struct wc_chunk_meta 
 		return -EINVAL;
 	mb = &l->m[member];
 	deadline = wc_sys__mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
-	while (wc_workq__pop(mb->capq, m)) {
+	while (!live_next_chunk(l, mb, m)) {
 		uint64_t now = wc_sys__mono_ns();
 
 		if (timeout_ms == 0 || now >= deadline)
@@ -64,8 +66,11 @@ int wc_live__chunk_get(struct wc_live *l, uint32_t member, struct wc_chunk_meta 
 		live_wait_chunk(mb, (int)((deadline - now + 999999) / 1000000));
 	}
 	owner = owner_of(l, m);
-	if (owner)
+	if (owner) {
 		STAT_ADD_MW(owner->delivered, m->pkt_count);
+		if (l->flows)
+			live_note_flows(l, mb, owner, chunk_first_frame(l, owner, m), m->pkt_count);
+	}
 	STAT_ADD(mb->consumed, m->pkt_count);
 	return 1;
 }

@@ -96,8 +96,15 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 		goto err_free;
 	l->area = wc_umem__area(l->umem);
 
-	if (o.advanced) {
-		struct wc_group_opts go = { .sz = sizeof(go), .threshold_pct = o.threshold_pct };
+	if (o.advanced && o.offload != WC_OFFLOAD_BUCKET) {
+		/* chunk offloading (§3.2.2a) places chunks above T; hybrid spills
+		 * only in an emergency, above spill = T + (100 - T) / 2
+		 * (wc_balance.h), bucket moves handling the rest */
+		uint32_t t = o.threshold_pct ? o.threshold_pct : WC_THRESHOLD_PCT_DEFAULT;
+		struct wc_group_opts go = {
+			.sz = sizeof(go),
+			.threshold_pct = o.offload == WC_OFFLOAD_HYBRID ? t + (100u - t) / 2u : t,
+		};
 
 		err = wc_group__create(&l->group, &go);
 		if (err)
@@ -105,7 +112,7 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 	}
 
 	/* a capture queue may hold chunks of every member (offloading) */
-	capq_cap = (uint32_t)(o.advanced ? total_chunks : o.chunks);
+	capq_cap = (uint32_t)(l->group ? total_chunks : o.chunks);
 	xo.fill_size = o.ring_size;
 	xo.comp_size = o.ring_size;
 	xo.rx_size = o.ring_size;
@@ -180,11 +187,15 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 		}
 		mb->free_chunks = wc_pool__free_chunks(mb->pool);
 	}
+	err = live_balance_create(l, &o);
+	if (err)
+		goto err_members;
 	l->mono_to_real = wc_sys__real_ns() - wc_sys__mono_ns();
 	*out = l;
 	return 0;
 
 err_members:
+	live_balance_destroy(l);
 	for (i = nq; i-- > 0;) {
 		wc_xsk__destroy(l->m[i].xsk);
 		l->m[i].xsk = NULL;
@@ -208,6 +219,7 @@ void wc_live__destroy(struct wc_live *l)
 	if (!l)
 		return;
 	wc_live__stop(l);
+	live_balance_destroy(l);
 	for (i = 0; i < l->n; i++) {
 		wc_xsk__destroy(l->m[i].tx);
 		l->m[i].tx = NULL;

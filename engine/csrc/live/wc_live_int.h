@@ -117,6 +117,31 @@ struct member {
 	uint32_t max_capq __attribute__((aligned(64)));
 	uint64_t offloaded_in, offloaded_in_packets;
 	uint64_t delivered, filtered;
+	/* handed: packets of this pool whose chunk was released, by whichever
+	 * application thread (the balancer's "processed" count of this queue) */
+	uint64_t handed;
+	/* barrier_holds, barrier_timeouts, barrier_hold_ns: the application
+	 * thread of this member and the balancer (whoever lifts a barrier) */
+	uint64_t barrier_holds, barrier_timeouts, barrier_hold_ns;
+
+	/* --- ordering barrier of bucket offloading (wc_live_balance.c) ---
+	 * set by the balancer (fields, then bar_active with release), lifted
+	 * by this member's application thread or the balancer (bar_active 0):
+	 * this member's packets at ring positions >= bar_hold wait until
+	 * member bar_src has handed back bar_until packets of its pool */
+	_Atomic int bar_active __attribute__((aligned(64)));
+	uint32_t bar_src;
+	uint32_t bar_until;
+	uint32_t bar_hold;
+	uint64_t bar_since;
+	/* balancer only (stats read them relaxed) */
+	uint64_t moves_out, moves_in, moved_packets, inflight_timeouts;
+	/* application thread only: this queue's own chunks set aside behind
+	 * the barrier, in ring order (a FIFO of up to R); chunks of other
+	 * queues (hybrid's spill) pass meanwhile, since the frames the barrier
+	 * waits for may be among them */
+	struct wc_chunk_meta *held;
+	uint32_t held_head, held_n;
 
 	/* --- application thread only (counters read by stats: atomics) --- */
 	struct cursor cur __attribute__((aligned(64)));
@@ -158,6 +183,21 @@ struct wc_live {
 	uint64_t mono_to_real;
 	/* ring_id (queue id) -> the member's capture step: recycle routing */
 	struct wc_capture_set owners;
+	/* bucket offloading (wc_live_balance.c): set at create */
+	int offload;
+	struct wc_balance *bal;     /* NULL: no bucket moves (chunk offloading or basic mode) */
+	uint32_t n_buckets;
+	uint64_t period_ns, barrier_max_ns;
+	uint32_t *steer;            /* mmap of the steer map: bucket -> queue */
+	uint64_t *counts;           /* mmap of the counts map (wc_bpf.h layout) */
+	size_t steer_len, counts_len;
+	int arrival_fd;
+	uint64_t *prev_counts;      /* balancer: counts at the last solve */
+	uint64_t *inflight_base;    /* balancer: steered - arrived per member at start */
+	struct wc_flows *flows;     /* set before start; NULL: no flow accounting */
+	pthread_t balancer;
+	int balancer_running;
+	uint64_t solves, bucket_moves;
 
 	/* --- arrays allocated at create; their elements change hands ---
 	 * cells[f]: written by the capture thread of f's pool (take_rx,
@@ -255,6 +295,20 @@ int live_push_recycle(struct member *mb, const struct wc_chunk_meta *m);
 int live_recycle_to_owner(struct wc_live *l, const struct wc_chunk_meta *m);
 /* the application is done with m: recycle now, or after its sends complete */
 int live_release(struct wc_live *l, const struct wc_chunk_meta *m);
+/* wc_live_balance.c: bucket offloading */
+int live_balance_create(struct wc_live *l, const struct wc_live_opts *o);
+void live_balance_destroy(struct wc_live *l);
+int live_balance_start(struct wc_live *l);
+void live_balance_stop(struct wc_live *l);
+/* may mb's application thread take m now (1), or does it wait at the barrier (0) */
+int live_barrier_pass(struct wc_live *l, struct member *mb, const struct wc_chunk_meta *m);
+/* the next chunk mb's application thread may take, barrier and set-aside
+ * chunks considered: 1 and *m, or 0 (none now) */
+int live_next_chunk(struct wc_live *l, struct member *mb, struct wc_chunk_meta *m);
+/* wc_live_app.c: mb's thread is handed count packets of owner's pool from
+ * frame0 on: note their flows (l->flows set) */
+void live_note_flows(struct wc_live *l, struct member *mb, const struct member *owner, uint64_t frame0,
+		     uint32_t count);
 /* wc_live_tx.c: reap mb's TX completions; returns frames completed */
 int live_tx_reap(struct wc_live *l, struct member *mb);
 

@@ -52,5 +52,14 @@ int wc_live__stats(const struct wc_live *l, uint32_t member, struct wc_live_qsta
 	o->max_rx_gap_ns = STAT_GET(mb->max_gap_ns);
 	o->capture_sleeps = STAT_GET(mb->sleeps);
 	o->realtime = (uint32_t)STAT_GET(mb->realtime);
+	o->barrier_active = atomic_load_explicit(&mb->bar_active, memory_order_relaxed) != 0;
+	o->bucket_moves_out = STAT_GET(mb->moves_out);
+	o->bucket_moves_in = STAT_GET(mb->moves_in);
+	o->moved_packets = STAT_GET(mb->moved_packets);
+	o->barrier_holds = STAT_GET(mb->barrier_holds);
+	o->barrier_hold_ns = STAT_GET(mb->barrier_hold_ns);
+	o->barrier_timeouts = STAT_GET(mb->barrier_timeouts);
+	o->inflight_timeouts = STAT_GET(mb->inflight_timeouts);
+	o->handed = STAT_GET(mb->handed);
 	return wc_xsk__stats(mb->xsk, &o->xsk);
 }
