@@ -28,6 +28,16 @@
  * and processes their packets at the configured cost per packet; a used
  * chunk goes to the recycle queue of the pool it belongs to (§3.2.2a step
  * 2), whichever thread processed it.
+ *
+ * Offloading policies (beyond the paper): `chunk` is the paper's (the
+ * buddy group's threshold T). `bucket` has no buddy group: every period
+ * (EV_BALANCE) the shared balancer (wc_balance.h) decides which
+ * redirection-table buckets move, and one RETA write later (EV_MOVE) the
+ * NIC model steers their next frames to the new queue (reta.c). The new
+ * queue's thread sets its own chunks with frames from after the move aside
+ * until the old queue has processed every frame it had then (the barrier),
+ * so a moved flow is processed in order, by one thread at a time. `hybrid`
+ * is both, its buddy group spilling only above wc_spill_pct.
  */
 #include "sim_bulk.h"
 #include "sim_engine.h"
