@@ -49,7 +49,7 @@ def build_parser() -> ToolArgumentParser:
                          "split), bucket (ours: redirection-table buckets move, no flow splits), hybrid "
                          "(buckets, chunks only as an emergency spill) (default chunk)")
     ap.add_argument("--period-ms", type=arg_type("period_ms"), default=None,
-                    help="bucket/hybrid: how often buckets are re-solved, ms (default 10; RSS++ uses 10-1,000)")
+                    help="bucket/hybrid: how often buckets are re-solved, ms (default 100, engine.models.BalanceCosts; RSS++ uses 10-1,000)")
     ap.add_argument("--buckets", type=arg_type("n_buckets"), default=None,
                     help="bucket/hybrid: redirection-table entries, a power of two (default 128, the 82599's)")
     ap.add_argument("--x", type=arg_type("x"), default=300, help="BPF filter runs per packet (default 300)")
