@@ -219,11 +219,12 @@ def test_overloaded_queue_bucket_never_splits_chunk_does(make_testbed):
     for d in diag:
         print(d)
     if b["packets_reordered"]:
-        # KNOWN OPEN PROBLEM (driver/xdp/README.md, "Known problem"): about
-        # one run in 10-20 on this veth testbed hands a few thousand packets
-        # of bucket mode out of order, with no barrier active; the cause is
-        # not found yet. It is reported, never hidden: a warning with the
-        # run's counters, and a second run must then be clean.
+        # KNOWN OPEN PROBLEM (driver/xdp/README.md, "Known problem"): during
+        # development about one run in 10-20 on this veth testbed handed a
+        # few thousand packets of bucket mode out of order, with no barrier
+        # active; not reproduced with the final code, cause not pinned down.
+        # It is reported, never hidden: a warning with the run's counters,
+        # and a second run must then be clean.
         warnings.warn(f"bucket offloading reordered {b['packets_reordered']} packets on veth (known open "
                       f"problem); rerunning once: {diag}")
         again = offload.run({"policies": ["bucket"], "queues": 2}, tb=tb)
