@@ -102,11 +102,6 @@ class BalanceCosts:
             raise ValueError(f"move_us {self.move_us}: must be >= 0")
 
 
-def spill_pct(T: int) -> int:
-    """Policy hybrid: chunks spill to a buddy only above this fill, halfway
-    between T (where bucket moves start) and a full pool."""
-    return T + (100 - T + 1) // 2
-
 
 @dataclass(frozen=True)
 class DnaCosts:

@@ -23,7 +23,7 @@ from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_N
 from driver._sim import ffi, lib
 from engine.app_cost import pkt_handler_cost_ns
 from engine.core import counters, field_names
-from engine.models import BalanceCosts, DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts, spill_pct
+from engine.models import BalanceCosts, DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
 # the per-queue counters: every field of struct sim_queue_stats but the time
 STAT_FIELDS = tuple(f for f in field_names(ffi.typeof("struct sim_queue_stats")) if f != "last_done_ps")
@@ -294,7 +294,6 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
                              "before the next solve")
     if offload is not None:
         p.wc_offload = OFFLOAD_CODES[offload]
-        p.wc_spill_pct = spill_pct(engine.T)
     p.bus_admit = BUS_ONE if admit >= 1.0 else int(admit * BUS_ONE)
     _fill_engine(p, engine, host, nic, nic_buffer, n_queues, wirecap, netmap, pfring)
     p.app_cost_ps = _ps(app_cost_ns(engine, x, host, forward, contention, bus))

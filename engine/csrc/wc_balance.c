@@ -65,11 +65,6 @@ void wc_balance__destroy(struct wc_balance *b)
 	free(b);
 }
 
-uint32_t wc_balance__buckets(const struct wc_balance *b)
-{
-	return b->n_buckets;
-}
-
 uint32_t wc_balance__member(const struct wc_balance *b, uint32_t bucket)
 {
 	return b->table[bucket & (b->n_buckets - 1)];
@@ -80,14 +75,14 @@ void wc_balance__count(struct wc_balance *b, uint32_t bucket, uint64_t n)
 	b->count[bucket & (b->n_buckets - 1)] += n;
 }
 
-uint64_t wc_balance__counted(const struct wc_balance *b, uint32_t bucket)
-{
-	return b->count[bucket & (b->n_buckets - 1)];
-}
-
 uint64_t wc_balance__moves(const struct wc_balance *b)
 {
 	return b->moves;
+}
+
+uint32_t wc_balance__spill_pct(uint32_t t)
+{
+	return t + (100u - t) / 2u;
 }
 
 /* Does member m give buckets away: its load above the mean by more than

@@ -98,13 +98,10 @@ struct wc_balance;
  * (0, 100]), -ENOMEM. */
 int wc_balance__create(struct wc_balance **b, const struct wc_balance_opts *opts);
 void wc_balance__destroy(struct wc_balance *b);
-uint32_t wc_balance__buckets(const struct wc_balance *b);
 /* The member bucket's packets go to now (bucket masked to the table). */
 uint32_t wc_balance__member(const struct wc_balance *b, uint32_t bucket);
 /* n packets of bucket arrived this period. */
 void wc_balance__count(struct wc_balance *b, uint32_t bucket, uint64_t n);
-/* The period's count of bucket (until the next solve). */
-uint64_t wc_balance__counted(const struct wc_balance *b, uint32_t bucket);
 /* Decide this period's moves (members[0 .. n_members)), write them to
  * moves[0 .. max), update the table, and start a new period (counts
  * zeroed). Returns the number of moves. */
@@ -112,6 +109,11 @@ int wc_balance__solve(struct wc_balance *b, const struct wc_balance_member *memb
 		      struct wc_bucket_move *moves, uint32_t max);
 /* Moves decided since create. */
 uint64_t wc_balance__moves(const struct wc_balance *b);
+/* Policy hybrid: the capture-queue fill (percent) above which a chunk
+ * spills to a buddy, halfway between T (where chunk offloading would
+ * start) and a full pool: T + (100 - T) / 2. Both backends' buddy groups
+ * take it as their threshold. */
+uint32_t wc_balance__spill_pct(uint32_t threshold_pct);
 
 /* cffi:end */
 #endif /* WC_BALANCE_H */

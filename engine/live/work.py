@@ -137,9 +137,9 @@ class Flows:
         from traces import rss
 
         ffi, lib = native()
-        table = np.ascontiguousarray(rss._tables(rss.DEFAULT_RSS_KEY)[:lib.WC_FLOWS_RSS_BYTES], dtype=np.uint32)
+        table = np.ascontiguousarray(rss._tables(rss.DEFAULT_RSS_KEY)[:lib.WC_RSS_INPUT_BYTES], dtype=np.uint32)
         check(lib.wc_flows__set_rss(self.ptr, ffi.cast("uint32_t *", ffi.from_buffer(table)), int(n_buckets)),
-              f"wc_flows__set_rss (n_buckets={n_buckets}: a power of two <= {lib.WC_FLOWS_BUCKETS_MAX})")
+              f"wc_flows__set_rss (n_buckets={n_buckets}: a power of two <= {lib.WC_RSS_BUCKETS_MAX})")
 
     def order_at(self, offset: int | None) -> None:
         """Order packets by the generator's frame number at ``offset``

@@ -51,8 +51,7 @@ static int check_params(const struct sim_params *p)
 	if (p->wc_offload > WC_OFFLOAD_HYBRID || (p->track_order && p->gen_gap_ps))
 		return -EINVAL;
 	if (p->engine == SIM_ENGINE_WIRECAP && p->wc_advanced && p->wc_offload != WC_OFFLOAD_CHUNK &&
-	    (p->gen_gap_ps || !p->bucket || p->bal_period_ps <= 0 || p->bal_move_ps < 0 ||
-	     (p->wc_offload == WC_OFFLOAD_HYBRID && (!p->wc_spill_pct || p->wc_spill_pct > 100))))
+	    (p->gen_gap_ps || !p->bucket || p->bal_period_ps <= 0 || p->bal_move_ps < 0))
 		return -EINVAL;
 	if (p->bulk && p->gen_gap_ps) {
 		/* closed forms assume the plain round-robin queue pattern and

@@ -118,7 +118,6 @@ struct sim_params {
 
 	/* --- WireCAP-A's offloading policy (beyond the paper) --------------- */
 	uint32_t wc_offload;         /* WC_OFFLOAD_CHUNK (the paper's), _BUCKET, _HYBRID */
-	uint32_t wc_spill_pct;       /* hybrid: chunks spill to a buddy only above this fill */
 	/* bucket and hybrid (trace mode, one buddy group): the redirection
 	 * table (82599 RETA, datasheet §7.1.2.8.3) in front of the queues */
 	const uint16_t *bucket;      /* per packet: its bucket, SIM_NO_BUCKET if RSS does not hash it */

@@ -2,6 +2,8 @@
 /* Flow accounting; contract in wc_flows.h. */
 #include "wc_flows.h"
 
+#include "wc_bpf.h" /* the steering program's RSS input and table sizes */
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,7 @@ struct wc_flows {
 	uint64_t migrated_q[WC_FLOWS_QUEUES];
 	uint64_t reordered_q[WC_FLOWS_QUEUES];
 	/* RSS: Toeplitz table and redirection-table ownership */
-	uint32_t *rss;           /* WC_FLOWS_RSS_BYTES * 256, or NULL */
+	uint32_t *rss;           /* WC_RSS_INPUT_BYTES * 256, or NULL */
 	uint32_t n_buckets;
 	/* acq[b * WC_FLOWS_QUEUES + m]: the epoch in which member m last became
 	 * the owner of bucket b (1: the initial table, then one per move; 0:
@@ -84,16 +86,16 @@ int wc_flows__set_rss(struct wc_flows *f, const uint32_t *table, uint32_t n)
 {
 	uint32_t *t, *acq;
 
-	if (!f || !table || !n || n > WC_FLOWS_BUCKETS_MAX || (n & (n - 1)))
+	if (!f || !table || !n || n > WC_RSS_BUCKETS_MAX || (n & (n - 1)))
 		return -EINVAL;
-	t = malloc(WC_FLOWS_RSS_BYTES * 256 * sizeof(*t));
+	t = malloc(WC_RSS_INPUT_BYTES * 256 * sizeof(*t));
 	acq = calloc((size_t)n * WC_FLOWS_QUEUES, sizeof(*acq));
 	if (!t || !acq) {
 		free(t);
 		free(acq);
 		return -ENOMEM;
 	}
-	memcpy(t, table, WC_FLOWS_RSS_BYTES * 256 * sizeof(*t));
+	memcpy(t, table, WC_RSS_INPUT_BYTES * 256 * sizeof(*t));
 	free(f->rss);
 	free(f->acq);
 	f->rss = t;

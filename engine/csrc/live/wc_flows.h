@@ -50,8 +50,6 @@
 /* cffi:begin */
 
 #define WC_FLOWS_QUEUES 64u
-#define WC_FLOWS_BUCKETS_MAX 2048u
-#define WC_FLOWS_RSS_BYTES 12u     /* IPv4 addresses + TCP ports */
 
 struct wc_flows;
 
@@ -59,8 +57,8 @@ struct wc_flows;
 int wc_flows__create(struct wc_flows **f, uint32_t capacity);
 void wc_flows__destroy(struct wc_flows *f);
 /* The Toeplitz table (table[i * 256 + v]: byte value v at input byte i,
- * WC_FLOWS_RSS_BYTES rows) and the redirection table's size (power of two
- * <= WC_FLOWS_BUCKETS_MAX). Every bucket starts with no owner. -EINVAL. */
+ * WC_RSS_INPUT_BYTES rows) and the redirection table's size (power of two
+ * <= WC_RSS_BUCKETS_MAX). Every bucket starts with no owner. -EINVAL. */
 int wc_flows__set_rss(struct wc_flows *f, const uint32_t *table, uint32_t n_buckets);
 /* Order packets by the big-endian 32-bit frame number at byte offset of
  * each frame (the generator's, packets.SEQ_OFFSET); offset < 0: by the

@@ -52,6 +52,9 @@
 
 #include "wc_balance.h"
 #include "wc_bpf.h"
+
+/* the steer map holds every bucket the balancer may move */
+_Static_assert(WC_RSS_BUCKETS_MAX == WC_BALANCE_BUCKETS_MAX, "steer map and balancer disagree on table sizes");
 #include "wc_flows.h"
 #include "wc_sys.h"
 #include "wc_workq.h"

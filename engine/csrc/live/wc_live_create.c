@@ -98,12 +98,12 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 
 	if (o.advanced && o.offload != WC_OFFLOAD_BUCKET) {
 		/* chunk offloading (§3.2.2a) places chunks above T; hybrid spills
-		 * only in an emergency, above spill = T + (100 - T) / 2
-		 * (wc_balance.h), bucket moves handling the rest */
+		 * only in an emergency (wc_balance__spill_pct), bucket moves
+		 * handling the rest */
 		uint32_t t = o.threshold_pct ? o.threshold_pct : WC_THRESHOLD_PCT_DEFAULT;
 		struct wc_group_opts go = {
 			.sz = sizeof(go),
-			.threshold_pct = o.offload == WC_OFFLOAD_HYBRID ? t + (100u - t) / 2u : t,
+			.threshold_pct = o.offload == WC_OFFLOAD_HYBRID ? wc_balance__spill_pct(t) : t,
 		};
 
 		err = wc_group__create(&l->group, &go);

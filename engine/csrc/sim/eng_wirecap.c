@@ -37,7 +37,7 @@
  * queue's thread sets its own chunks with frames from after the move aside
  * until the old queue has processed every frame it had then (the barrier),
  * so a moved flow is processed in order, by one thread at a time. `hybrid`
- * is both, its buddy group spilling only above wc_spill_pct.
+ * is both, its buddy group spilling only above wc_balance__spill_pct(T).
  */
 #include "sim_bulk.h"
 #include "sim_engine.h"
@@ -628,14 +628,12 @@ static int wc_init(struct sim *s)
 	if (p->wc_advanced && p->wc_offload != WC_OFFLOAD_CHUNK) {
 		/* bucket offloading: one balancer over the NIC's queues, the
 		 * redirection table as RSS left it (reta.c) */
+		/* no table given: ixgbe's default, bucket b -> queue b mod n,
+		 * as Python steered the trace (reta.c checks it) */
 		struct wc_balance_opts bo = { .sz = sizeof(bo), .n_buckets = p->n_buckets,
 					      .n_members = s->nq_total, .threshold_pct = p->wc_t_pct,
 					      .imbalance_pct = p->bal_imbalance_pct };
-		uint8_t table[WC_BALANCE_BUCKETS_MAX];
 
-		for (i = 0; i < p->n_buckets; i++)
-			table[i] = (uint8_t)(i % s->nq_total);
-		bo.table = table;
 		err = wc_balance__create(&r->bal, &bo);
 		if (err)
 			return err;
@@ -649,7 +647,7 @@ static int wc_init(struct sim *s)
 	}
 	/* buddy groups: the paper's chunk offloading, or hybrid's spill */
 	if (p->wc_advanced && p->wc_offload != WC_OFFLOAD_BUCKET) {
-		uint32_t t = p->wc_offload == WC_OFFLOAD_HYBRID ? p->wc_spill_pct : p->wc_t_pct;
+		uint32_t t = p->wc_offload == WC_OFFLOAD_HYBRID ? wc_balance__spill_pct(p->wc_t_pct) : p->wc_t_pct;
 
 		for (i = 0; i < s->nq_total; i++)
 			if (p->wc_group[i] + 1u > r->n_groups)
