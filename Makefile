@@ -14,10 +14,12 @@ BUILD_TOOLS := pip setuptools wheel cffi
 # System packages: C toolchain and headers for the cffi builds, libpcap /
 # libbpf / libxdp for the real backend, clang for its XDP program, iproute2
 # and ethtool for testbeds, openssh-server for the Fabric tests, tcpdump as
-# the reference capture tool.
+# the reference capture tool; libndpi-bin (ndpiReader, nDPI 4.2) and tshark,
+# real libpcap programs run unmodified on WireCAP's libpcap ABI (tshark with
+# --no-install-recommends: 18 packages, 21.5 MB, ~6 s measured).
 APT_PACKAGES := build-essential python3-dev python3-venv pkg-config \
 	libpcap-dev libbpf-dev libxdp-dev clang llvm \
-	iproute2 ethtool tcpdump openssh-server
+	iproute2 ethtool tcpdump openssh-server libndpi-bin tshark
 STAMP  := $(VENV)/.installed
 C_SOURCES := $(wildcard driver/csrc/*.[ch] driver/csrc/*/*.[ch] engine/csrc/*.[ch] engine/csrc/*/*.[ch] traces/csrc/*.[ch] engine/build_*.py driver/build_*.py traces/build_*.py)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
