@@ -3,7 +3,11 @@ collection in tasks.py):
 
     invoke testbed-up --queues 6            # namespaces, veth, pinned XDP program
     invoke testbed-up --queues 6 --forward  # plus NIC2 and a sink namespace
+    invoke testbed-up --queues 6 --rss      # plus RSS steering (Toeplitz, 128 buckets), pinned
+    invoke testbed-up --json                # the testbed as one JSON object on stdout, for scripts
     invoke testbed-down                     # remove it (and any stale testbed)
+    eval "$(invoke pcap-env --offload chunk)"   # run any libpcap program on WireCAP's library
+    invoke send --interface wc7e57bdc --count 10000 --rate 20000 --flows 16   # a bounded paced burst
     invoke xdp-bench                        # packets/s of each engine on one veth
     invoke xdp-offload                      # one overloaded queue: bucket vs chunk offloading
 
@@ -12,6 +16,9 @@ pinned in a bpffs mounted under /run/wirecap/bpffs/<tag> so it outlives this
 process, and tools given ``--interface wc<tag>c`` capture on it.
 """
 from __future__ import annotations
+
+import json as _json
+import sys
 
 from invoke import Exit, task
 
@@ -30,13 +37,21 @@ def _prereq():
 
 @task(help={"queues": "receive queues of the veth pair (default 6)",
             "forward": "also create NIC2 and a sink namespace for forwarding (default: off)",
-            "tag": f"6 hex digits naming the testbed (default {DEFAULT_TAG})"})
-def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG):
+            "tag": f"6 hex digits naming the testbed (default {DEFAULT_TAG})",
+            "rss": "also attach RSS steering at the generator veth's egress (the 82599's Toeplitz hash, "
+                   "128 buckets, ixgbe's table j mod n), pinned so that other processes move buckets "
+                   "(WireCAP's libpcap library with --offload bucket|hybrid; default: off, the kernel's "
+                   "flow hash picks the queue)",
+            "json": "print the testbed as one JSON object on stdout, the human text on stderr (default: off)"})
+def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG, rss=False, json=False):
     """Create the veth testbed (idempotent) with native XDP on its capture interface."""
     _prereq()
+    from driver.xdp import pinned_rss
+    from driver.xdp.shell import testbed_info
     from driver.xdp.testbed import Testbed
     from driver.xdp.xdp_prog import RedirectProgram
 
+    out = sys.stderr if json else sys.stdout
     tb = Testbed(queues=queues, forward=forward, tag=tag, persistent=True)
     existing = [t for t in Testbed.all() if t.tag == tag]
     if existing and (existing[0].queues != tb.queues or existing[0].forward != tb.forward) and tb.complete():
@@ -49,9 +64,19 @@ def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG):
             prog.pin(tb.bpffs)
         finally:
             prog.close()   # the pins keep it attached
-    print(tb.describe())
-    print(f"  XDP        redirect-by-queue program on {tb.cap_if}, pinned in {tb.bpffs}")
-    print(f"use: pkt_handler --backend xdp --interface {tb.cap_if} ...")
+    if rss:
+        pinned_rss.pin(tb)
+    print(tb.describe(), file=out)
+    print(f"  XDP        redirect-by-queue program on {tb.cap_if}, pinned in {tb.bpffs}", file=out)
+    if pinned_rss.is_pinned(tb):
+        p = pinned_rss.paths(tb)
+        print(f"  RSS        Toeplitz steering ({pinned_rss.PINNED_BUCKETS} buckets) at {tb.gen_if}'s egress; "
+              f"steer map {p['steer']}", file=out)
+    print(f"use: pkt_handler --backend xdp --interface {tb.cap_if} ...", file=out)
+    print(f"     eval \"$(invoke pcap-env --tag {tb.tag})\"; ip netns exec {tb.cap_ns} "
+          f"tcpdump -i wirecap:{tb.cap_if} ...", file=out)
+    if json:
+        print(_json.dumps(testbed_info(tb), sort_keys=True))
 
 
 @task(help={"tag": f"the testbed to remove (default {DEFAULT_TAG})",
@@ -107,4 +132,93 @@ def xdp_offload(c, policies="bucket,chunk", packets=120000, rate=90000.0, json=F
         raise Exit(code=rc)
 
 
-TASKS = [testbed_up, testbed_down, xdp_bench, xdp_offload]
+@task(auto_shortflags=False, help={
+    "interface": "a testbed's capture interface wc<tag>c: its testbed's pins (instead of --tag)",
+    "tag": f"the testbed whose pinned programs the library uses, if it exists (default {DEFAULT_TAG})",
+    "M": "WIRECAP_PCAP_M: descriptor segment cells, dividing the ring (library default if not given)",
+    "R": "WIRECAP_PCAP_R: chunks per queue, R > ring / M",
+    "T": "WIRECAP_PCAP_T: offloading threshold, percent 1..100",
+    "offload": "WIRECAP_PCAP_OFFLOAD: none (WireCAP-B), chunk (the paper's WireCAP-A), bucket, hybrid",
+    "ring": "WIRECAP_PCAP_RING: AF_XDP ring size, a power of two 64..16384",
+    "cpus": "WIRECAP_PCAP_CPUS: capture threads' CPUs, a comma list",
+    "xdp_mode": "WIRECAP_PCAP_XDP_MODE: auto, copy or zerocopy"})
+def pcap_env(c, interface="", tag=DEFAULT_TAG, M=None, R=None, T=None, offload=None, ring=None, cpus=None,
+             xdp_mode=None):
+    """Print `export` lines that run any libpcap program on WireCAP's library:
+    eval "$(invoke pcap-env)"; tcpdump -i wirecap:IF (or wirecap:IF@Q)."""
+    from driver.xdp import shell
+    from driver.xdp.errors import PrerequisiteError
+    from driver.xdp.testbed import Testbed
+
+    try:
+        settings = shell.check_settings(M=M, R=R, T=T, offload=offload, ring=ring, cpus=cpus, xdp_mode=xdp_mode)
+    except shell.ShellError as exc:
+        raise Exit(str(exc), code=2) from None
+    tb = None
+    if interface:
+        try:
+            tb = shell.capture_testbed(interface)
+        except shell.ShellError as exc:
+            raise Exit(str(exc), code=2) from None
+    else:
+        try:
+            tb = Testbed.load(tag)
+        except (PrerequisiteError, ValueError, TypeError):
+            tb = None      # no such testbed: the library attaches its own program
+    try:
+        sys.stdout.write(shell.pcap_env(settings, tb))
+    except FileNotFoundError as exc:
+        raise Exit(str(exc)) from None
+
+
+@task(auto_shortflags=False, help={
+    "interface": "the capture interface of a testbed (wc<tag>c, `invoke testbed-up`)",
+    "count": "frames to send (1..10,000,000; with --trace, 0 = the trace once)",
+    "rate": "frames per second (paced on an absolute schedule)",
+    "flows": "UDP flows, round-robin (default 16; ignored with --trace)",
+    "size": "frame bytes without FCS, 60..1514 (default 60; ignored with --trace)",
+    "trace": "replay a trace instead: gnutella, 1kxun, synscan or a capture path, every address "
+             "rewritten into 198.18.0.0/15 (IPv4 frames only), at --rate in file order",
+    "src": "source network of the flows, inside 198.18.0.0/15 (default 198.18.1.0/24)",
+    "dst": "destination network of the flows, inside 198.18.0.0/15 (default 198.18.2.0/24)",
+    "queue_weights": "comma list, one weight per queue: rewrite the pinned RSS table so queue q gets "
+                     "that share of the 128 buckets before sending (needs `invoke testbed-up --rss`)",
+    "max_s": "stop after this many seconds (default 1.5 x count / rate + 10)"})
+def send(c, interface, count=0, rate=10000.0, flows=16, size=60, trace="", src="198.18.1.0/24",
+         dst="198.18.2.0/24", queue_weights="", max_s=0.0):
+    """Send a bounded, paced burst (or a rewritten trace) from the generator
+    namespace to a testbed's capture interface; print what was sent as JSON."""
+    _prereq()
+    from driver.xdp import pinned_rss, shell
+
+    try:
+        tb = shell.capture_testbed(interface)
+        if trace:
+            plan = shell.trace_plan(tb, trace, int(count) or None)
+        else:
+            if not int(count):
+                raise shell.ShellError("--count: how many frames to send, 1..10,000,000")
+            plan = shell.flows_plan(tb, count, flows, size, src=src, dst=dst)
+        if queue_weights:
+            if not pinned_rss.is_pinned(tb):
+                raise shell.ShellError(f"--queue-weights: testbed {tb.tag} has no pinned RSS steering: "
+                                       f"`invoke testbed-up --tag {tb.tag} --rss` first")
+            try:
+                weights = [float(w) for w in queue_weights.split(",")]
+            except ValueError:
+                raise shell.ShellError(f"--queue-weights {queue_weights!r}: numbers, one per queue") from None
+            if len(weights) != tb.queues:
+                raise shell.ShellError(f"--queue-weights {queue_weights}: {tb.queues} weights, one per queue")
+            try:
+                table = pinned_rss.weighted_table(weights)
+            except ValueError as exc:
+                raise shell.ShellError(f"--queue-weights {queue_weights}: {exc}") from None
+            with pinned_rss.PinnedRss(tb) as r:
+                r.set_table(table)
+        result = shell.send(tb, plan, rate, max_s=float(max_s) or None)
+    except shell.ShellError as exc:
+        raise Exit(str(exc), code=2) from None
+    print(_json.dumps(result))
+
+
+TASKS = [testbed_up, testbed_down, xdp_bench, xdp_offload, pcap_env, send]
