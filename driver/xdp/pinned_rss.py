@@ -139,7 +139,7 @@ def weighted_table(weights, n_buckets: int = PINNED_BUCKETS) -> np.ndarray:
     """A redirection table giving queue q about weights[q] / sum(weights) of
     the buckets (largest remainders), interleaved as ixgbe interleaves its
     default table: ``weighted_table([1, 1])`` is ixgbe's j mod 2, and
-    ``weighted_table([90, 2, 2, 2, 2, 2])`` puts 116 of 128 buckets on queue 0."""
+    ``weighted_table([90, 2, 2, 2, 2, 2])`` puts 115 of 128 buckets on queue 0."""
     w = np.asarray([float(x) for x in weights], dtype=np.float64)
     if not len(w) or (w < 0).any() or w.sum() <= 0:
         raise ValueError(f"queue weights {list(weights)}: non-negative numbers, at least one > 0")
