@@ -10,6 +10,7 @@ collection in tasks.py):
     invoke send --interface wc7e57bdc --count 10000 --rate 20000 --flows 16   # a bounded paced burst
     invoke xdp-bench                        # packets/s of each engine on one veth
     invoke xdp-offload                      # one overloaded queue: bucket vs chunk offloading
+    invoke xdp-ndpi                         # ndpiReader on WireCAP per policy: flows split, missed
 
 A testbed made here persists until testbed-down: its redirect program is
 pinned in a bpffs mounted under /run/wirecap/bpffs/<tag> so it outlives this
@@ -221,4 +222,33 @@ def send(c, interface, count=0, rate=10000.0, flows=16, size=60, trace="", src="
     print(_json.dumps(result))
 
 
-TASKS = [testbed_up, testbed_down, xdp_bench, xdp_offload, pcap_env, send]
+@task(auto_shortflags=False, help={
+    "policies": "comma list: none (WireCAP-B), chunk (WireCAP-A), bucket, hybrid (default: all four)",
+    "queues": "receive queues = ndpiReader threads (default 6)",
+    "weights": "share of RSS buckets per queue, comma list (default 90,2,2,2,2,2: queue 0 overloaded)",
+    "repeat": "times the three traces are replayed (default 1)",
+    "rate": "replay rate, frames per second (default 20,000)",
+    "M": "WIRECAP_PCAP_M", "R": "WIRECAP_PCAP_R", "T": "WIRECAP_PCAP_T (default 60)",
+    "device": "wirecap (a thread per queue, wirecap:IF@Q), wirecap-all (one thread) or plain (system libpcap)",
+    "json": "print the rows as JSON (default: a table)", "no_save": "do not save under results/"})
+def xdp_ndpi(c, policies="none,chunk,bucket,hybrid", queues=6, weights="", repeat=1, rate=20000.0, M=None,
+             R=None, T=60, device="wirecap", json=False, no_save=False):
+    """ndpiReader (nDPI 4.2), unmodified, on WireCAP's libpcap library, one
+    thread per queue, once per offloading policy, against its offline truth:
+    flows split, missed, classified differently (experiments/live/ndpi_affinity.py)."""
+    _prereq()
+    from experiments.live import ndpi_affinity
+
+    argv = ["--policies", policies, "--queues", str(int(queues)), "--repeat", str(int(repeat)),
+            "--rate-pps", str(float(rate)), "--device", device, "-T", str(int(T))]
+    argv += ["--weights", weights] if weights else []
+    argv += ["-M", str(int(M))] if M else []
+    argv += ["-R", str(int(R))] if R else []
+    argv += ["--json"] if json else []
+    argv += ["--no-save"] if no_save else []
+    rc = ndpi_affinity.main(argv)
+    if rc:
+        raise Exit(code=rc)
+
+
+TASKS = [testbed_up, testbed_down, xdp_bench, xdp_offload, pcap_env, send, xdp_ndpi]
