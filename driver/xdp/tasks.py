@@ -134,15 +134,16 @@ def xdp_offload(c, policies="bucket,chunk", packets=120000, rate=90000.0, json=F
 
 
 @task(auto_shortflags=False, help={
-    "interface": "a testbed's capture interface wc<tag>c: its testbed's pins (instead of --tag)",
+    "interface": "a testbed's capture interface wc<tag>c: its testbed's pins (instead of --tag; default: none)",
     "tag": f"the testbed whose pinned programs the library uses, if it exists (default {DEFAULT_TAG})",
-    "M": "WIRECAP_PCAP_M: descriptor segment cells, dividing the ring (library default if not given)",
-    "R": "WIRECAP_PCAP_R: chunks per queue, R > ring / M",
-    "T": "WIRECAP_PCAP_T: offloading threshold, percent 1..100",
-    "offload": "WIRECAP_PCAP_OFFLOAD: none (WireCAP-B), chunk (the paper's WireCAP-A), bucket, hybrid",
-    "ring": "WIRECAP_PCAP_RING: AF_XDP ring size, a power of two 64..16384",
-    "cpus": "WIRECAP_PCAP_CPUS: capture threads' CPUs, a comma list",
-    "xdp_mode": "WIRECAP_PCAP_XDP_MODE: auto, copy or zerocopy"})
+    "M": "WIRECAP_PCAP_M: descriptor segment cells, dividing the ring (default: unset, the library's)",
+    "R": "WIRECAP_PCAP_R: chunks per queue, R > ring / M (default: unset, the library's)",
+    "T": "WIRECAP_PCAP_T: offloading threshold, percent 1..100 (default: unset, the library's)",
+    "offload": "WIRECAP_PCAP_OFFLOAD: none (WireCAP-B), chunk (the paper's WireCAP-A), bucket, hybrid "
+               "(default: unset, the library's)",
+    "ring": "WIRECAP_PCAP_RING: AF_XDP ring size, a power of two 64..16384 (default: unset, the library's)",
+    "cpus": "WIRECAP_PCAP_CPUS: capture threads' CPUs, a comma list (default: unset, the library's)",
+    "xdp_mode": "WIRECAP_PCAP_XDP_MODE: auto, copy or zerocopy (default: unset, the library's)"})
 def pcap_env(c, interface="", tag=DEFAULT_TAG, M=None, R=None, T=None, offload=None, ring=None, cpus=None,
              xdp_mode=None):
     """Print `export` lines that run any libpcap program on WireCAP's library:
@@ -173,17 +174,18 @@ def pcap_env(c, interface="", tag=DEFAULT_TAG, M=None, R=None, T=None, offload=N
 
 
 @task(auto_shortflags=False, help={
-    "interface": "the capture interface of a testbed (wc<tag>c, `invoke testbed-up`)",
-    "count": "frames to send (1..10,000,000; with --trace, 0 = the trace once)",
-    "rate": "frames per second (paced on an absolute schedule)",
+    "interface": "the capture interface of a testbed (wc<tag>c, `invoke testbed-up`; required)",
+    "count": "frames to send, 1..10,000,000 (required; with --trace, default 0 = the trace once)",
+    "rate": "frames per second, paced on an absolute schedule (default 10,000)",
     "flows": "UDP flows, round-robin (default 16; ignored with --trace)",
     "size": "frame bytes without FCS, 60..1514 (default 60; ignored with --trace)",
     "trace": "replay a trace instead: gnutella, 1kxun, synscan or a capture path, every address "
-             "rewritten into 198.18.0.0/15 (IPv4 frames only), at --rate in file order",
+             "rewritten into 198.18.0.0/15 (IPv4 frames only), at --rate in file order (default: none)",
     "src": "source network of the flows, inside 198.18.0.0/15 (default 198.18.1.0/24)",
     "dst": "destination network of the flows, inside 198.18.0.0/15 (default 198.18.2.0/24)",
     "queue_weights": "comma list, one weight per queue: rewrite the pinned RSS table so queue q gets "
-                     "that share of the 128 buckets before sending (needs `invoke testbed-up --rss`)",
+                     "that share of the 128 buckets before sending (needs `invoke testbed-up --rss`; default: "
+                     "the table as it is)",
     "max_s": "stop after this many seconds (default 1.5 x count / rate + 10)"})
 def send(c, interface, count=0, rate=10000.0, flows=16, size=60, trace="", src="198.18.1.0/24",
          dst="198.18.2.0/24", queue_weights="", max_s=0.0):
@@ -228,9 +230,10 @@ def send(c, interface, count=0, rate=10000.0, flows=16, size=60, trace="", src="
     "weights": "share of RSS buckets per queue, comma list (default 90,2,2,2,2,2: queue 0 overloaded)",
     "repeat": "times the three traces are replayed (default 1)",
     "rate": "replay rate, frames per second (default 20,000)",
-    "M": "WIRECAP_PCAP_M", "R": "WIRECAP_PCAP_R", "T": "WIRECAP_PCAP_T (default 60)",
-    "device": "wirecap (a thread per queue, wirecap:IF@Q), wirecap-all (one thread) or plain (system libpcap)",
-    "json": "print the rows as JSON (default: a table)", "no_save": "do not save under results/"})
+    "M": "WIRECAP_PCAP_M (default: the library's)", "R": "WIRECAP_PCAP_R (default: the library's)", "T": "WIRECAP_PCAP_T (default 60)",
+    "device": "wirecap (a thread per queue, wirecap:IF@Q; default), wirecap-all (one thread) or plain "
+              "(system libpcap)",
+    "json": "print the rows as JSON (default: a table)", "no_save": "do not save under results/ (default: save)"})
 def xdp_ndpi(c, policies="none,chunk,bucket,hybrid", queues=6, weights="", repeat=1, rate=20000.0, M=None,
              R=None, T=60, device="wirecap", json=False, no_save=False):
     """ndpiReader (nDPI 4.2), unmodified, on WireCAP's libpcap library, one
