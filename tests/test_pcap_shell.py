@@ -243,7 +243,8 @@ def test_send_refusals(make_testbed):  # noqa: F811 - fixture
         (["--interface", tb.gen_if, "--count", "5"], f"--interface '{tb.gen_if}': not a testbed's capture interface"),
         (["--interface", "eth0", "--count", "5"], "--interface 'eth0': not a testbed's capture interface wc<tag>c, "
                                                   "made by `invoke testbed-up`"),
-        (["--interface", tb.cap_if, "--count", "5", "--src", "10.1.0.0/16"], "--src 10.1.0.0/16: outside 198.18.0.0/15"),
+        (["--interface", tb.cap_if, "--count", "5", "--src", "10.1.0.0/16"],
+         "--src 10.1.0.0/16: outside 198.18.0.0/15"),
         (["--interface", tb.cap_if, "--count", "0"], "--count: how many frames to send"),
         (["--interface", tb.cap_if, "--count", "5", "--rate", "0"], "--rate 0.0: frames per second"),
         (["--interface", tb.cap_if, "--count", "10000000", "--rate", "100"], "--count 10000000 at --rate 100"),

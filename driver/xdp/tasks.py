@@ -230,7 +230,8 @@ def send(c, interface, count=0, rate=10000.0, flows=16, size=60, trace="", src="
     "weights": "share of RSS buckets per queue, comma list (default 90,2,2,2,2,2: queue 0 overloaded)",
     "repeat": "times the three traces are replayed (default 1)",
     "rate": "replay rate, frames per second (default 20,000)",
-    "M": "WIRECAP_PCAP_M (default: the library's)", "R": "WIRECAP_PCAP_R (default: the library's)", "T": "WIRECAP_PCAP_T (default 60)",
+    "M": "WIRECAP_PCAP_M (default: the library's)", "R": "WIRECAP_PCAP_R (default: the library's)",
+    "T": "WIRECAP_PCAP_T (default 60)",
     "device": "wirecap (a thread per queue, wirecap:IF@Q; default), wirecap-all (one thread) or plain "
               "(system libpcap)",
     "json": "print the rows as JSON (default: a table)", "no_save": "do not save under results/ (default: save)"})
