@@ -153,9 +153,10 @@ int wcp_settings_read(struct wcp_settings *s, char *errbuf)
 	if (geo) {
 		/* the message's first word names N, M or R */
 		const char *var = geo[0] == 'N' ? "RING" : geo[0] == 'M' ? "M" : "R";
+		uint32_t val = geo[0] == 'N' ? s->ring : geo[0] == 'M' ? s->M : s->R;
 
-		FAIL(WCP_ENV_PREFIX "%s: %s (now N=" WCP_ENV_PREFIX "RING=%u, M=%u, R=%u)", var, geo, s->ring,
-		     s->M, s->R);
+		FAIL(WCP_ENV_PREFIX "%s=%u: %s (the pool: RING=%u, M=%u, R=%u)", var, val, geo, s->ring, s->M,
+		     s->R);
 	}
 	if (get_u32(WCP_ENV_PREFIX "T", 1, 100, &s->T) < 0)
 		FAIL(WCP_ENV_PREFIX "T=%s: the offloading threshold T is a percentage of R in 1..100 "
