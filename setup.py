@@ -12,16 +12,20 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine.build_pcapabi import build as build_pcapabi  # noqa: E402
 from engine.build_support import static_libraries  # noqa: E402
 
 
 class build_ext_after_clib(build_ext):
     """`pip install` runs build_clib first; a bare `setup.py build_ext`
-    would not, and the extensions could not link: run it here."""
+    would not, and the extensions could not link: run it here. Then
+    WireCAP's libpcap (engine/build_pcapabi.py), a plain shared library
+    that no Python module imports: build/pcap/libpcap.so.0.8."""
 
     def run(self):
         self.run_command("build_clib")
         super().run()
+        build_pcapabi()
 
 
 setup(

@@ -241,7 +241,9 @@ class Tcpdump:
     Started before the traffic, stopped with SIGINT (which makes tcpdump
     print its counters, the only interface it has for them)."""
 
-    def __init__(self, ns: str | None, ifname: str, buffer_kib: int = 2048):
+    def __init__(self, ns: str | None, ifname: str, buffer_kib: int = 2048, env: dict | None = None):
+        """``env``: the program's environment (``pcap_env()`` runs it on
+        WireCAP's libpcap, with ifname a ``wirecap:`` device)."""
         exe = shutil.which("tcpdump")
         if exe is None:
             raise PrerequisiteError("tcpdump is not installed (Debian: apt-get install tcpdump)")
@@ -254,7 +256,7 @@ class Tcpdump:
 
         self.proc = subprocess.Popen([exe, "-i", ifname, "-n", "-q", "-B", str(buffer_kib), "-w", "/dev/null"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     preexec_fn=enter, pass_fds=(fd,) if fd >= 0 else ())
+                                     preexec_fn=enter, pass_fds=(fd,) if fd >= 0 else (), env=env)
         if fd >= 0:
             os.close(fd)
         self._err = b""

@@ -26,6 +26,10 @@ engines measured in the same run only.
     libpcap      libpcap's own capture loop, null callback
     tcpdump      the tcpdump binary writing to /dev/null (if installed):
                  captured / burst time, from its own counters
+    tcpdump-wirecap  the same binary, unmodified, on WireCAP's libpcap
+                 (build/pcap, device wirecap:IF, basic mode with WireCAP's
+                 M and R below): the same measure, so the two tcpdump rows
+                 of one run compare the capture engines under one program
 """
 from __future__ import annotations
 
@@ -37,8 +41,9 @@ from driver.xdp.generator import Generator
 from engine.live.consumer import Consumer, wirecap_loop
 from engine.live.engine import LiveEngine
 from engine.live.work import Work
+from engine.pcapabi import pcap_env
 
-ENGINES = ("bare", "wirecap", "afxdp-ring", "afpacket", "libpcap", "tcpdump")
+ENGINES = ("bare", "wirecap", "afxdp-ring", "afpacket", "libpcap", "tcpdump", "tcpdump-wirecap")
 # WireCAP's configuration here: basic mode, M = 256 cells x R = 500 chunks
 WIRECAP_M, WIRECAP_R = 256, 500
 # bare-pool's ring and UMEM: WireCAP's R*M frames, rounded up to a power of two
@@ -113,6 +118,9 @@ def measure(tb, engine: str, packets: int = PACKETS) -> dict:
 
             return _run_consumer(tb, engine, lambda w: wirecap_loop(eng, 0, w),
                                  lambda: eng.stats(0)["capture_drops"], packets)
+    if engine == "tcpdump-wirecap":
+        return _tcpdump(tb, engine, f"wirecap:{ifn}", packets,
+                        pcap_env(M=WIRECAP_M, R=WIRECAP_R, offload="none"))
     prog = attach_pass(ns, ifn)
     try:
         if engine == "afpacket":
@@ -121,21 +129,25 @@ def measure(tb, engine: str, packets: int = PACKETS) -> dict:
         if engine == "libpcap":
             with Libpcap(ns, ifn) as pc:
                 return _run_consumer(tb, engine, pc.loop, lambda: pc.stats()["ps_drop"], packets)
-        # tcpdump, the binary
-        if shutil.which("tcpdump") is None:
-            return {"engine": engine, "skipped": "tcpdump is not installed"}
-        td = Tcpdump(ns, ifn)
-        with Generator(tb) as gen:
-            sent = gen.burst(gen.udp(0), packets, max_s=60)
-        time.sleep(0.5)
-        out = td.stop()
-        got = out.get("captured") or 0
-        return {"engine": engine, "sent": sent.sent, "delivered": got, "drops": out.get("dropped"),
-                "packets_per_s": got / sent.duration_s if sent.duration_s else 0.0,
-                "offered_pps": sent.rate_pps, "span_s": sent.duration_s}
+        return _tcpdump(tb, engine, ifn, packets, None)
     finally:
         if prog is not None:
             prog.close()
+
+
+def _tcpdump(tb, engine: str, device: str, packets: int, env: dict | None) -> dict:
+    """The tcpdump binary: captured / burst time, from its own counters."""
+    if shutil.which("tcpdump") is None:
+        return {"engine": engine, "skipped": "tcpdump is not installed"}
+    td = Tcpdump(tb.cap_ns, device, env=env)
+    with Generator(tb) as gen:
+        sent = gen.burst(gen.udp(0), packets, max_s=60)
+    time.sleep(0.5)
+    out = td.stop()
+    got = out.get("captured") or 0
+    return {"engine": engine, "sent": sent.sent, "delivered": got, "drops": out.get("dropped"),
+            "packets_per_s": got / sent.duration_s if sent.duration_s else 0.0,
+            "offered_pps": sent.rate_pps, "span_s": sent.duration_s}
 
 
 def run_all(packets: int = PACKETS, engines=ENGINES) -> list[dict]:

@@ -52,6 +52,28 @@ int wc_filter__compile(struct wc_filter **out, const char *expr, int snaplen, ch
 	return 0;
 }
 
+int wc_filter__copy(struct wc_filter **out, const void *insns, uint32_t n)
+{
+	struct wc_filter *f;
+
+	if (!out || !insns || !n || !bpf_validate(insns, (int)n))
+		return -EINVAL;
+	*out = NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	/* malloc'd like pcap_compile's, so that pcap_freecode frees it */
+	f->prog.bf_insns = malloc(n * sizeof(struct bpf_insn));
+	if (!f->prog.bf_insns) {
+		free(f);
+		return -ENOMEM;
+	}
+	memcpy(f->prog.bf_insns, insns, n * sizeof(struct bpf_insn));
+	f->prog.bf_len = n;
+	*out = f;
+	return 0;
+}
+
 void wc_filter__destroy(struct wc_filter *f)
 {
 	if (!f)

@@ -34,6 +34,10 @@ struct wc_pcap;
 /* Compile expr for Ethernet frames (DLT_EN10MB), optimized. -EINVAL with
  * libpcap's message in errbuf for a bad expression. */
 int wc_filter__compile(struct wc_filter **f, const char *expr, int snaplen, char *errbuf);
+/* A filter from a compiled program (pcap_setfilter's struct bpf_program:
+ * insns are n struct bpf_insn), copied. -EINVAL unless bpf_validate()
+ * accepts it. */
+int wc_filter__copy(struct wc_filter **f, const void *insns, uint32_t n);
 void wc_filter__destroy(struct wc_filter *f);
 /* libpcap's bpf_filter(): the filter's return value (0 = reject). */
 uint32_t wc_filter__run(const struct wc_filter *f, const uint8_t *pkt, uint32_t wirelen,

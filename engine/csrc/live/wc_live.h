@@ -207,6 +207,11 @@ int wc_live__dispatch(struct wc_live *live, uint32_t member, int cnt, wc_pkt_cb 
  * member), 0 on timeout, -errno. */
 int wc_live__next(struct wc_live *live, uint32_t member, struct wc_pkthdr *h,
 		  const uint8_t **data, int timeout_ms);
+/* pcap_get_selectable_fd(): member's consumer eventfd, from now on
+ * signalled on every chunk placed in its capture queue (not only while its
+ * application thread sleeps in dispatch/next), so that a caller can wait
+ * on it itself; it reads the fd empty before each wait. */
+int wc_live__consumer_fd(struct wc_live *live, uint32_t member);
 /* pcap_breakloop() */
 void wc_live__breakloop(struct wc_live *live, uint32_t member);
 /* pcap_setfilter(): packets the filter rejects are counted as filtered and

@@ -217,6 +217,14 @@ int wc_live__next(struct wc_live *l, uint32_t member, struct wc_pkthdr *h, const
 	}
 }
 
+int wc_live__consumer_fd(struct wc_live *l, uint32_t member)
+{
+	if (member >= l->n)
+		return -EINVAL;
+	atomic_store(&l->m[member].cons_watched, 1);
+	return l->m[member].cons_fd;
+}
+
 void wc_live__breakloop(struct wc_live *l, uint32_t member)
 {
 	if (member >= l->n)

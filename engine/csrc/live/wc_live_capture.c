@@ -118,7 +118,8 @@ static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
 	if (len > __atomic_load_n(&to->max_capq, RELAXED))
 		__atomic_store_n(&to->max_capq, len, RELAXED); /* approximate: racy max */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&to->cons_sleeping, memory_order_relaxed))
+	if (atomic_load_explicit(&to->cons_sleeping, memory_order_relaxed) ||
+	    atomic_load_explicit(&to->cons_watched, memory_order_relaxed))
 		wake(to->cons_fd);
 }
 

@@ -150,6 +150,7 @@ struct member {
 	/* written by the application thread, read by the group's capture
 	 * threads (place) to decide whether to wake it */
 	_Atomic int cons_sleeping;
+	_Atomic int cons_watched;       /* wc_live__consumer_fd(): wake on every chunk */
 	uint64_t consumed;
 	struct wc_xsk *tx;
 	uint32_t *inj_free;    /* free inject frames (stack) */
