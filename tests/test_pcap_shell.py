@@ -34,15 +34,18 @@ def test_pcap_env_is_evalable_and_names_the_library(tmp_path):
     lib = tmp_path / "build" / "pcap" / shell.LIB_SONAME
     lib.parent.mkdir(parents=True)
     lib.write_bytes(b"")
-    settings = shell.check_settings(M=64, R=100, T=60, offload="chunk", ring=1024, cpus="0", xdp_mode="copy")
+    settings = shell.check_settings(M=64, R=100, T=60, offload="chunk", ring=1024, cpus="0,-1", xdp_mode="copy",
+                                    timeout_us=500, period_ms=20)
     text = shell.pcap_env(settings, None, root=tmp_path)
-    out = subprocess.run(["bash", "-c", 'LD_LIBRARY_PATH=/x; eval "$1"; env', "-", text],
+    # an earlier eval's setting does not linger
+    out = subprocess.run(["sh", "-c", 'export LD_LIBRARY_PATH=/x WIRECAP_PCAP_BUCKETS=64; eval "$1"; env', "-", text],
                          capture_output=True, text=True, check=True).stdout
     env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert env["LD_LIBRARY_PATH"] == f"{lib.parent}:/x"
     assert {k: v for k, v in env.items() if k.startswith("WIRECAP_PCAP_")} == {
         "WIRECAP_PCAP_M": "64", "WIRECAP_PCAP_R": "100", "WIRECAP_PCAP_T": "60", "WIRECAP_PCAP_OFFLOAD": "chunk",
-        "WIRECAP_PCAP_RING": "1024", "WIRECAP_PCAP_CPUS": "0", "WIRECAP_PCAP_XDP_MODE": "copy"}
+        "WIRECAP_PCAP_RING": "1024", "WIRECAP_PCAP_CPUS": "0,-1", "WIRECAP_PCAP_XDP_MODE": "copy",
+        "WIRECAP_PCAP_TIMEOUT_US": "500", "WIRECAP_PCAP_PERIOD_MS": "20"}
     # without a previous LD_LIBRARY_PATH no empty entry is left (it would mean ".")
     out = subprocess.run(["env", "-u", "LD_LIBRARY_PATH", "bash", "-c", 'eval "$1"; echo "$LD_LIBRARY_PATH"', "-",
                           text], capture_output=True, text=True, check=True).stdout.strip()
@@ -65,7 +68,9 @@ def test_pcap_env_task():
     (["-T", "x"], "-T 'x': expected an integer in 1..100"),
     (["-M", "3"], "-M 3: a descriptor segment divides the ring (1024 descriptors)"),
     (["-M", "64", "-R", "16"], "-R 16: the pool must hold more than the ring: R > N/M = 16 (M=64, N=1024)"),
-    (["--ring", "1000"], "--ring 1000: AF_XDP rings are a power of two in 64..16384"),
+    (["--ring", "1000"], "--ring 1000: AF_XDP rings are a power of two in 64..8192"),
+    (["--ring", "16384"], "--ring 16384: expected an integer in 64..8192"),
+    (["--period-ms", "0"], "--period-ms 0: expected an integer in 1..10000"),
     (["--offload", "rollover"], "--offload 'rollover': one of none, chunk, bucket, hybrid"),
     (["--xdp-mode", "skb"], "--xdp-mode 'skb': one of auto, copy, zerocopy"),
     (["--cpus", "0,a"], "--cpus '0,a': a comma-separated list of CPU numbers"),
@@ -127,10 +132,9 @@ def test_testbed_up_json(rss):
         if rss:
             assert Path(info["steer_map"]).exists() and Path(info["counts_map"]).exists()
             assert info["rss"]["buckets"] == 128
-            # pcap-env names the pins for the library (with a stand-in library if none is built)
-            env = shell.env_dict({}, tb, base={})
-            assert env["WIRECAP_PCAP_STEER_MAP"] == info["steer_map"]
-            assert env["WIRECAP_PCAP_BPFFS"] == info["bpffs"]
+            # pcap-env names the pins for the library
+            assert shell._testbed_settings(tb) == {"BPFFS": info["bpffs"], "STEER_MAP": info["steer_map"],
+                                                   "COUNTS_MAP": info["counts_map"], "BUCKETS": 128}
         else:
             assert info["steer_map"] is None and info["rss"] is None
         # idempotent, same answer

@@ -29,12 +29,14 @@ import numpy as np
 
 from driver.xdp import packets
 
+from engine import pcapabi
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LIB_SONAME = "libpcap.so.0.8"
-ENV_PREFIX = "WIRECAP_PCAP_"
+LIB_SONAME = pcapabi.LIBRARY.name
+ENV_PREFIX = pcapabi.PREFIX
 OFFLOAD_CHOICES = ("none", "chunk", "bucket", "hybrid")   # none: WireCAP-B (the basic mode)
 XDP_MODES = ("auto", "copy", "zerocopy")
-RING_MIN, RING_MAX = 64, 16384      # AF_XDP rings: powers of two
+RING_MIN, RING_MAX = 64, 8192       # AF_XDP rings: powers of two (engine/csrc/pcapabi/wcp_env.c)
 MAX_R = 1_000_000                   # experiments/params.py MAX_R
 MAX_COUNT = 10_000_000              # frames per send
 MAX_RATE = 10_000_000.0             # frames/s asked of one AF_PACKET sender (it reaches ~0.5 M here)
@@ -47,11 +49,12 @@ class ShellError(ValueError):
     """A refused argument: the message names the option and what is allowed."""
 
 
-def lib_dir(root: Path = REPO_ROOT) -> Path:
-    return Path(root).resolve() / "build" / "pcap"
+def lib_dir(root: Path | None = None) -> Path:
+    """Where the library is (engine.pcapabi; root: another checkout's)."""
+    return pcapabi.LIBRARY_DIR.resolve() if root is None else Path(root).resolve() / "build" / "pcap"
 
 
-def lib_path(root: Path = REPO_ROOT) -> Path:
+def lib_path(root: Path | None = None) -> Path:
     return lib_dir(root) / LIB_SONAME
 
 
@@ -69,7 +72,8 @@ def _int_opt(name: str, value, lo: int, hi: int) -> int:
     return v
 
 
-def check_settings(M=None, R=None, T=None, offload=None, ring=None, cpus=None, xdp_mode=None) -> dict:
+def check_settings(M=None, R=None, T=None, offload=None, ring=None, cpus=None, xdp_mode=None,
+                   timeout_us=None, period_ms=None) -> dict:
     """The WIRECAP_PCAP_* settings given (None: not set, the library's default),
     each checked; ShellError names the option and its allowed range."""
     out = {}
@@ -106,12 +110,17 @@ def check_settings(M=None, R=None, T=None, offload=None, ring=None, cpus=None, x
     if cpus is not None:
         ncpu = os.cpu_count() or 1
         items = [c.strip() for c in str(cpus).split(",")]
-        if not items or any(not c.isdigit() for c in items):
-            raise ShellError(f"--cpus {cpus!r}: a comma-separated list of CPU numbers in 0..{ncpu - 1}")
+        if not items or any(not (c.isdigit() or c == "-1") for c in items):
+            raise ShellError(f"--cpus {cpus!r}: a comma-separated list of CPU numbers in 0..{ncpu - 1} "
+                             "(-1: not pinned), one per capture thread")
         vals = [int(c) for c in items]
         if any(v >= ncpu for v in vals):
             raise ShellError(f"--cpus {cpus}: CPU numbers are 0..{ncpu - 1} on this host")
         out["CPUS"] = ",".join(str(v) for v in vals)
+    if timeout_us is not None:
+        out["TIMEOUT_US"] = _int_opt("timeout-us", timeout_us, 1, 1_000_000)
+    if period_ms is not None:
+        out["PERIOD_MS"] = _int_opt("period-ms", period_ms, 1, 10_000)
     return out
 
 
@@ -129,39 +138,39 @@ def testbed_paths(tb) -> dict:
     return out
 
 
-def pcap_env(settings: dict, tb=None, root: Path = REPO_ROOT, require_lib: bool = True) -> str:
-    """``export`` lines (one per variable) for ``eval``: the library first on
-    LD_LIBRARY_PATH, then each setting; with a testbed, its pinned redirect
-    program and RSS maps."""
+def _testbed_settings(tb) -> dict:
+    if tb is None:
+        return {}
+    p = testbed_paths(tb)
+    out = {"BPFFS": p["bpffs"]} if "bpffs" in p else {}
+    if "steer_map" in p:
+        out.update(STEER_MAP=p["steer_map"], COUNTS_MAP=p["counts_map"], BUCKETS=p["rss_buckets"])
+    return out
+
+
+# POSIX sh: unset every WIRECAP_PCAP_* variable, so that an earlier eval's settings do not linger
+UNSET_LINE = ("for v in $(env | sed -n 's/^\\(" + ENV_PREFIX + "[A-Z_]*\\)=.*/\\1/p'); "
+              'do unset "$v"; done')
+
+
+def pcap_env(settings: dict, tb=None, root: Path | None = None, require_lib: bool = True) -> str:
+    """Shell lines for ``eval``: every WIRECAP_PCAP_* variable unset, the
+    library first on LD_LIBRARY_PATH, each setting exported; with a testbed,
+    its pinned redirect program and RSS maps."""
     lib = lib_path(root)
     if require_lib and not lib.is_file():
         raise FileNotFoundError(f"WireCAP's libpcap library is not built ({lib} is missing): run `make build`")
-    lines = ["export LD_LIBRARY_PATH=" + shlex.quote(str(lib_dir(root))) + '${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}']
-    env = {k: str(v) for k, v in settings.items()}
-    if tb is not None:
-        p = testbed_paths(tb)
-        if "bpffs" in p:
-            env["BPFFS"] = p["bpffs"]
-        if "steer_map" in p:
-            env["STEER_MAP"], env["COUNTS_MAP"] = p["steer_map"], p["counts_map"]
+    lines = [UNSET_LINE,
+             "export LD_LIBRARY_PATH=" + shlex.quote(str(lib_dir(root))) + '${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}']
+    env = {k: str(v) for k, v in {**settings, **_testbed_settings(tb)}.items()}
     lines += [f"export {ENV_PREFIX}{k}={shlex.quote(v)}" for k, v in env.items()]
     return "\n".join(lines) + "\n"
 
 
-def env_dict(settings: dict, tb=None, root: Path = REPO_ROOT, base: dict | None = None) -> dict:
-    """The same as pcap_env, as an environment for subprocess (base: os.environ)."""
-    env = dict(os.environ if base is None else base)
-    old = env.get("LD_LIBRARY_PATH")
-    env["LD_LIBRARY_PATH"] = str(lib_dir(root)) + (f":{old}" if old else "")
-    for k, v in settings.items():
-        env[ENV_PREFIX + k] = str(v)
-    if tb is not None:
-        p = testbed_paths(tb)
-        if "bpffs" in p:
-            env[ENV_PREFIX + "BPFFS"] = p["bpffs"]
-        if "steer_map" in p:
-            env[ENV_PREFIX + "STEER_MAP"], env[ENV_PREFIX + "COUNTS_MAP"] = p["steer_map"], p["counts_map"]
-    return env
+def env_dict(settings: dict, tb=None, base: dict | None = None) -> dict:
+    """The same as pcap_env, as an environment for subprocess (base:
+    os.environ; its WIRECAP_PCAP_* variables dropped): engine.pcapabi.pcap_env."""
+    return pcapabi.pcap_env(base, **{k.lower(): v for k, v in {**settings, **_testbed_settings(tb)}.items()})
 
 
 # ---- testbed-up --json -----------------------------------------------------------

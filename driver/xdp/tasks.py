@@ -141,11 +141,14 @@ def xdp_offload(c, policies="bucket,chunk", packets=120000, rate=90000.0, json=F
     "T": "WIRECAP_PCAP_T: offloading threshold, percent 1..100 (default: unset, the library's)",
     "offload": "WIRECAP_PCAP_OFFLOAD: none (WireCAP-B), chunk (the paper's WireCAP-A), bucket, hybrid "
                "(default: unset, the library's)",
-    "ring": "WIRECAP_PCAP_RING: AF_XDP ring size, a power of two 64..16384 (default: unset, the library's)",
+    "ring": "WIRECAP_PCAP_RING: AF_XDP ring size, a power of two 64..8192 (default: unset, the library's)",
     "cpus": "WIRECAP_PCAP_CPUS: capture threads' CPUs, a comma list (default: unset, the library's)",
-    "xdp_mode": "WIRECAP_PCAP_XDP_MODE: auto, copy or zerocopy (default: unset, the library's)"})
+    "xdp_mode": "WIRECAP_PCAP_XDP_MODE: auto, copy or zerocopy (default: unset, the library's)",
+    "timeout_us": "WIRECAP_PCAP_TIMEOUT_US: partial-chunk capture timeout, 1..1000000 us "
+                  "(default: unset, the library's)",
+    "period_ms": "WIRECAP_PCAP_PERIOD_MS: bucket balancing period, 1..10000 ms (default: unset, the library's)"})
 def pcap_env(c, interface="", tag=DEFAULT_TAG, M=None, R=None, T=None, offload=None, ring=None, cpus=None,
-             xdp_mode=None):
+             xdp_mode=None, timeout_us=None, period_ms=None):
     """Print `export` lines that run any libpcap program on WireCAP's library:
     eval "$(invoke pcap-env)"; tcpdump -i wirecap:IF (or wirecap:IF@Q)."""
     from driver.xdp import shell
@@ -153,7 +156,8 @@ def pcap_env(c, interface="", tag=DEFAULT_TAG, M=None, R=None, T=None, offload=N
     from driver.xdp.testbed import Testbed
 
     try:
-        settings = shell.check_settings(M=M, R=R, T=T, offload=offload, ring=ring, cpus=cpus, xdp_mode=xdp_mode)
+        settings = shell.check_settings(M=M, R=R, T=T, offload=offload, ring=ring, cpus=cpus, xdp_mode=xdp_mode,
+                                        timeout_us=timeout_us, period_ms=period_ms)
     except shell.ShellError as exc:
         raise Exit(str(exc), code=2) from None
     tb = None
