@@ -47,11 +47,46 @@ def is_pinned(tb) -> bool:
     return p["steer"].exists() and p["counts"].exists() and p["link"].exists()
 
 
-def pin(tb, n_buckets: int = PINNED_BUCKETS) -> dict[str, Path]:
+RSS_KEYS = ("default", "symmetric")   # traces/rss.py: the 82599's default key; Woo & Park's 0x6d5a
+
+
+def key_bytes(name: str) -> bytes:
+    from traces import rss
+
+    if name not in RSS_KEYS:
+        raise ValueError(f"RSS key {name!r}: one of {', '.join(RSS_KEYS)} (default: the 82599's; "
+                         "symmetric: 0x6d5a repeated, both directions of a flow on one queue)")
+    return rss.DEFAULT_RSS_KEY if name == "default" else rss.SYMMETRIC_RSS_KEY
+
+
+def set_key(tb, name: str) -> None:
+    """Make the pinned program hash with RSS key ``name`` (its Toeplitz table
+    rewritten in place; the next frame uses it)."""
+    import numpy as np
+
+    from traces import rss
+
+    ffi, lib = native()
+    table = np.ascontiguousarray(rss._tables(key_bytes(name))[:lib.WC_RSS_INPUT_BYTES], dtype=np.uint32)
+    path = paths(tb)["table"]
+    fd = check(lib.wc_bpf__get(str(path).encode()), f"opening {path}")
+    try:
+        check(lib.wc_bpf__map_update(fd, 0, ffi.from_buffer(table)), f"writing the Toeplitz table {path}")
+    finally:
+        os.close(fd)
+
+
+def pin(tb, n_buckets: int = PINNED_BUCKETS, key: str | None = None) -> dict[str, Path]:
     """Attach the RSS steering program at tb's generator egress and pin it
-    (idempotent: an existing pin is kept). Returns the pin paths."""
+    (idempotent: an existing pin is kept). ``key``: "default" or "symmetric"
+    (None: the default key for a new program, the key as it is for a pinned one).
+    Returns the pin paths."""
     where = paths(tb)
+    if key is not None:
+        key_bytes(key)
     if is_pinned(tb):
+        if key is not None:
+            set_key(tb, key)
         return where
     mount_bpffs(tb.bpffs)
     _, lib = native()
@@ -66,6 +101,8 @@ def pin(tb, n_buckets: int = PINNED_BUCKETS) -> dict[str, Path]:
         raise
     finally:
         prog.close()          # the pins keep it attached
+    if key not in (None, "default"):
+        set_key(tb, key)
     return where
 
 

@@ -43,8 +43,10 @@ def _prereq():
                    "128 buckets, ixgbe's table j mod n), pinned so that other processes move buckets "
                    "(WireCAP's libpcap library with --offload bucket|hybrid; default: off, the kernel's "
                    "flow hash picks the queue)",
+            "rss_key": "with --rss: default (the 82599's key) or symmetric (0x6d5a repeated: both "
+                       "directions of a flow on one queue) (default: default)",
             "json": "print the testbed as one JSON object on stdout, the human text on stderr (default: off)"})
-def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG, rss=False, json=False):
+def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG, rss=False, rss_key="default", json=False):
     """Create the veth testbed (idempotent) with native XDP on its capture interface."""
     _prereq()
     from driver.xdp import pinned_rss
@@ -53,6 +55,10 @@ def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG, rss=False, json=Fals
     from driver.xdp.xdp_prog import RedirectProgram
 
     out = sys.stderr if json else sys.stdout
+    try:
+        pinned_rss.key_bytes(rss_key)        # before anything is made
+    except ValueError as exc:
+        raise Exit(f"--rss-key: {exc}", code=2) from None
     tb = Testbed(queues=queues, forward=forward, tag=tag, persistent=True)
     existing = [t for t in Testbed.all() if t.tag == tag]
     if existing and (existing[0].queues != tb.queues or existing[0].forward != tb.forward) and tb.complete():
@@ -66,7 +72,10 @@ def testbed_up(c, queues=6, forward=False, tag=DEFAULT_TAG, rss=False, json=Fals
         finally:
             prog.close()   # the pins keep it attached
     if rss:
-        pinned_rss.pin(tb)
+        try:
+            pinned_rss.pin(tb, key=rss_key)
+        except ValueError as exc:
+            raise Exit(f"--rss-key: {exc}", code=2) from None
     print(tb.describe(), file=out)
     print(f"  XDP        redirect-by-queue program on {tb.cap_if}, pinned in {tb.bpffs}", file=out)
     if pinned_rss.is_pinned(tb):
