@@ -71,7 +71,7 @@ DEFAULTS = {"policies": list(POLICIES), "rss_keys": ["symmetric", "default"],
             # small pools (64 x 2 KB cells per queue): the reader thread of queue 0 falls behind in the
             # bursts of a 200 kp/s replay (one thread reads ~800 kp/s of it offline, so a steady overload
             # is out of this host's reach; the paper's short-term imbalance is not)
-            "rate_pps": 200000.0, "weights": [90, 2, 2, 2, 2, 2], "M": 32, "R": 4, "T": 60, "ring": 64,
+            "rate_pps": 200000.0, "weights": [1, 0, 0, 0, 0, 0], "M": 32, "R": 4, "T": 60, "ring": 64, "runs": 1,
             "device": "wirecap", "ready_s": 20.0, "settle_s": 1.0, "drain_s": 3.0, "max_s": 120.0,
             "xdp_mode": None}
 MAX_REPLAY_FRAMES = 2_000_000
@@ -348,6 +348,8 @@ def _args(args: dict) -> dict:
         key_bytes(k)
     if len(a["weights"]) != int(a["queues"]):
         raise ValueError(f"weights={a['weights']}: one per queue ({a['queues']})")
+    if not 1 <= int(a["runs"]) <= 20:
+        raise ValueError(f"runs={a['runs']}: 1..20 (each policy measured that many times, interleaved)")
     if not 1 <= int(a["repeat"]) <= 100:
         raise ValueError(f"repeat={a['repeat']}: 1..100")
     if not 0 < float(a["rate_pps"]) <= 1e6:
@@ -454,24 +456,24 @@ def _run_all(tb, a: dict, truth: list[Flow], workdir: Path, skipped: int) -> lis
             prog.close()
     pinned_rss.pin(tb)
     rows = []
-    for key in a["rss_keys"]:
-        for policy in a["policies"]:
-            try:
-                row = run_policy(tb, a, policy, frames, truth, workdir, key)
-            except NotStarted as exc:
-                # the reader never captured (e.g. the library refused the
-                # device): a row that says so, with nothing sent
-                row = {"rss_key": key, "policy": policy, "engine_label": POLICY_LABEL[policy],
-                       "device": a["device"], "queues": tb.queues, "sent": 0, "delivered": 0, "capture_drops": 0,
-                       "delivery_drops": 0, "filtered": 0, "error": str(exc)}
-                print(f"ndpi_affinity: {key} key, {policy}: not run: {exc}", file=sys.stderr)
-                rows.append(row)
-                continue
-            row["skipped_frames"] = skipped
-            row["error"] = ""
-            rows.append(row)
-            print(f"ndpi_affinity: {key} key, {policy}: {row['flows_split']} split, {row['flows_missed']} missed "
-                  f"of {row['truth_flows']} flows; {row['delivered']:,}/{row['sent']:,} packets", file=sys.stderr)
+    order = [(r, k, p) for r in range(int(a["runs"])) for k in a["rss_keys"] for p in a["policies"]]
+    for run_no, key, policy in order:          # runs interleaved: drift on the host hits every policy alike
+        try:
+            row = run_policy(tb, a, policy, frames, truth, workdir, key)
+        except NotStarted as exc:
+            # the reader never captured (e.g. the library refused the device):
+            # a row that says so, with nothing sent
+            row = {"rss_key": key, "policy": policy, "engine_label": POLICY_LABEL[policy], "device": a["device"],
+                   "queues": tb.queues, "sent": 0, "delivered": 0, "capture_drops": 0, "delivery_drops": 0,
+                   "filtered": 0, "error": str(exc)}
+            print(f"ndpi_affinity: run {run_no}, {key} key, {policy}: not run: {exc}", file=sys.stderr)
+        else:
+            row.update(skipped_frames=skipped, error="")
+            print(f"ndpi_affinity: run {run_no}, {key} key, {policy}: {row['flows_split']} split, "
+                  f"{row['flows_missed']} missed of {row['truth_flows']} flows; "
+                  f"{row['delivered']:,}/{row['sent']:,} packets", file=sys.stderr)
+        row["run"] = run_no
+        rows.append(row)
     return rows
 
 
@@ -521,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", default=None, help="comma list, one per queue (default 90,2,2,2,2,2)")
     ap.add_argument("--rss-keys", default=None, help="comma list of symmetric, default (default: both)")
     ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--rate-pps", type=float, default=None)
     for key in ("M", "R", "T", "ring"):
         ap.add_argument(f"-{key}" if len(key) == 1 else f"--{key}", dest=key, type=int, default=None)
