@@ -257,3 +257,23 @@ def test_send_refusals(make_testbed):  # noqa: F811 - fixture
     for args, message in cases:
         r = inv("send", *args)
         assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith(message), (args, r.stderr)
+
+
+@pytest.mark.xdp
+@requires_xdp
+def test_symmetric_key_keeps_both_directions_on_one_queue(make_testbed):  # noqa: F811 - fixture
+    from driver.xdp import packets, pinned_rss
+
+    tb = make_testbed(4)
+    pinned_rss.pin(tb, key="symmetric")
+    with pinned_rss.PinnedRss(tb) as r:
+        r.set_table(pinned_rss.weighted_table([1, 1, 1, 1]))
+    dmac, smac = tb.mac(tb.cap_if), tb.mac(tb.gen_if)
+    for i in range(8):
+        a, b = f"198.18.3.{i + 1}", f"198.19.4.{2 * i + 7}"
+        pair = [packets.tcp_frame(dmac, smac, a, b, 40000 + i, 443),
+                packets.tcp_frame(dmac, smac, b, a, 443, 40000 + i)]
+        out = shell.send(tb, shell.Plan(pair, None, 2, "a flow and its reply"), 1000)
+        assert sorted(out["steered_per_queue"]) == [0, 0, 0, 2], (i, out["steered_per_queue"])
+    with pytest.raises(ValueError, match="RSS key 'toeplitz': one of default, symmetric"):
+        pinned_rss.pin(tb, key="toeplitz")
