@@ -103,7 +103,8 @@ def testbed_down(c, tag=DEFAULT_TAG, all=False):  # noqa: A002 - the option is -
 
 
 @task(help={"packets": "frames per engine's burst (default 1,000,000)",
-            "engines": "comma-separated subset of bare,wirecap,afxdp-ring,afpacket,libpcap,tcpdump"})
+            "engines": "comma-separated subset of bare,wirecap,afxdp-ring,afpacket,libpcap,tcpdump,"
+                       "tcpdump-wirecap"})
 def xdp_bench(c, packets=1_000_000, engines=""):
     """Capture throughput of each engine on one veth, in one run (DESIGN.md §7)."""
     _prereq()
@@ -111,18 +112,22 @@ def xdp_bench(c, packets=1_000_000, engines=""):
 
     chosen = tuple(e for e in engines.split(",") if e) or bench.ENGINES
     rows = bench.run_all(int(packets), chosen)
-    print(f"{'engine':12s} {'packets/s':>12s} {'offered/s':>12s} {'delivered':>10s} {'drops':>8s}")
+    print(f"{'engine':16s} {'packets/s':>12s} {'offered/s':>12s} {'delivered':>10s} {'drops':>8s}")
     bare = None
     for r in rows:
         if "skipped" in r:
-            print(f"{r['engine']:12s} skipped: {r['skipped']}")
+            print(f"{r['engine']:16s} skipped: {r['skipped']}")
             continue
         bare = r["packets_per_s"] if r["engine"] == "bare" else bare
-        print(f"{r['engine']:12s} {r['packets_per_s']:12,.0f} {r['offered_pps']:12,.0f} {r['delivered']:10,} "
+        print(f"{r['engine']:16s} {r['packets_per_s']:12,.0f} {r['offered_pps']:12,.0f} {r['delivered']:10,} "
               f"{r['drops']:8,}")
     wc = next((r for r in rows if r["engine"] == "wirecap"), None)
     if bare and wc:
         print(f"WireCAP basic / bare AF_XDP = {wc['packets_per_s'] / bare:.1%} (goal >= 90%)")
+    td = {r["engine"]: r for r in rows if r["engine"].startswith("tcpdump") and "skipped" not in r}
+    if len(td) == 2 and td["tcpdump"]["packets_per_s"]:
+        print(f"tcpdump on WireCAP / tcpdump on the system libpcap = "
+              f"{td['tcpdump-wirecap']['packets_per_s'] / td['tcpdump']['packets_per_s']:.2f}")
 
 
 @task(help={"policies": "comma-separated offloading policies: chunk, bucket, hybrid (default bucket,chunk)",

@@ -115,6 +115,12 @@ struct wc_live_opts {
 	int steer_fd;            /* > 0: the RSS program's steer map (wc_bpf.h), bucket -> queue */
 	int counts_fd;           /* > 0: its counts map */
 	int arrival_fd;          /* > 0: the redirect program's arrival map (in-flight frames) */
+	/* RX sockets get a TX ring too (tx_size entries), so that
+	 * wc_live__tx_attach() on a member's own (ifindex, queue) sends from
+	 * that socket: AF_XDP binds one socket per queue of a shared UMEM, so
+	 * a second one there cannot have rings of its own (pcap_inject on the
+	 * capture interface, engine/csrc/pcapabi) */
+	int tx_on_rx;
 };
 
 /* Counters of one member. "queue" counters are about packets that arrived
@@ -252,7 +258,8 @@ int wc_live__check(struct wc_live *live, uint32_t member);
 /* --- forwarding (paper §3.2.2b) --- */
 
 /* Give member's application a TX socket on (ifindex, queue) in the calling
- * thread's namespace, sharing the UMEM. */
+ * thread's namespace, sharing the UMEM; with tx_on_rx, on the member's own
+ * interface and queue, its RX socket's TX ring. */
 int wc_live__tx_attach(struct wc_live *live, uint32_t member, int ifindex, uint32_t queue);
 /* pcap_inject(): data inside the UMEM (a packet this member is being handed)
  * goes out by its frame address, zero copy, and its chunk is recycled only

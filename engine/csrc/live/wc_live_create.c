@@ -13,10 +13,17 @@
 #include "wc_sys.h"
 #include "wc_workq.h"
 
+static void drop_tx(struct member *mb)
+{
+	if (!mb->tx_is_rx)
+		wc_xsk__destroy(mb->tx);
+	mb->tx = NULL;
+	mb->tx_is_rx = 0;
+}
+
 static void member_cleanup(struct member *mb)
 {
-	wc_xsk__destroy(mb->tx);
-	mb->tx = NULL;
+	drop_tx(mb);
 	if (mb->pool)
 		wc_pool__close(mb->pool);
 	wc_pool__destroy(mb->pool);
@@ -79,6 +86,8 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 	l->rx_batch = o.rx_batch ? o.rx_batch : WC_LIVE_RX_BATCH_DEFAULT;
 	l->tx_frames = o.tx_frames;
 	l->tx_size = o.tx_size;
+	l->tx_on_rx = o.tx_on_rx;
+	l->ifindex = ifindex;
 	l->pool_frames = (uint64_t)nq * o.chunks * o.segment_cells;
 	total_chunks = (uint64_t)nq * o.chunks;
 
@@ -116,6 +125,7 @@ int wc_live__create(struct wc_live **out, int ifindex, const uint32_t *queues, u
 	xo.fill_size = o.ring_size;
 	xo.comp_size = o.ring_size;
 	xo.rx_size = o.ring_size;
+	xo.tx_size = o.tx_on_rx ? o.tx_size : 0;
 	xo.mode = o.mode;
 	xo.need_wakeup = o.need_wakeup;
 	for (i = 0; i < nq; i++) {
@@ -220,10 +230,8 @@ void wc_live__destroy(struct wc_live *l)
 		return;
 	wc_live__stop(l);
 	live_balance_destroy(l);
-	for (i = 0; i < l->n; i++) {
-		wc_xsk__destroy(l->m[i].tx);
-		l->m[i].tx = NULL;
-	}
+	for (i = 0; i < l->n; i++)
+		drop_tx(&l->m[i]);
 	for (i = l->n; i-- > 0;) {
 		wc_xsk__destroy(l->m[i].xsk);
 		l->m[i].xsk = NULL;

@@ -153,6 +153,7 @@ struct member {
 	_Atomic int cons_watched;       /* wc_live__consumer_fd(): wake on every chunk */
 	uint64_t consumed;
 	struct wc_xsk *tx;
+	int tx_is_rx;          /* tx is the RX socket (tx_on_rx): closed with it */
 	uint32_t *inj_free;    /* free inject frames (stack) */
 	uint32_t inj_nfree;
 	uint32_t tx_unkicked;
@@ -173,6 +174,8 @@ struct wc_live {
 	uint32_t ring_size, seg, chunks;
 	uint64_t pool_frames;   /* n * R * M */
 	uint32_t tx_frames, tx_size;
+	int tx_on_rx;
+	int ifindex;             /* of the RX sockets */
 	int advanced;
 	int timestamps;
 	int need_wakeup;

@@ -30,7 +30,13 @@ int wc_live__tx_attach(struct wc_live *l, uint32_t member, int ifindex, uint32_t
 	mb->inj_free = calloc(l->tx_frames, sizeof(*mb->inj_free));
 	if (!mb->inj_free)
 		return -ENOMEM;
-	err = wc_xsk__create(&mb->tx, l->umem, ifindex, queue, &xo);
+	if (l->tx_on_rx && ifindex == l->ifindex && queue == mb->queue) {
+		mb->tx = mb->xsk; /* its TX and completion rings are the application thread's */
+		mb->tx_is_rx = 1;
+		err = 0;
+	} else {
+		err = wc_xsk__create(&mb->tx, l->umem, ifindex, queue, &xo);
+	}
 	if (err) {
 		free(mb->inj_free);
 		mb->inj_free = NULL;

@@ -131,8 +131,8 @@ struct wcp_handle {
 	struct wcp_filters *filters; /* every one set, freed at close */
 	/* pcap_next_ex's packet */
 	struct pcap_pkthdr hdr;
-	int tx_member;              /* member whose TX socket inject uses (-1: none yet) */
-	int cur_member;             /* member whose packet the callback holds */
+	uint8_t tx_ready[WC_LIVE_MEMBERS_MAX]; /* per member: inject attached its TX ring */
+	int cur_member;             /* member whose packet the callback holds (-1: none yet) */
 };
 
 /* ---- the system's libpcap (wcp_forward.c) ---- */

@@ -145,7 +145,7 @@ pcap_t *pcap_create(const char *source, char *errbuf)
 	h->snaplen = WCP_MAX_SNAPLEN;
 	h->timeout_ms = 0; /* libpcap's default: no packet buffer timeout */
 	h->epfd = h->break_fd = h->promisc_fd = -1;
-	h->tx_member = h->cur_member = -1;
+	h->cur_member = -1;
 	if (table_add(h)) {
 		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: more than %d wirecap handles open", source,
 			 WCP_HANDLES_MAX);
@@ -743,38 +743,40 @@ int pcap_set_datalink(pcap_t *p, int dlt)
 /* ---- sending ---- */
 
 /* A frame this handle was handed goes out from the UMEM by its address,
- * zero copy (paper §3.2.2b); other bytes are copied into a TX frame. The
- * TX socket is on the capture interface, the queue of the member whose
- * packet was handed last (or the handle's first). */
+ * zero copy (paper §3.2.2b), once the kernel has sent it its chunk is
+ * recycled; other bytes are copied into a TX frame. It leaves by the
+ * capture interface, on the queue of the member whose packet the handle
+ * was handed last (the handle's first before any), from that queue's own
+ * socket (wc_live_opts.tx_on_rx). */
 int pcap_inject(pcap_t *p, const void *buf, size_t size)
 {
 	struct wcp_handle *h = ours(p);
-	int rc, m;
+	uint32_t m;
+	int rc;
 
 	if (!h)
 		return wcp_real_pcap_inject(p, buf, size);
 	if ((rc = ready(h)))
 		return rc;
-	m = h->tx_member >= 0 ? h->tx_member : h->cur_member >= 0 ? h->cur_member : (int)h->members[0];
-	if (h->tx_member < 0) {
-		rc = wc_live__tx_attach(h->group->live, (uint32_t)m, h->group->ifindex, h->group->queues[m]);
+	m = h->cur_member >= 0 ? (uint32_t)h->cur_member : h->members[0];
+	if (!h->tx_ready[m]) {
+		rc = wc_live__tx_attach(h->group->live, m, h->group->ifindex, h->group->queues[m]);
 		if (rc < 0 && rc != -EALREADY) {
-			SETERR(h, "%s: a TX socket on queue %u: %s", h->dev, h->group->queues[m], strerror(-rc));
+			SETERR(h, "%s: a TX ring on queue %u: %s", h->dev, h->group->queues[m], strerror(-rc));
 			return PCAP_ERROR;
 		}
-		h->tx_member = m;
+		h->tx_ready[m] = 1;
 	}
 	if (size > UINT32_MAX) {
 		SETERR(h, "%s: inject: %zu bytes is too long", h->dev, size);
 		return PCAP_ERROR;
 	}
-	rc = wc_live__inject(h->group->live, (uint32_t)m, buf, (uint32_t)size, WCP_INJECT_WAIT_MS);
+	rc = wc_live__inject(h->group->live, m, buf, (uint32_t)size, WCP_INJECT_WAIT_MS);
 	if (rc < 0) {
 		SETERR(h, "%s: inject: %s", h->dev,
 		       rc == -EMSGSIZE ? "frame larger than a 2 KB frame" : rc == -EAGAIN ? "TX ring full" : strerror(-rc));
 		return PCAP_ERROR;
 	}
-	wc_live__tx_flush(h->group->live, (uint32_t)m, 0);
 	return (int)size;
 }
 

@@ -267,6 +267,7 @@ static int engine_up(struct wcp_group *g, const uint32_t *queues, uint32_t nq, c
 	o.need_wakeup = 1;
 	o.timestamps = 1;
 	o.rt_priority = WCP_RT_PRIORITY;
+	o.tx_on_rx = 1; /* pcap_inject */
 	o.offload = o.advanced ? s->offload : WC_OFFLOAD_CHUNK;
 	o.steer_fd = o.counts_fd = o.arrival_fd = -1;
 	if (s->offload == WC_OFFLOAD_BUCKET || s->offload == WC_OFFLOAD_HYBRID) {
