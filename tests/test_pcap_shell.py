@@ -287,3 +287,53 @@ def test_symmetric_key_keeps_both_directions_on_one_queue(make_testbed):  # noqa
         assert sorted(out["steered_per_queue"]) == [0, 0, 0, 2], (i, out["steered_per_queue"])
     with pytest.raises(ValueError, match="RSS key 'toeplitz': one of default, symmetric"):
         pinned_rss.pin(tb, key="toeplitz")
+
+
+@pytest.mark.xdp
+@requires_xdp
+def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811 - fixture
+    """The README's recipe with tshark: eval "$(invoke pcap-env ...)", then
+    tshark -i wirecap:IF while invoke send sends. dumpcap drops its
+    capabilities: it cannot load BPF (so the program is pinned, below), and
+    with the library's default pool (2 x 500 x 256 x 2 KB) or R=64 its
+    activation fails with ENOBUFS, as when the UMEM is charged to
+    RLIMIT_MEMLOCK (8 MB here; seen, cause inferred): so small pools."""
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed (make sysdeps)")
+    if not shell.lib_path().is_file():
+        pytest.skip(f"WireCAP's libpcap library is not built ({shell.lib_path()}): make build")
+    from driver.xdp.xdp_prog import RedirectProgram
+
+    tb = make_testbed(2)
+    # dumpcap drops its capabilities: it cannot load an XDP program, so the
+    # library takes the one pinned as `invoke testbed-up` pins it (WIRECAP_PCAP_BPFFS)
+    prog = RedirectProgram(tb.cap_ns, tb.cap_if, max_queues=64)
+    try:
+        prog.pin(tb.bpffs)
+    finally:
+        prog.close()
+    n, out = 600, tmp_path / "t.pcapng"
+    env_text = inv("pcap-env", "--interface", tb.cap_if, "--ring", "64", "-M", "32", "-R", "16").stdout
+    script = (f'eval "$1"; exec ip netns exec {tb.cap_ns} tshark -i wirecap:{tb.cap_if} -c {n} -w {out}')
+    ts = subprocess.Popen(["bash", "-c", script, "-", env_text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        os.set_blocking(ts.stderr.fileno(), False)
+        err, deadline = "", time.monotonic() + 20
+        while "Capturing on" not in err and time.monotonic() < deadline and ts.poll() is None:
+            try:
+                err += os.read(ts.stderr.fileno(), 4096).decode(errors="replace")
+            except BlockingIOError:
+                time.sleep(0.05)
+        time.sleep(2.0)          # dumpcap starts capturing after it says so
+        r = inv("send", "--interface", tb.cap_if, "--count", str(n), "--rate", "10000", "--flows", "5")
+        assert r.returncode == 0, r.stderr
+        ts.wait(timeout=30)
+    finally:
+        if ts.poll() is None:
+            ts.kill()
+            ts.wait()
+    os.set_blocking(ts.stderr.fileno(), True)
+    err += ts.stderr.read().decode(errors="replace")
+    ts.stderr.close()
+    assert ts.returncode == 0, err
+    assert _read_flows(out) == Counter(json.loads(r.stdout)["flows"])
