@@ -319,15 +319,19 @@ def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811
     try:
         os.set_blocking(ts.stderr.fileno(), False)
         err, deadline = "", time.monotonic() + 20
-        while "Capturing on" not in err and time.monotonic() < deadline and ts.poll() is None:
+        while "Capture started" not in err and time.monotonic() < deadline and ts.poll() is None:
             try:
                 err += os.read(ts.stderr.fileno(), 4096).decode(errors="replace")
             except BlockingIOError:
                 time.sleep(0.05)
-        time.sleep(2.0)          # dumpcap starts capturing after it says so
+        time.sleep(1.0)          # as with tcpdump: frames right after the message can be missed
         r = inv("send", "--interface", tb.cap_if, "--count", str(n), "--rate", "10000", "--flows", "5")
         assert r.returncode == 0, r.stderr
-        ts.wait(timeout=30)
+        try:
+            ts.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            ts.send_signal(signal.SIGINT)       # tshark writes what it has and says how many
+            ts.wait(timeout=10)
     finally:
         if ts.poll() is None:
             ts.kill()
