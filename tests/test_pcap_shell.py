@@ -313,7 +313,7 @@ def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811
     finally:
         prog.close()
     n, out = 600, tmp_path / "t.pcapng"
-    env_text = inv("pcap-env", "--interface", tb.cap_if, "--ring", "64", "-M", "32", "-R", "16").stdout
+    env_text = inv("pcap-env", "--interface", tb.cap_if, "--ring", "64", "-M", "32", "-R", "32").stdout
     script = (f'eval "$1"; exec ip netns exec {tb.cap_ns} tshark -i wirecap:{tb.cap_if} -c {n} -w {out}')
     ts = subprocess.Popen(["bash", "-c", script, "-", env_text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -325,7 +325,7 @@ def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811
             except BlockingIOError:
                 time.sleep(0.05)
         time.sleep(1.0)          # as with tcpdump: frames right after the message can be missed
-        r = inv("send", "--interface", tb.cap_if, "--count", str(n), "--rate", "10000", "--flows", "5")
+        r = inv("send", "--interface", tb.cap_if, "--count", str(n), "--rate", "2000", "--flows", "5")
         assert r.returncode == 0, r.stderr
         try:
             ts.wait(timeout=30)
