@@ -31,7 +31,6 @@ from driver.xdp import packets
 
 from engine import pcapabi
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 LIB_SONAME = pcapabi.LIBRARY.name
 ENV_PREFIX = pcapabi.PREFIX
 OFFLOAD_CHOICES = ("none", "chunk", "bucket", "hybrid")   # none: WireCAP-B (the basic mode)
