@@ -132,6 +132,7 @@ SCHEMA: dict[str, Spec] = {
     # the simulated NIC (driver/sim/nics.py; beyond the paper's 82599: issue 14)
     "nic": Spec("choice", choices=NIC_NAMES, what="NIC model"),
     "rx_buffer_kb": Spec("int", 0, 1 << 20, what="on-chip receive buffer, KB (sensitivity sweep)"),
+    "scale_load": Spec("bool", what="fig11_fast: divide x by the replay speed-up"),
     # the xdp backend's own (XDP_CONFIG)
     "cost_ns": _float(0, 1e9, lo_open=True, nullable=True, what="per-packet work, ns"),
     "emulate": Spec("choice", choices=("auto", "burn", "pace")),
