@@ -33,7 +33,7 @@ import math
 
 import pandas as pd
 
-from driver.sim.nics import NICS, nic_model
+from driver.sim.nics import NICS, describe, nic_model
 from experiments import burst_figures as bf
 from experiments import executor, plotting
 from experiments.claims import Claim, ordering
@@ -47,7 +47,11 @@ BEYOND_SUMMARY = (
     "82599: an XL710-class 40 GbE NIC and E810- and ConnectX-5-class 100 GbE NICs (driver/sim/nics.py, every "
     "value with its source). Only the NIC changes: line rate, usable descriptors, what happens to a frame with no "
     "descriptor, on-chip buffer. The faster NICs' buffer size has no public source: it is a named assumption, and "
-    "the sensitivity rows sweep it (0 to 8 MB) under the NICs' own drop policy and under frames held instead.")
+    "the sensitivity rows sweep it (0 to 8 MB) under the NICs' own drop policy and under frames held instead. "
+    "Models: " + "; ".join(f"{r['nic']} {r['link_gbps']} GbE ({r['line_rate_mpps_64B']} Mp/s at 64 B), ring "
+                           f"{r['ring']}, RETA {r['reta']}, no descriptor: {r['no_descriptor']}, buffer "
+                           f"{r['rx_buffer_kb']} KB{' (assumed)' if r['assumed'] else ''}"
+                           for r in describe()) + ".")
 DEFAULT_CONFIG = {
     "x": 300,
     "P": bf.P_FULL,
