@@ -242,3 +242,82 @@ def test_points_without_a_nic_key_keep_their_columns():
     named = sim_pkt_handler({"engine": "dna", "x": 300, "P": 6000, "nic": "82599"})
     assert "nic" not in plain and named["nic"] == "82599"
     assert {k: v for k, v in named.items() if k in plain} == plain
+
+
+def test_the_parameter_schema_knows_every_model():
+    from experiments import params
+
+    assert params.NIC_NAMES == tuple(NICS)
+    with pytest.raises(params.ParamError, match=r'^nic must be one of 82599, xl710, e810, cx5, got "x520"$'):
+        params.check("nic", "x520")
+
+
+# ---- the tools and the sweep -----------------------------------------------------------
+
+def test_pkt_handler_runs_at_the_nics_line_rate(capsys):
+    """pkt_handler --nic: 6,000 frames into a stalled-by-x = 300 DNA queue.
+    Each packet takes 25.7 us (engine/app_cost.py at x = 300), so during the
+    burst (6,000 * 6.72 ns = 40.3 us at 100 GbE) DNA finishes one packet:
+    the ring's 1,024 (mlx5: all usable) + 1 descriptors take frames, the
+    rest is dropped at once."""
+    import json
+
+    from experiments.tools import pkt_handler
+
+    assert pkt_handler.main(["--engine", "dna", "--x", "300", "--burst", "6000", "--nic", "cx5", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["nic"], row["delivered"], row["drops_nodesc"], row["drops_fifo"]) == ("cx5", 1025, 4975, 0)
+    assert pkt_handler.main(["--engine", "dna", "--x", "300", "--burst", "6000", "--json"]) == 0
+    assert "nic" not in json.loads(capsys.readouterr().out)  # the paper's tool output, unchanged
+
+
+def test_tools_refuse_an_unknown_nic(capsys):
+    from experiments.tools import multi_pkt_handler, pkt_handler
+
+    for main, argv in ((pkt_handler.main, ["--engine", "dna", "--burst", "10"]),
+                       (multi_pkt_handler.main, ["--engine", "dna"])):
+        with pytest.raises(SystemExit) as exc:
+            main(argv + ["--nic", "x520"])
+        assert exc.value.code == 2
+        assert 'argument --nic: nic must be one of 82599, xl710, e810, cx5, got "x520"' in capsys.readouterr().err
+
+
+def test_sweep_nic_axis_keys_points_as_before():
+    from experiments import sweep as sw
+
+    old, _ = sw.points(sw.grid_from_args("dna", x="300", P="1000"))
+    both, _ = sw.points(sw.grid_from_args("dna", x="300", P="1000", nic="82599,e810"))
+    assert old == both[:1] and "nic" not in old[0]
+    assert both[1]["nic"] == "e810"
+    rows = [sw.measure(p) for p in both]
+    assert [r["nic"] for r in rows] == ["82599", "e810"]
+    for r in rows:
+        assert r["sent"] == r["delivered"] + r["capture_drops"] + r["delivery_drops"]
+    with pytest.raises(ValueError, match=r"^--queues 17: RSS on the 82599 spreads over 1\.\.16 queues"):
+        sw.points(sw.grid_from_args("dna", queues="17", trace="fermilab-like", nic="82599"))
+
+
+# ---- the experiments ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["fig9_fast", "fig11_fast"])
+def test_fast_experiments_balance_and_hold_their_claims(name):
+    from experiments import reference, registry
+
+    mod = registry.get(name)
+    df = reference.compute(name)
+    assert (df["sent"] == df["delivered"] + df["capture_drops"] + df["delivery_drops"]).all()
+    assert set(df["nic"]) >= {"xl710", "e810", "cx5"}
+    failed = [c.key for c in mod.claims(df) if not c.passed]
+    assert mod.claims(df) and not failed
+    assert mod.reading(df)
+
+
+def test_fig11_fast_speeds_the_trace_to_the_link():
+    from experiments import fig11_fast, registry
+
+    cfg = registry.config("fig11_fast", quick=True)
+    pts = fig11_fast.points(cfg)
+    assert {(p["nic"], p.get("speed"), p["x"]) for p in pts} == {("xl710", 4.0, 75), ("e810", 10.0, 30),
+                                                                 ("cx5", 10.0, 30)}
+    with pytest.raises(ValueError, match=r"^x 301: with scale_load the filter runs are divided by the speed-up 4"):
+        fig11_fast.points({**cfg, "x": 301})
