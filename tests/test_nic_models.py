@@ -321,3 +321,25 @@ def test_fig11_fast_speeds_the_trace_to_the_link():
                                                                  ("cx5", 10.0, 30)}
     with pytest.raises(ValueError, match=r"^x 301: with scale_load the filter runs are divided by the speed-up 4"):
         fig11_fast.points({**cfg, "x": 301})
+
+
+def test_queue_profiler_steers_through_the_nics_table():
+    """--nic 82599 gives the paper's steering exactly; --nic cx5 the same
+    per-queue counts as the simulator's steering through mlx5's table."""
+    import io
+
+    from experiments.tools import queue_profiler
+    from experiments.workloads import steered
+    from traces import load_trace
+
+    tr = load_trace("fermilab-like")
+    assert np.array_equal(queue_profiler.nic_queues(tr, "82599", 6), tr.rss_queues(6))
+    cx5 = nic_model("cx5")
+    sim = steered("fermilab-like", 6, cx5.reta_entries(6), nic="cx5")
+    assert np.array_equal(np.bincount(queue_profiler.nic_queues(tr, "cx5", 6), minlength=6),
+                          np.bincount(sim.queue, minlength=6))
+    out = io.StringIO()
+    assert queue_profiler.main(["--queues", "6", "--nic", "82599"], out=out) == 0
+    plain = io.StringIO()
+    queue_profiler.main(["--queues", "6"], out=plain)
+    assert out.getvalue() == plain.getvalue()
