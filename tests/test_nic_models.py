@@ -343,3 +343,19 @@ def test_queue_profiler_steers_through_the_nics_table():
     plain = io.StringIO()
     queue_profiler.main(["--queues", "6"], out=plain)
     assert out.getvalue() == plain.getvalue()
+
+
+def test_every_model_configures_a_ring_its_driver_accepts():
+    for name, nic in NICS.items():
+        assert 64 <= nic.ring_size <= nic.ring_max, name
+        assert nic.ring_default <= nic.ring_max
+        assert nic.ring_size - 1 <= nic.ring_usable <= nic.ring_size
+        assert nic.pcie_bps > nic.link_bps, name  # the link fits the PCIe link (payload, before TLP overheads)
+        assert bool(nic.assumed) == (name != "82599")
+
+
+def test_a_sweep_on_the_82599_records_its_config_as_before():
+    from experiments import sweep as sw
+
+    assert "nic" not in sw.grid_from_args("dna").as_config()
+    assert sw.grid_from_args("dna", nic="e810").as_config()["nic"] == ["e810"]
