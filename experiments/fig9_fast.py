@@ -50,7 +50,9 @@ BEYOND_SUMMARY = (
     "the sensitivity rows sweep it (0 to 8 MB) under the NICs' own drop policy and under frames held instead. "
     "Models: " + "; ".join(f"{r['nic']} {r['link_gbps']} GbE ({r['line_rate_mpps_64B']} Mp/s at 64 B), ring "
                            f"{r['ring']}, RETA {r['reta']}, no descriptor: {r['no_descriptor']}, buffer "
-                           f"{r['rx_buffer_kb']} KB{' (assumed)' if r['assumed'] else ''}"
+                           f"{r['rx_buffer_kb']} KB{' (assumed)' if r['assumed'] else ''}, PCIe {r['pcie']} "
+                           f"(could carry {r['pcie_mpps_64B'][0]}-{r['pcie_mpps_64B'][1]} Mp/s of 64 B frames: "
+                           f"derived, not simulated)"
                            for r in describe()) + ".")
 DEFAULT_CONFIG = {
     "x": 300,

@@ -359,3 +359,18 @@ def test_a_sweep_on_the_82599_records_its_config_as_before():
 
     assert "nic" not in sw.grid_from_args("dna").as_config()
     assert sw.grid_from_args("dna", nic="e810").as_config()["nic"] == ["e810"]
+
+
+def test_pcie_capacity_is_derived_from_tlp_costs():
+    """Upstream bytes per frame: frame + 24 B per 256-byte TLP + completion
+    + 24 B per completion TLP (Neugebauer et al. 2018).
+      82599, 64 B:   64 + 24 + 16 + 24 = 128 B; Gen2 x8 = 4.0 GB/s -> 31.25 Mp/s
+      cx5, 64 B:     64 + 24 + 64 + 24 = 176 B; Gen3 x16 = 16 * 8e9 * 128/130 / 8
+                     = 15,753,846,153 B/s -> 89.51 Mp/s, below 148.81 Mp/s
+      82599, 1514 B: 6 TLPs: 1514 + 144 + 16 + 24 = 1,698 B"""
+    i, cx5, e810 = nic_model("82599"), nic_model("cx5"), nic_model("e810")
+    assert i.pcie_rx_bytes(64) == 128 and cx5.pcie_rx_bytes(64) == 176 and i.pcie_rx_bytes(1514) == 1698
+    assert i.pcie_rx_bytes(64, writeback_batch=4) == 64 + 24 + 16 + 6
+    assert round(i.pcie_max_pps(64)) == 31_250_000
+    assert round(cx5.pcie_max_pps(64) / 1e4) == 8951
+    assert cx5.pcie_max_pps(64, 4) < cx5.line_rate_pps(64) < e810.pcie_max_pps(64)

@@ -18,6 +18,13 @@ redirection table that RSS steers a trace through (its size; every driver
 here fills entry j with queue j mod n). The PCIe link is recorded but not
 simulated: the bus model (BusModel, Figure 14) is calibrated on the paper's
 host and 82599s only, and simulate() refuses it with another NIC.
+NicModel.pcie_max_pps() derives what the link could carry (PCIe TLP costs,
+Neugebauer et al., SIGCOMM 2018); describe() reports it next to the line
+rate: the ConnectX-5's Gen3 x16 link carries fewer 64-byte frames than its
+100 GbE line rate whether completions are batched or not, the XL710's Gen3
+x8 is on the edge (below line rate with a completion TLP per frame, above
+with four per TLP); the simulator does not model this (every frame reaches
+the ring at line rate).
 
 Every model keeps the paper's ring of 1,024 descriptors (paper §4: "Each NIC
 receive ring is configured with a size of 1,024", `ethtool -G`), which each
@@ -71,6 +78,10 @@ NICS: dict[str, NicModel] = {
         no_descriptor="drop",
         rx_buffer_bytes=ASSUMED_RX_BUFFER_BYTES,
         pcie_gen=3, pcie_lanes=8,       # XL710 datasheet §1: PCIe v3.0 x8
+        # i40e uses 32-byte receive descriptors, written back in place
+        # (i40e_type.h union i40e_32byte_rx_desc; 16-byte ones only with
+        # I40E_RX_DESC 16-byte builds)
+        rx_completion_bytes=32,
         assumed=ASSUMPTION_TEXT,
     ),
 
@@ -94,6 +105,7 @@ NICS: dict[str, NicModel] = {
         no_descriptor="drop",
         rx_buffer_bytes=ASSUMED_RX_BUFFER_BYTES,
         pcie_gen=4, pcie_lanes=16,      # E810 datasheet §1: PCIe v4.0 x16
+        rx_completion_bytes=32,         # ice_lan_tx_rx.h union ice_32b_rx_flex_desc
         assumed=ASSUMPTION_TEXT,
     ),
 
@@ -123,6 +135,9 @@ NICS: dict[str, NicModel] = {
         no_descriptor="drop",
         rx_buffer_bytes=ASSUMED_RX_BUFFER_BYTES,
         pcie_gen=3, pcie_lanes=16,      # ConnectX-5 EN product brief: PCIe Gen 3.0 x16
+        # a 64-byte completion queue entry per frame (include/linux/mlx5/device.h
+        # struct mlx5_cqe64), CQE compression off (ethtool priv-flag rx_cqe_compress)
+        rx_completion_bytes=64,
         assumed=ASSUMPTION_TEXT,
     ),
 }
@@ -161,5 +176,8 @@ def describe() -> list[dict]:
                      f"{m.ring_default}, max {m.ring_max})", "reta": m.reta_size if not m.reta_per_queue else
                      f">= {m.reta_size} ({m.reta_per_queue}/queue)", "rx_buffer_kb": m.rx_buffer_bytes // 1024,
                      "no_descriptor": m.no_descriptor, "pcie": f"Gen{m.pcie_gen} x{m.pcie_lanes}",
+                     # derived, not simulated: 64-byte frames/s the PCIe link carries with a
+                     # completion TLP per frame, and with one per 4 frames (driver batching)
+                     "pcie_mpps_64B": (round(m.pcie_max_pps(64, 1) / 1e6, 1), round(m.pcie_max_pps(64, 4) / 1e6, 1)),
                      "assumed": m.assumed})
     return rows

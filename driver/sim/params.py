@@ -48,6 +48,12 @@ NO_DESCRIPTOR_POLICIES = ("ixgbe", "drop", "hold")
 # Gen1 2.5 GT/s and Gen2 5 GT/s use 8b/10b, Gen3 8 GT/s and Gen4 16 GT/s use
 # 128b/130b). Transaction-layer overheads are not taken off.
 PCIE_LANE_BPS = {1: 2_000_000_000, 2: 4_000_000_000, 3: 8_000_000_000 * 128 // 130, 4: 16_000_000_000 * 128 // 130}
+# Neugebauer et al., "Understanding PCIe performance for end host
+# networking", SIGCOMM 2018, §2: a memory-write TLP with a 64-bit address
+# carries 24 bytes beyond its payload (framing, sequence number, 16-byte
+# header, LCRC), and 256 bytes is the common Maximum Payload Size
+PCIE_TLP_OVERHEAD_BYTES = 24
+PCIE_MPS_BYTES = 256
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,10 @@ class NicModel:
     # 82599 datasheet §1.1: PCIe v2.0 (5 GT/s) x8
     pcie_gen: int = 2
     pcie_lanes: int = 8
+    # bytes the NIC writes back per received frame beyond the frame: the
+    # 82599's advanced receive descriptor, written back in place (datasheet
+    # §7.1.6.2, 16 bytes)
+    rx_completion_bytes: int = 16
     # where rx_buffer_bytes has no public source: the text of the assumption
     # (empty: it has one). experiments/fig9_fast.py sweeps it.
     assumed: str = ""
@@ -125,6 +135,21 @@ class NicModel:
 
     def line_rate_pps(self, size: int = 64) -> float:
         return line_rate_pps(size, self.link_bps)
+
+    def pcie_rx_bytes(self, size: int, writeback_batch: int = 1) -> float:
+        """PCIe bytes upstream (NIC to memory) per received frame: the
+        frame in MPS-sized write TLPs, and its completion (descriptor
+        write-back or CQE) in a TLP shared by `writeback_batch` frames.
+        Descriptor fetches travel mostly the other way (completions to the
+        NIC) and are left out. Not simulated: a derived capacity (describe())."""
+        tlps = -(-int(size) // PCIE_MPS_BYTES)
+        return (size + PCIE_TLP_OVERHEAD_BYTES * tlps + self.rx_completion_bytes
+                + PCIE_TLP_OVERHEAD_BYTES / max(1, int(writeback_batch)))
+
+    def pcie_max_pps(self, size: int = 64, writeback_batch: int = 1) -> float:
+        """Frames/s of `size` bytes the PCIe link can carry to memory (one
+        port's traffic alone), by pcie_rx_bytes()."""
+        return self.pcie_bps / 8 / self.pcie_rx_bytes(size, writeback_batch)
 
 
 @dataclass(frozen=True)
