@@ -204,7 +204,8 @@ def reading(df) -> str:
         for label, g in d.groupby("engine_label", sort=False):
             ok = g[(g["capture_drops"] + g["delivery_drops"]) == 0]["P"]
             lossless[label] = int(ok.max()) if len(ok) else 0
-        parts.append(f"{nic}: largest lossless burst " + ", ".join(f"{k} {v:,}" for k, v in lossless.items()))
+        parts.append(f"{nic}: largest lossless P of the grid "
+                     + ", ".join(f"{k} {v:,}" for k, v in lossless.items()))
     sens = df[(df["kind"] == "sensitivity") & (df["no_descriptor"] == "hold")]
     if len(sens):
         d = sens[(sens["engine"] == "dna") & (sens["P"] == SENSITIVITY_P[0])]

@@ -292,7 +292,8 @@ def order_columns(df: pd.DataFrame) -> pd.DataFrame:
 def varying_axes(df: pd.DataFrame) -> list[str]:
     """The sweep's axes that take more than one value in this table (M, R and
     T are empty for engines they do not apply to: that alone is no variation)."""
-    cols = [c for c in ("P", "x", "M", "R", "T", "offload", "queues", "trace", "nic", "engine_label") if c in df.columns]
+    cols = [c for c in ("P", "x", "M", "R", "T", "offload", "queues", "trace", "nic", "engine_label")
+            if c in df.columns]
     return [c for c in cols if df[c].nunique(dropna=True) > 1]
 
 

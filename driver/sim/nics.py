@@ -171,7 +171,8 @@ def describe() -> list[dict]:
     """One row per model (README, report): the numbers the simulator uses."""
     rows = []
     for key, m in NICS.items():
-        rows.append({"nic": key, "link_gbps": m.link_bps // GBPS, "line_rate_mpps_64B": round(m.line_rate_pps(64) / 1e6, 2),
+        rows.append({"nic": key, "link_gbps": m.link_bps // GBPS,
+                     "line_rate_mpps_64B": round(m.line_rate_pps(64) / 1e6, 2),
                      "max_queues": m.max_queues, "ring": f"{m.ring_size} ({m.ring_usable} usable; default "
                      f"{m.ring_default}, max {m.ring_max})", "reta": m.reta_size if not m.reta_per_queue else
                      f">= {m.reta_size} ({m.reta_per_queue}/queue)", "rx_buffer_kb": m.rx_buffer_bytes // 1024,
