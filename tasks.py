@@ -188,6 +188,8 @@ def list_experiments(c):
         "trace": "workloads, comma-separated: burst (64 B line-rate burst), fermilab-like[:SEED] (the "
                  "Fermilab-like trace as recorded) or a pcap path (default: burst)",
         "size": "burst frame size in bytes (default 64)",
+        "nic": "NIC models, comma-separated: 82599, xl710, e810, cx5 (driver/sim/nics.py; bursts run at the "
+               "NIC's line rate, traces are steered by its redirection table) (default: 82599)",
         "label": "a name for this sweep, stored in its config.json (default: none)",
         "jobs": "local worker processes (default 1; same table)",
         "scheduler": "Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: none: local)",
@@ -196,18 +198,18 @@ def list_experiments(c):
     },
 )
 def sweep(c, engine, M="", R="", T="", offload="", x="0", P="", queues="1", trace="burst", size=64, label="",
-          jobs=1, scheduler="", resume=True, skip_invalid=False):
+          jobs=1, scheduler="", resume=True, skip_invalid=False, nic=""):
     """Sweep any engine over lists of M, R, T, offload, x, P, queues and trace; save results/sweep/<run>/."""
     from experiments import executor
     from experiments import sweep as sw
 
     jobs = _check_jobs(jobs)
     _check_sweep_axes(engine=engine, M=M, R=R, T=T, offload=offload, x=x, P=P, queues=queues, trace=trace,
-                      size=size)
+                      size=size, nic=nic)
     _need_build()
     try:
         grid = sw.grid_from_args(engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size,
-                                 skip_invalid=skip_invalid, offload=offload)
+                                 skip_invalid=skip_invalid, offload=offload, nic=nic)
         run_dir = sw.run_sweep(grid, label=label, jobs=jobs, scheduler=scheduler or None, resume=resume)
     except executor.SchedulerError as exc:
         raise _bad(str(exc)) from exc
@@ -221,7 +223,7 @@ def _check_sweep_axes(**axes) -> None:
     same limits as --param and the tools) before the grid is built."""
     from experiments import params
 
-    names = {"engine": "engine", "trace": "trace", "offload": "offload"}
+    names = {"engine": "engine", "trace": "trace", "offload": "offload", "nic": "nic"}
     for opt, text in axes.items():
         flag = f"-{opt}" if opt in ("M", "R", "T", "x", "P") else f"--{opt}"
         try:

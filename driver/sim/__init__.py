@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, BusModel, HostModel,
-                               NicModel, drop_en, line_rate_pps, wire_time_ps)
+                               NicModel, line_rate_pps, wire_time_ps)
 from driver._sim import ffi, lib
 from engine.app_cost import pkt_handler_cost_ns
 from engine.core import counters, field_names
@@ -168,7 +168,7 @@ def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_bu
     p.fifo_bytes = nic.rx_buffer_bytes if nic_buffer else 0
     p.fifo_frame_overhead = nic.rx_buffer_frame_overhead
     p.fifo_unit = nic.rx_buffer_unit
-    p.drop_en = drop_en(engine.kind, n_queues)
+    p.drop_en = nic.drop_en(engine.kind, n_queues)  # the 82599: drop_en() (params.py)
     p.engine = ENGINE_CODES[engine.kind]
     if engine.kind == "wirecap":
         p.wc_m, p.wc_r = engine.M, engine.R
@@ -190,6 +190,24 @@ def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_bu
     p.pf_softirq_pkts = pfring.softirq_packets
     p.pf_softirq_ps = _ps(pfring.softirq_ms * 1e6)
     p.pf_slice_ps = _ps(pfring.slice_ms * 1e6)
+
+
+def _check_nic(nic: NicModel, workload, bus: BusModel) -> None:
+    """What the NIC model cannot take: a generator faster than its wire, a
+    trace steered over more queues than its RSS spreads over, the bus model
+    (calibrated on the paper's host and 82599s only)."""
+    if isinstance(workload, Burst) and workload.link_bps > nic.link_bps:
+        raise ValueError(f"--nic {nic.name}: a {workload.link_bps / 1e9:g} Gb/s generator cannot feed its "
+                         f"{nic.link_bps / 1e9:g} Gb/s link; choose a faster NIC or Burst(link_bps=...)")
+    if isinstance(workload, TraceInput) and workload.n_queues > nic.max_queues:
+        from driver.sim.nics import check_queues
+
+        check_queues(nic, workload.n_queues)
+    if bus.enabled and nic.name != "82599":
+        raise ValueError(f"--nic {nic.name}: the bus model (Figure 14) is calibrated on the paper's host "
+                         "with 82599s only; use --nic 82599 or leave the bus out")
+    if (8 * 10**12) % nic.link_bps:
+        raise ValueError(f"--nic {nic.name}: link rate {nic.link_bps} b/s is not a whole number of ps per byte")
 
 
 def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
@@ -225,6 +243,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     nq_total = nics * n_queues
     contention, admit = 1.0, 1.0
     p.n_nics = nics
+    _check_nic(nic, workload, bus)
     if isinstance(workload, Burst):
         p.n_packets = workload.packets
         p.gen_gap_ps = wire_time_ps(workload.size, workload.link_bps)
@@ -304,7 +323,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     fwd_log = None
     if forward:
         p.forward = 1
-        p.tx_ps_per_byte = 8 * 10**12 // LINK_10GBE_BPS
+        p.tx_ps_per_byte = 8 * 10**12 // nic.link_bps  # the forwarding NIC is of the same model
         p.tx_overhead_bytes = ETHERNET_OVERHEAD_BYTES
         if record_forwarding:
             fwd_log = np.zeros(int(p.n_packets) * nics, dtype=np.uint32)

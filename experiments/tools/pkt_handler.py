@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.params import arg_type
+from experiments.params import NIC_NAMES, arg_type
 from experiments.tools.cli import ToolArgumentParser, fail, live_module, on_off, output, say_as
 
 PROG = "pkt_handler"
@@ -33,6 +33,9 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--size", type=arg_type("size"), default=64, help="frame size in bytes (default 64)")
     ap.add_argument("--nic-buffer", type=on_off, default=True, metavar="on|off",
                     help="the NIC's 512 KB on-chip receive buffer (default on)")
+    ap.add_argument("--nic", type=arg_type("nic"), default=None,
+                    help="sim: NIC model, " + ", ".join(NIC_NAMES) + " (driver/sim/nics.py); the burst runs at its "
+                         "line rate (default 82599, the paper's 10 GbE)")
     ap.add_argument("--clock-ghz", type=arg_type("clock_ghz"), default=2.4, help="core clock for the cost model (default 2.4)")
     ap.add_argument("--seed", type=arg_type("seed"), default=0, help="recorded with the result (default 0)")
     ap.add_argument("--cost-ns", type=arg_type("cost_ns"), default=None,
@@ -59,9 +62,10 @@ def validate(args) -> EngineConfig | None:
 
 
 def summary(row: dict) -> str:
+    nic = f"  nic={row['nic']}" if "nic" in row else ""
     lines = [
         f"{row['engine_label']}  x={row['x']}  P={row['P']:,} x {row['size']} B  "
-        f"backend={row['backend']}",
+        f"backend={row['backend']}{nic}",
         f"  sent            {row['sent']:>12,}",
         f"  delivered       {row['delivered']:>12,}",
         f"  capture drops   {row['capture_drops']:>12,}",
@@ -81,8 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.backend == "sim":
         from experiments.points import sim_pkt_handler
 
+        if args.nic is not None:
+            point["nic"] = args.nic
         row = sim_pkt_handler(point)
     else:
+        if args.nic is not None:
+            fail(PROG, f"--nic {args.nic}: NIC models are the sim backend's; the xdp backend captures from a real "
+                       "interface (--interface)")
         live = live_module(PROG, "pkt_handler")
         point.update(cost_ns=args.cost_ns, rate=args.rate, interface=args.interface, burst=args.burst)
         try:
