@@ -79,7 +79,8 @@ class Spec:
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         if self.kind == "engine":
-            return ("an engine spec name[:M:R[:T[:POLICY]]] (wirecap-b, wirecap-a, dna, netmap, pfring; "
+            return ("an engine spec name[:M:R[:T[:POLICY]]] or dpdk[:MBUFS] (wirecap-b, wirecap-a, dna, netmap, "
+                    "pfring, dpdk; "
                     "POLICY of wirecap-a: " + ", ".join(OFFLOAD_POLICIES) + ")")
         if self.kind == "trace":
             return "fermilab-like, fermilab-like:SEED, gnutella, 1kxun, synscan or a capture path"
@@ -105,6 +106,7 @@ SCHEMA: dict[str, Spec] = {
     "M": _int(1, RING_SIZE, "WireCAP descriptor segment size, cells (divides N=1024)"),
     "R": _int(1, MAX_R, "WireCAP ring-buffer pool size, chunks (> N/M)"),
     "T": _int(1, 100, "WireCAP-A offloading threshold, percent"),
+    "mbufs": _int(RING_SIZE + 1, 64 * 2**20, "DPDK mbufs per queue's mempool (> N=1024)"),
     "size": _int(60, 1514, "frame size, bytes"),
     "sizes": _int(60, 1514, "frame size, bytes"),
     "queues": _int(1, MAX_QUEUES, "receive queues"),
@@ -177,7 +179,7 @@ def _check_engine(name: str, spec: Spec, value, live: bool) -> str:
             raise ParamError(name, f"{name}: engine spec {value!r}: expected {head}[:SIZE] with a positive integer")
         return value
     try:
-        for key, n in zip(("M", "R", "T"), nums):
+        for key, n in zip(("mbufs",) if head == "dpdk" else ("M", "R", "T"), nums):
             check(key, int(n) if n.lstrip("-").isdigit() else n)
     except ParamError as exc:
         raise ParamError(name, f"{name}: engine spec {value!r}: {exc}") from None
