@@ -259,9 +259,9 @@ def _check_sweep_axes(**axes) -> None:
                   "(default: off, exit 0; the row says why)",
     },
 )
-def plan(c, trace="fermilab-like", x=300, nic="82599", queues="1..6", max_memory_mb=4096.0, target_drop=0.0,
-         engines="wirecap-b,wirecap-a,dpdk", M=256, T="20,40,60,80", json=False, headroom=False,
-         speed_step=0.25, packets=0, strict=False):
+def plan(c, trace="fermilab-like", x="300", nic="82599", queues="1..6", max_memory_mb="4096", target_drop="0",
+         engines="wirecap-b,wirecap-a,dpdk", M="256", T="20,40,60,80", json=False, headroom=False,
+         speed_step="0.25", packets="0", strict=False):
     """Capacity planner: the smallest pool memory (and WireCAP-A's T) that captures the trace at the target drop
     rate, per engine and queue count (bracketing + bisection, as RFC 2544 / MLRsearch); saves results/plan/<run>/."""
     import json as json_mod
@@ -273,12 +273,22 @@ def plan(c, trace="fermilab-like", x=300, nic="82599", queues="1..6", max_memory
         Ts = tuple(int(t) for t in str(T).split(",") if t.strip())
     except ValueError:
         raise _bad(f"-T {T!r}: thresholds, percent, comma-separated integers in 1..100 (e.g. -T 20,60)") from None
+    def number(flag, text, kind, what):
+        try:
+            v = float(text) if kind is float else int(float(text)) if str(text).lower().count("e") else int(text)
+        except (TypeError, ValueError, OverflowError):
+            raise _bad(f"plan: {flag} {text!r}: expected {what}") from None
+        return v
+
     try:
-        spec = planner.PlanSpec(trace=trace, x=int(x), nic=nic, queues=planner.parse_queues(queues),
+        spec = planner.PlanSpec(trace=trace, x=number("-x", x, int, "an integer number of filter runs in 0..1,000,000"),
+                                nic=nic, queues=planner.parse_queues(queues),
                                 engines=tuple(e.strip() for e in str(engines).split(",") if e.strip()),
-                                max_memory_mb=float(max_memory_mb), target_drop=float(target_drop), M=int(M), T=Ts,
-                                headroom=bool(headroom), speed_step=float(speed_step),
-                                packets=int(packets) if int(packets) else None).check()
+                                max_memory_mb=number("--max-memory-mb", max_memory_mb, float, "a number of MB"),
+                                target_drop=number("--target-drop", target_drop, float, "a fraction in [0, 1)"),
+                                M=number("-M", M, int, "a divisor of 1024"), T=Ts, headroom=bool(headroom),
+                                speed_step=number("--speed-step", speed_step, float, "a speed-up step"),
+                                packets=number("--packets", packets, int, "a packet count") or None).check()
     except ValueError as exc:
         raise _bad(f"plan: {exc}") from None
     _need_build()

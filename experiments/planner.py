@@ -65,6 +65,7 @@ CELL_BYTES = 2048          # WC_CELL_SIZE; DpdkCosts.mbuf_bytes
 MB = 2**20
 MBUF_STEP = 256            # mbufs per search step: 512 KB, one WireCAP chunk at M = 256
 PLAN_ENGINES = ("wirecap-b", "wirecap-a", "dpdk", "dna", "netmap", "pfring")
+KNOBBED = ("wirecap-b", "wirecap-a", "dpdk")  # the others have no buffer size to search
 DEFAULT_T = (20, 40, 60, 80)
 DEFAULT_MAX_MEMORY_MB = 4096
 DEFAULT_SPEED_STEP = 0.25
@@ -139,13 +140,17 @@ def _simulate(trace: str, engine: EngineConfig, nic: str, queues: int, x: int, s
     filtered, drop_rate). The one function that reads the NIC's name."""
     from driver.sim import simulate
     from driver.sim.params import NicModel
-    from experiments.workloads import head, steered
+    from experiments.workloads import head, replay_times_ns, steered
 
     if nic != "82599":
         raise ValueError(f"--nic {nic!r}: the planner simulates the 82599 only for now; choose 82599")
-    workload = steered(trace, queues, speed=float(speed))
+    workload = steered(trace, queues)
     if packets is not None:
         workload = head(workload, int(packets))
+    if speed != 1.0:
+        # the same times as steered(trace, queues, speed=speed) then head():
+        # a replay keeps the first packet's time and divides the gaps from it
+        workload = replace(workload, ts_ns=replay_times_ns(workload.ts_ns, float(speed)))
     run = simulate(engine, workload, x=x, nic=NicModel(), track_flows=False)
     t = run.total
     return {k: t[k] for k in ("sent", "delivered", "capture_drops", "delivery_drops", "filtered", "drop_rate")}
@@ -318,6 +323,9 @@ class Planner:
             lim = f"{self.spec.max_memory_mb:g} MB"
             if shown is None:
                 row["reason"] = f"even the smallest configuration exceeds --max-memory-mb {lim}"
+            elif knob.engine not in KNOBBED:
+                row["reason"] = (f"no buffer to size: its ring ({row['pool_mb']:,.1f} MB) drops "
+                                 f"{100 * row['drop_rate']:.3f}%")
             else:
                 row["reason"] = (f"nothing within --max-memory-mb {lim} meets {100 * self.spec.target_drop:g}%: "
                                  f"the largest ({row['pool_mb']:,.1f} MB) drops {100 * row['drop_rate']:.3f}%")
