@@ -136,6 +136,13 @@ SCHEMA: dict[str, Spec] = {
     "window_s": Spec("window", nullable=True),
     "max_gap_s": _float(0, 1e9, lo_open=True, nullable=True, what="longest idle gap, s"),
     "rate": _float(0, 1e10, lo_open=True, nullable=True, what="packets/s"),
+    # the capacity planner (experiments/planner.py, plan_paper)
+    "nic": Spec("choice", choices=("82599",), what="NIC model"),
+    "max_memory_mb": _float(0, 2**20, lo_open=True, what="pool memory bound, MB (all queues)"),
+    "target_drop": _float(0, 0.999999, what="drop-rate target, fraction (0: lossless)"),
+    "headroom": Spec("bool"),
+    "speed_step": _float(0.001, MAX_SPEED - 1, what="replay speed-up grid step"),
+    "packets": Spec("int", 1, 2**32 - 1, nullable=True, what="the trace's first packets (None: all)"),
 }
 
 LIVE_ENGINES = ("afxdp-ring", "afpacket-copy", "tcpdump")

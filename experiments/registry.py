@@ -34,6 +34,7 @@ EXPERIMENTS: dict[str, str] = {
     "fig14": "experiments.fig14",
     # beyond the paper: its claims are ours (report.py lists them apart)
     "offload": "experiments.offload",
+    "plan_paper": "experiments.plan_paper",
 }
 
 
