@@ -65,11 +65,30 @@ def spec_of(cfg: dict) -> PlanSpec:
 def run(cfg, progress=None):
     if cfg.get("backend", "sim") != "sim":
         raise ValueError(f"backend {cfg['backend']!r}: the planner runs on sim")
-    df = plan(spec_of(cfg), progress=progress)
+    spec = spec_of(cfg)
+    df = plan(spec, progress=progress)
     df["queue"] = "all"        # one row per engine and n, over all its queues
+    df["load_per_core"] = [load_per_core(spec, e, int(n)) for e, n in zip(df["engine"], df["queues"])]
     df["backend"] = "sim"
     df["engine_label"] = df["engine_label"].fillna(df["engine"]) if "engine_label" in df else df["engine"]
     return df
+
+
+def load_per_core(spec: PlanSpec, engine: str, n: int) -> float:
+    """The work the trace brings each of the n pkt_handler cores, as a
+    fraction of its time over the trace: packets x cost per packet /
+    (duration x n). At 1 or more no buffer can make a long trace lossless."""
+    from driver.sim import app_cost_ns
+    from engine.models import EngineConfig
+    from experiments.workloads import head, steered
+
+    tr = steered(spec.trace, 1)
+    if spec.packets is not None:
+        tr = head(tr, spec.packets)
+    duration_ns = float(tr.ts_ns[-1] - tr.ts_ns[0]) if len(tr.ts_ns) > 1 else 0.0
+    if duration_ns <= 0:
+        return float("inf")
+    return len(tr.ts_ns) * app_cost_ns(EngineConfig.make(engine), spec.x) / (duration_ns * n)
 
 
 def _row(df, engine, n):
@@ -141,17 +160,21 @@ def reading(df) -> str:
     for n in sorted(int(q) for q in df["queues"].unique()):
         d = df[df["queues"] == n]
         ok = d[d["found"].astype(bool)].sort_values(["pool_mb", "engine"])
+        load = f"load per core {d['load_per_core'].max():.2f}" if "load_per_core" in d else ""
         if ok.empty:
             low = d.sort_values("drop_rate").iloc[0]
-            parts.append(f"n = {n}: none (least loss {low['engine']}, {100 * low['drop_rate']:.2f}% at the bound)")
+            parts.append(f"n = {n} ({load}): none (least loss {low['engine']}, {100 * low['drop_rate']:.2f}% "
+                         "at the bound)")
         else:
-            parts.append(f"n = {n}: " + ", ".join(f"{r['engine']} {r['pool_mb']:,.1f} MB" for _, r in ok.iterrows()))
+            parts.append(f"n = {n} ({load}): " + ", ".join(f"{r['engine']} {r['pool_mb']:,.1f} MB"
+                                                           for _, r in ok.iterrows()))
     flags = sorted(set(df.loc[~df["monotone"].astype(bool), "engine"]))
     note = (f"Drop counts rose with the pool between simulated points for {', '.join(flags)}: there the "
             "bisection's answer meets the target but is not guaranteed to be the smallest that does."
             if flags else "Drop counts fell with the pool at every simulated point.")
-    return (f"Lossless within {bound:,.0f} MB (pool memory of all queues): " + "; ".join(parts) + ". Offloading "
-            "lets WireCAP-A's buddies absorb the busiest queue's backlog; engines without it (WireCAP-B, the "
+    return (f"Lossless within {bound:,.0f} MB (pool memory of all queues): " + "; ".join(parts) + ". Where the load "
+            "per core (the trace's work over n cores' time) is 1 or more, no buffer makes the whole trace "
+            "lossless. Offloading lets WireCAP-A's buddies absorb the busiest queue's backlog; engines without it (WireCAP-B, the "
             "DPDK-style engine) must hold that backlog in the busiest queue's own pool, and each queue gets "
             "an equal share of the bound. " + note + " DNA has no buffer to size: its ring is shown for "
             "reference.")
