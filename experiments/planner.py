@@ -431,21 +431,38 @@ def parse_queues(text: str) -> tuple[int, ...]:
 
 
 def table_text(df: pd.DataFrame) -> str:
-    """The plan as a fixed-width table."""
-    head = f"{'engine':<10} {'q':>2} {'M':>4} {'R':>6} {'T':>4} {'mbufs':>8} {'pool MB':>10} {'drop %':>8}  note"
+    """The plan as a fixed-width table; rows without a plan within the
+    bounds show the largest configuration tried and its drop rate, and
+    their reasons follow the table."""
+    heads = df.to_dict("records")
+    headroom = any("headroom_speed" in r for r in heads)
+    head = (f"{'engine':<10} {'q':>2} {'M':>4} {'R':>6} {'T':>4} {'mbufs':>9} {'pool MB':>10} {'drop %':>8} "
+            f"{'plan':>5} {'sims':>5}" + (f" {'headroom':>9}" if headroom else "") + "  monotone")
     lines = [head, "-" * len(head)]
-    for r in df.to_dict("records"):
-        def n(v, w):
-            return f"{'-' if v is None or (isinstance(v, float) and math.isnan(v)) else int(v):>{w}}"
+    notes = []
+
+    def n(v, w):
+        return f"{'-' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{int(v):,}':>{w}}"
+
+    for r in heads:
         pool = "-" if r["pool_mb"] is None or pd.isna(r["pool_mb"]) else f"{r['pool_mb']:,.1f}"
         drop = "-" if r["drop_rate"] is None or pd.isna(r["drop_rate"]) else f"{100 * r['drop_rate']:.3f}"
-        note = "" if r["found"] else "NONE: " + r["reason"]
-        if "headroom_speed" in r:
-            hs = r["headroom_speed"]
-            note = (note + "; " if note else "") + (
-                f"headroom x{hs:g}" if hs is not None and not pd.isna(hs) else "headroom: none at x1")
-        if not r.get("monotone", True):
-            note += " (drop counts not monotone in the pool size: see planner.py)"
-        lines.append(f"{r['engine']:<10} {r['queues']:>2} {n(r['M'], 4)} {n(r['R'], 6)} {n(r['T'], 4)} "
-                     f"{n(r['mbufs'], 8)} {pool:>10} {drop:>8}  {note}")
+        line = (f"{r['engine']:<10} {r['queues']:>2} {n(r['M'], 4)} {n(r['R'], 6)} {n(r['T'], 4)} "
+                f"{n(r['mbufs'], 9)} {pool:>10} {drop:>8} {'yes' if r['found'] else 'NONE':>5} "
+                f"{r['evaluations']:>5}")
+        if headroom:
+            hs = r.get("headroom_speed")
+            line += f" {'-' if hs is None or pd.isna(hs) else f'x{hs:g}':>9}"
+        line += "  " + ("yes" if r["monotone"] else "NO")
+        lines.append(line)
+        if not r["found"]:
+            notes.append(f"{r['engine']} at {r['queues']} queues: {r['reason']}")
+    if notes:
+        lines += [""] + notes
+    if not all(r["monotone"] for r in heads):
+        lines.append("monotone NO: drop counts rose with the pool between simulated points; the plan meets the "
+                     "target but may not be the smallest that does (experiments/planner.py)")
+    if headroom:
+        lines.append("headroom: the largest replay speed-up at which the largest configuration within the bounds "
+                     "meets the target ('-': none, not even x1)")
     return "\n".join(lines)
