@@ -157,9 +157,10 @@ class DpdkCosts:
     parameter (EngineConfig.mbufs); what is below is fixed.
     """
 
-    # DPDK's examples size one mbuf pool at 8,192 mbufs (examples/l2fwd:
-    # NB_MBUF 8192; later MIN(8192, ports x (rx + tx descriptors + bursts)))
-    # and create it with rte_pktmbuf_pool_create(); one pool per queue here
+    # DPDK's examples size their mbuf pool at 8,192 mbufs at least
+    # (examples/l2fwd/main.c: nb_mbufs = RTE_MAX(ports x (rx + tx descriptors
+    # + MAX_PKT_BURST + lcores x MEMPOOL_CACHE_SIZE), 8192U)) and create it
+    # with rte_pktmbuf_pool_create(); one pool per queue here
     default_mbufs: int = 8192
     # the mbufs' data room, RTE_MBUF_DEFAULT_DATAROOM = 2,048 B (plus the
     # 128-byte headroom and the 128-byte struct rte_mbuf in real memory);

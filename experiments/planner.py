@@ -24,7 +24,8 @@ How. Assumption (stated, and checked where cheap): for fixed M and T the
 drop rate does not increase with R (nor with mbufs): a larger pool only
 adds free buffers. Then the smallest k that meets the target is found as
 RFC 2544 §26.1 finds a no-drop rate and FD.io CSIT's MLRsearch refines
-one: bracket it (k = 1, then 2, 4, 8, ... up to the bound: the first that
+one: first the bound itself (if the largest configuration fails, one
+simulation says so), then bracket (k = 1, 2, 4, 8, ...: the first that
 meets the target and the last that does not), then bisect between them.
 That is about 2 log2(K) simulations instead of K. Every simulated point is
 kept; if the drop counts of the points simulated for one (engine, queues,
@@ -170,6 +171,10 @@ def smallest_meeting(meets, k_max: int) -> tuple[int | None, dict]:
         return seen[k]
 
     if k_max < 1:
+        return None, seen
+    # the bound first, as RFC 2544 and MLRsearch start at the maximum rate:
+    # when even it fails, one simulation says so
+    if not ask(k_max):
         return None, seen
     lo, k = 0, 1            # lo: the largest k known to fail (0: none asked)
     while True:

@@ -40,7 +40,12 @@
  *  - the rte_ring between the lcores holds the whole mempool;
  *  - the worker dequeues up to DPDK_BURST mbufs (rte_ring_dequeue_burst,
  *    the customary burst of 32: MAX_PKT_BURST in the examples), processes
- *    them at pkt_handler's cost each and frees them together at the end.
+ *    them at pkt_handler's cost each and frees them together at the end;
+ *    when forwarding (Figure 13), also then, not at transmit completion.
+ * The same PMD code says what the model turns on: "holding RX descriptors
+ * instead of systematically giving them back to the NIC may lead to RX
+ * ring exhaustion situations" (comment above the allocation in
+ * ixgbe_recv_pkts()).
  *
  * Per queue, the mbufs are always all in one place:
  *     pool_free + ring_size + in_app == mbufs   (ring_size: the N in the ring)
