@@ -202,6 +202,20 @@ def test_the_task_prints_json_and_saves_the_run(tmp_path):
     assert meta["status"] == "complete" and meta["config"]["engines"] == ["dpdk", "dna"]
 
 
+def test_the_plan_is_deterministic():
+    a = planner.plan(spec("fermilab-like", ("dpdk", "wirecap-b"), headroom=True, speed_step=0.5))
+    b = planner.plan(spec("fermilab-like", ("dpdk", "wirecap-b"), headroom=True, speed_step=0.5))
+    assert a.equals(b)
+
+
+def test_strict_exits_1_when_nothing_suffices(tmp_path):
+    out = _invoke("--queues", "2", "--engines", "dpdk", "--max-memory-mb", "1", "--packets", "1000", "--strict",
+                  tmp_path=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "NONE" in out.stdout and "even the smallest configuration exceeds --max-memory-mb 1 MB" in out.stdout
+    assert "(--strict)" in out.stderr
+
+
 def test_the_task_refuses_bad_input_with_status_2(tmp_path):
     out = _invoke("--nic", "cx5", tmp_path=tmp_path)
     assert out.returncode == 2 and "--nic 'cx5'" in out.stderr
