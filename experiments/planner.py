@@ -1,7 +1,7 @@
 """Capacity planner (beyond the paper): the smallest buffer memory that
 captures a trace at or below a target drop rate, per engine and queue count.
 
-    invoke plan --trace fermilab-like --x 300 --nic 82599 --queues 2..6 --engines wirecap-a,dpdk
+    invoke plan --trace fermilab-like -x 300 --nic 82599 --queues 2..6 --engines wirecap-a,dpdk
     plan(PlanSpec(trace="fermilab-like", x=300, queues=(6,), engines=("dpdk",)))
 
 What it searches. Each engine has one memory knob, an index k = 1, 2, ...:
@@ -57,7 +57,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from engine.models import DEFAULT_M, DpdkCosts, EngineConfig, PfRingCosts, mbufs_error
+from engine.models import DEFAULT_M, DpdkCosts, EngineConfig, PfRingCosts
 from experiments.params import MAX_SPEED, RING_SIZE
 
 NAME = "plan"

@@ -222,3 +222,16 @@ def test_the_task_refuses_bad_input_with_status_2(tmp_path):
     out = _invoke("-x", "lots", tmp_path=tmp_path)
     assert out.returncode == 2 and "plan: -x 'lots': expected an integer" in out.stderr
     assert not (tmp_path / "plan").exists()  # nothing saved for refused input
+
+
+@pytest.mark.parametrize("engine", ["wirecap-a:256:50:40", "dpdk:4096"])
+def test_a_planner_point_is_the_experiments_point(engine):
+    # the same trace, queues and x give multi_pkt_handler's (Table 1, Figures
+    # 11-13) numbers: the planner adds no model of its own
+    from engine.models import EngineConfig
+    from experiments.points import sim_multi_pkt_handler
+
+    a = _simulate("fermilab-like", EngineConfig.parse(engine), "82599", 6, 300)
+    b = sim_multi_pkt_handler({"engine": engine, "trace": "fermilab-like", "queues": 6, "x": 300})[-1]
+    assert [a[k] for k in ("sent", "delivered", "capture_drops", "delivery_drops")] == \
+           [b[k] for k in ("sent", "delivered", "capture_drops", "delivery_drops")]
