@@ -235,3 +235,22 @@ def test_a_planner_point_is_the_experiments_point(engine):
     b = sim_multi_pkt_handler({"engine": engine, "trace": "fermilab-like", "queues": 6, "x": 300})[-1]
     assert [a[k] for k in ("sent", "delivered", "capture_drops", "delivery_drops")] == \
            [b[k] for k in ("sent", "delivered", "capture_drops", "delivery_drops")]
+
+
+def test_plan_paper_shows_its_table_in_the_report(tmp_path, monkeypatch):
+    from experiments import plan_paper, registry, report, results
+
+    monkeypatch.setenv("WIRECAP_RESULTS", str(tmp_path))
+    cfg = registry.config("plan_paper", overrides={"queues": [QUEUES], "engines": ["dpdk", "dna"],
+                                                   "max_memory_mb": MEMORY_MB, "packets": PACKETS})
+    df = plan_paper.run(cfg)
+    run_dir = results.save_run("plan_paper", cfg, df)
+    plan_paper.plot(df, run_dir / "plan_paper.png")
+    results.write_json(run_dir / "claims.json", [c.as_row() for c in plan_paper.claims(df)])
+    md, html = report.write_report(str(tmp_path / "REPORT.md"))
+    text = md.read_text()
+    assert "### plan_paper:" in text and "| engine | queues | M | R | T % | mbufs | pool MB |" in text
+    mbufs = exhaustive("fermilab-like", "dpdk")["mbufs"]
+    assert f"| dpdk | {QUEUES} |  |  |  | {mbufs:,} |" in text
+    assert "<th>pool MB</th>" in html.read_text()
+    assert f"n = {QUEUES} (load per core" in plan_paper.reading(df)
