@@ -174,8 +174,8 @@ def list_experiments(c):
 @task(
     auto_shortflags=False,
     help={
-        "engine": "engines, comma-separated: wirecap-b, wirecap-a, dna, netmap, pfring, or full specs "
-                  "like wirecap-b:256:100 (required)",
+        "engine": "engines, comma-separated: wirecap-b, wirecap-a, dna, netmap, pfring, dpdk, or full specs "
+                  "like wirecap-b:256:100 or dpdk:4096 (required)",
         "M": "WireCAP descriptor segment sizes M, cells per chunk, comma-separated (default: 256)",
         "R": "WireCAP ring-buffer pool sizes R, chunks per queue, comma-separated (default: 500)",
         "T": "WireCAP-A offloading thresholds T, percent, comma-separated (default: 60)",

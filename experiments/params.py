@@ -137,7 +137,7 @@ SCHEMA: dict[str, Spec] = {
     "max_gap_s": _float(0, 1e9, lo_open=True, nullable=True, what="longest idle gap, s"),
     "rate": _float(0, 1e10, lo_open=True, nullable=True, what="packets/s"),
     # the capacity planner (experiments/planner.py, plan_paper)
-    "nic": Spec("choice", choices=("82599",), what="NIC model"),
+    "nic": Spec("choice", choices=("82599",), what="NIC model"),  # experiments/planner.py NICS
     "max_memory_mb": _float(0, 2**20, lo_open=True, what="pool memory bound, MB (all queues)"),
     "target_drop": _float(0, 0.999999, what="drop-rate target, fraction (0: lossless)"),
     "headroom": Spec("bool"),

@@ -47,7 +47,8 @@ When nothing within the bounds meets the target, the row says so
 (found = False, reason names the bound and the drop rate at it); the task
 exits 0 unless --strict is given, then 1.
 
-The NIC: `_simulate` is the one place a NIC name is read. It accepts only
+The NIC: `nic_model` is the one place a NIC name becomes a model (and
+`_simulate` the one place the search runs the simulator). It accepts only
 "82599" (the simulator's NicModel) for now.
 """
 from __future__ import annotations
@@ -98,8 +99,10 @@ class PlanSpec:
         """Validated copy; a PlanError names the parameter and the fix."""
         from experiments import params
 
-        if self.nic not in NICS:
-            raise PlanError(f"--nic {self.nic!r}: the simulator models {', '.join(NICS)} only (for now)")
+        try:
+            nic_model(self.nic)
+        except ValueError as exc:
+            raise PlanError(str(exc)) from None
         try:
             params.check_one("trace", self.trace)
             params.check_one("x", self.x)
@@ -133,18 +136,28 @@ class PlanSpec:
 
 # ---- the simulator behind one function -------------------------------------------------------
 
+def nic_model(nic: str):
+    """The simulator's model of the NIC named `nic`: the one place a NIC
+    name becomes a model (the planner's --nic, plan_paper's "nic"). Only the
+    82599 (driver.sim.params.NicModel) for now; a ValueError names the
+    choices otherwise."""
+    from driver.sim.params import NicModel
+
+    if nic not in NICS:
+        raise ValueError(f"--nic {nic!r}: the simulator models {', '.join(NICS)} only (for now)")
+    return NicModel()
+
+
 def _simulate(trace: str, engine: EngineConfig, nic: str, queues: int, x: int, speed: float = 1.0,
               packets: int | None = None) -> dict:
     """One point: the trace steered into `queues` RSS queues of `nic`,
     replayed `speed` times as fast, through `engine`, pkt_handler at x.
     Returns the overall row (sent, delivered, capture_drops, delivery_drops,
-    filtered, drop_rate). The one function that reads the NIC's name."""
+    filtered, drop_rate). It reads the NIC's name through nic_model only."""
     from driver.sim import simulate
-    from driver.sim.params import NicModel
     from experiments.workloads import head, replay_times_ns, steered
 
-    if nic != "82599":
-        raise ValueError(f"--nic {nic!r}: the planner simulates the 82599 only for now; choose 82599")
+    model = nic_model(nic)
     workload = steered(trace, queues)
     if packets is not None:
         workload = head(workload, int(packets))
@@ -152,7 +165,7 @@ def _simulate(trace: str, engine: EngineConfig, nic: str, queues: int, x: int, s
         # the same times as steered(trace, queues, speed=speed) then head():
         # a replay keeps the first packet's time and divides the gaps from it
         workload = replace(workload, ts_ns=replay_times_ns(workload.ts_ns, float(speed)))
-    run = simulate(engine, workload, x=x, nic=NicModel(), track_flows=False)
+    run = simulate(engine, workload, x=x, nic=model, track_flows=False)
     t = run.total
     return {k: t[k] for k in ("sent", "delivered", "capture_drops", "delivery_drops", "filtered", "drop_rate")}
 

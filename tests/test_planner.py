@@ -169,7 +169,7 @@ def test_refusals_name_the_parameter(kw, message):
 def test_the_one_nic_function_refuses_other_nics():
     from engine.models import EngineConfig
 
-    with pytest.raises(ValueError, match="--nic 'xl710': the planner simulates the 82599 only for now"):
+    with pytest.raises(ValueError, match=r"--nic 'xl710': the simulator models 82599 only \(for now\)"):
         _simulate("fermilab-like", EngineConfig.make("dpdk"), "xl710", 2, 300)
 
 
