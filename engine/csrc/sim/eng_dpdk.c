@@ -8,8 +8,9 @@
  *
  *  - At queue start the PMD gives every descriptor of the ring an mbuf
  *    from the queue's mempool (drivers/net/ixgbe/ixgbe_rxtx.c,
- *    ixgbe_alloc_rx_queue_mbufs(): one rte_mbuf_raw_alloc() per
- *    descriptor), and sets the tail one short of the ring (RDT = N - 1):
+ *    ixgbe_dev_rx_queue_start() -> ixgbe_alloc_rx_queue_mbufs(): one
+ *    rte_mbuf_raw_alloc() per descriptor; it fails the start without
+ *    them), and sets the tail one short of the ring (RDT = nb_rx_desc - 1):
  *    N mbufs sit in the ring, N - 1 descriptors are the NIC's (ring_usable).
  *  - rte_eth_rx_burst() (ixgbe_recv_pkts()) reads done descriptors in
  *    order; for each it first allocates a fresh mbuf, re-arms the
@@ -55,9 +56,9 @@
  * Frames buffered at most: mbufs - 1 (mbufs - N in the worker's queue and
  * N - 1 done descriptors). So the ring's size (DPDK lets the ixgbe PMD have
  * up to 4,096 descriptors) changes only where a frame waits, not how many
- * can: each holds one mbuf either way; it only sets the mempool's floor. Order is kept: frames waiting in descriptors
- * are later than every frame in the worker's queue, and take each freed
- * mbuf first.
+ * can: each holds one mbuf either way; it only sets the mempool's floor.
+ * Order is kept: frames waiting in descriptors are later than every frame
+ * in the worker's queue, and take each freed mbuf first.
  */
 #include "sim_engine.h"
 
