@@ -54,8 +54,8 @@
  * A frame finds a ready descriptor while armed > 0. It then goes to the
  * worker at once (pool_free > 0), or waits in its descriptor (in_ring).
  * Frames buffered at most: mbufs - 1 (mbufs - N in the worker's queue and
- * N - 1 done descriptors). So the ring's size (DPDK lets the ixgbe PMD have
- * up to 4,096 descriptors) changes only where a frame waits, not how many
+ * N - 1 done descriptors). So the ring's size (the ixgbe PMD takes up to
+ * IXGBE_MAX_RING_DESC = 4,096) changes only where a frame waits, not how many
  * can: each holds one mbuf either way; it only sets the mempool's floor.
  * Order is kept: frames waiting in descriptors are later than every frame
  * in the worker's queue, and take each freed mbuf first.
