@@ -82,7 +82,8 @@ class Spec:
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         if self.kind == "engine":
-            return ("an engine spec name[:M:R[:T[:POLICY]]] (wirecap-b, wirecap-a, dna, netmap, pfring; "
+            return ("an engine spec name[:M:R[:T[:POLICY]]] or dpdk[:MBUFS] (wirecap-b, wirecap-a, dna, netmap, "
+                    "pfring, dpdk; "
                     "POLICY of wirecap-a: " + ", ".join(OFFLOAD_POLICIES) + ")")
         if self.kind == "trace":
             return "fermilab-like, fermilab-like:SEED, gnutella, 1kxun, synscan or a capture path"
@@ -108,6 +109,7 @@ SCHEMA: dict[str, Spec] = {
     "M": _int(1, RING_SIZE, "WireCAP descriptor segment size, cells (divides N=1024)"),
     "R": _int(1, MAX_R, "WireCAP ring-buffer pool size, chunks (> N/M)"),
     "T": _int(1, 100, "WireCAP-A offloading threshold, percent"),
+    "mbufs": _int(RING_SIZE + 1, 64 * 2**20, "DPDK mbufs per queue's mempool (> N=1024)"),
     "size": _int(60, 1514, "frame size, bytes"),
     "sizes": _int(60, 1514, "frame size, bytes"),
     "queues": _int(1, MAX_QUEUES, "receive queues"),
@@ -141,6 +143,12 @@ SCHEMA: dict[str, Spec] = {
     "window_s": Spec("window", nullable=True),
     "max_gap_s": _float(0, 1e9, lo_open=True, nullable=True, what="longest idle gap, s"),
     "rate": _float(0, 1e10, lo_open=True, nullable=True, what="packets/s"),
+    # the capacity planner (experiments/planner.py, plan_paper)
+    "max_memory_mb": _float(0, 2**20, lo_open=True, what="pool memory bound, MB (all queues)"),
+    "target_drop": _float(0, 0.999999, what="drop-rate target, fraction (0: lossless)"),
+    "headroom": Spec("bool"),
+    "speed_step": _float(0.001, MAX_SPEED - 1, what="replay speed-up grid step"),
+    "packets": Spec("int", 1, 2**32 - 1, nullable=True, what="the trace's first packets (None: all)"),
 }
 
 LIVE_ENGINES = ("afxdp-ring", "afpacket-copy", "tcpdump")
@@ -184,7 +192,7 @@ def _check_engine(name: str, spec: Spec, value, live: bool) -> str:
             raise ParamError(name, f"{name}: engine spec {value!r}: expected {head}[:SIZE] with a positive integer")
         return value
     try:
-        for key, n in zip(("M", "R", "T"), nums):
+        for key, n in zip(("mbufs",) if head == "dpdk" else ("M", "R", "T"), nums):
             check(key, int(n) if n.lstrip("-").isdigit() else n)
     except ParamError as exc:
         raise ParamError(name, f"{name}: engine spec {value!r}: {exc}") from None

@@ -122,11 +122,16 @@ def _engine_point(spec: str, M, R, T, offload=None):
     """(name, M, R, T, offload) as EngineConfig resolves them, or raise naming the parameter."""
     from engine.models import EngineConfig
 
-    if ":" in spec:
-        e = EngineConfig.parse(spec)       # a full spec fixes M, R, T (and the policy): the axes do not apply
+    if ":" in spec or spec not in WIRECAP:
+        # a full spec fixes M, R, T (and the policy): the axes do not apply;
+        # nor do they to the engines without a pool (dna, netmap, pfring) or
+        # with their own (dpdk: the mempool size is in its spec)
+        e = EngineConfig.parse(spec)
     else:
         a = spec == "wirecap-a"
         e = EngineConfig.make(spec, M, R, T if a else None, offload=offload if a else None)
+    if e.kind == "dpdk":
+        return e.spec(), None, None, None, None   # "dpdk:MBUFS": the point's engine carries its mempool
     return e.name, e.M, e.R, e.T, getattr(e, "offload", None)
 
 
@@ -223,6 +228,8 @@ def _spec(point: dict) -> str:
     """The point's engine as one spec string (its policy included where it is not chunk)."""
     from engine.models import EngineConfig
 
+    if ":" in point["engine"]:
+        return point["engine"]   # dpdk:MBUFS
     if point["engine"] != "wirecap-a":
         return EngineConfig.make(point["engine"], point["M"], point["R"], point["T"]).spec()
     return EngineConfig.make("wirecap-a", point["M"], point["R"], point["T"], offload=point.get("offload")).spec()
@@ -235,7 +242,8 @@ def _multi_queue_burst(point: dict) -> tuple[dict, list[float]]:
     from engine.models import EngineConfig
     from experiments.points import point_nic
 
-    engine = EngineConfig.make(point["engine"], point["M"], point["R"], point["T"])
+    engine = (EngineConfig.parse(point["engine"]) if ":" in point["engine"]
+              else EngineConfig.make(point["engine"], point["M"], point["R"], point["T"]))
     q = int(point["queues"])
     nic = point_nic(point)
     work = Burst(int(point["P"]), size=int(point["size"]), n_queues=q, link_bps=nic.link_bps,

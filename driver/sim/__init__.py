@@ -23,12 +23,12 @@ from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_N
 from driver._sim import ffi, lib
 from engine.app_cost import pkt_handler_cost_ns
 from engine.core import counters, field_names
-from engine.models import BalanceCosts, DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
+from engine.models import BalanceCosts, DnaCosts, DpdkCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
 # the per-queue counters: every field of struct sim_queue_stats but the time
 STAT_FIELDS = tuple(f for f in field_names(ffi.typeof("struct sim_queue_stats")) if f != "last_done_ps")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
-                "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
+                "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING, "dpdk": lib.SIM_ENGINE_DPDK}
 # struct sim_run_rec, row by row
 RUN_LOG_DTYPE = np.dtype([("thread", "<u4"), ("owner", "<u4"), ("seq", "<u8"), ("n", "<u8")])
 BUS_ONE = lib.SIM_BUS_ONE  # the bus admits every frame (fixed point, sim.h)
@@ -124,7 +124,8 @@ class SimRun:
 
 def costs_for(engine: EngineConfig, wirecap: WireCapCosts = WireCapCosts(),
               netmap: NetmapCosts = NetmapCosts(), pfring: PfRingCosts = PfRingCosts()):
-    return {"wirecap": wirecap, "dna": DnaCosts(), "netmap": netmap, "pfring": pfring}[engine.kind]
+    return {"wirecap": wirecap, "dna": DnaCosts(), "netmap": netmap, "pfring": pfring,
+            "dpdk": DpdkCosts()}[engine.kind]
 
 
 def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel(), forward: bool = False,
@@ -179,6 +180,8 @@ def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_bu
         p.wc_chunk_ps = _ps(wirecap.chunk_us * 1000 * cpu)
         p.wc_copy_ps = _ps(wirecap.copy_ns * cpu)
         p.wc_timeout_ps = _ps(wirecap.timeout_ms * 1e6)
+    if engine.kind == "dpdk":
+        p.dpdk_mbufs = engine.mbufs
     p.nm_sync_ps = _ps(netmap.sync_us * 1000 * cpu)
     p.nm_wakeup_ps = _ps(netmap.wakeup_us * 1000 * cpu)
     p.pf_slots = pfring.slots

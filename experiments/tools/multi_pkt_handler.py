@@ -44,6 +44,8 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
     ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
     ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--mbufs", type=arg_type("mbufs"), default=None,
+                    help="dpdk: mbufs in each queue's mempool (default 8,192; more than the ring's 1,024)")
     ap.add_argument("--offload", type=arg_type("offload"), default=None,
                     help="WireCAP-A offloading policy: chunk (the paper's: whole chunks to a buddy, flows may "
                          "split), bucket (ours: redirection-table buckets move, no flow splits), hybrid "
@@ -88,7 +90,7 @@ def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
     if args.offload not in (None, "chunk") and args.engine != "wirecap-a":
         fail(PROG, f"--offload {args.offload}: offloading policies apply to wirecap-a only, not {args.engine}")
     try:
-        engine = EngineConfig.make(args.engine, args.M, args.R, args.T, offload=args.offload)
+        engine = EngineConfig.make(args.engine, args.M, args.R, args.T, offload=args.offload, mbufs=args.mbufs)
     except ValueError as exc:
         fail(PROG, str(exc))
     if groups is not None and not engine.advanced:

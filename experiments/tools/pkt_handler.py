@@ -28,6 +28,8 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
     ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
     ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--mbufs", type=arg_type("mbufs"), default=None,
+                    help="dpdk: mbufs in each queue's mempool (default 8,192; more than the ring's 1,024)")
     ap.add_argument("--x", type=arg_type("x"), default=0, help="BPF filter runs per packet (default 0)")
     ap.add_argument("--burst", type=arg_type("P"), required=True, metavar="P", help="packets in the line-rate burst")
     ap.add_argument("--size", type=arg_type("size"), default=64, help="frame size in bytes (default 64)")
@@ -55,7 +57,7 @@ def validate(args) -> EngineConfig | None:
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None
     try:
-        return EngineConfig.make(args.engine, args.M, args.R, args.T)
+        return EngineConfig.make(args.engine, args.M, args.R, args.T, mbufs=args.mbufs)
     except ValueError as exc:
         fail(PROG, str(exc))
     return None
@@ -78,7 +80,9 @@ def summary(row: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     engine = validate(args)
-    point = {"engine": args.engine, "M": engine.M if engine else args.M,
+    # a dpdk engine travels as its spec (dpdk:MBUFS), which sim_pkt_handler parses
+    point = {"engine": engine.spec() if engine and engine.kind == "dpdk" else args.engine,
+             "M": engine.M if engine else args.M,
              "R": engine.R if engine else args.R, "T": engine.T if engine else args.T,
              "x": args.x, "P": args.burst, "size": args.size, "nic_buffer": args.nic_buffer,
              "clock_ghz": args.clock_ghz, "seed": args.seed}
