@@ -133,6 +133,7 @@ SCHEMA: dict[str, Spec] = {
     "n_buckets": Spec("int", 1, MAX_BUCKETS, nullable=True, what="redirection-table entries (82599: 128)"),
     # the simulated NIC (driver/sim/nics.py; beyond the paper's 82599: issue 14)
     "nic": Spec("choice", choices=NIC_NAMES, what="NIC model"),
+    "pcie_writeback": Spec("int", 0, 64, what="frames per PCIe completion TLP (fig9_fast's PCIe rows; 0: not modelled)"),
     "rx_buffer_kb": Spec("int", 0, 1 << 20, what="on-chip receive buffer, KB (sensitivity sweep)"),
     "scale_load": Spec("bool", what="fig11_fast: divide x by the replay speed-up"),
     # the xdp backend's own (XDP_CONFIG)

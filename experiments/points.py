@@ -28,8 +28,9 @@ def sim_pkt_handler(point: dict) -> dict:
     host = HostModel(clock_ghz=float(point.get("clock_ghz", 2.4)))
     nic = point_nic(point)
     # the generator runs at the NIC's line rate (paper §4: 10 GbE)
+    # pcie_writeback (fig9_fast): the NIC's PCIe link modelled, 0 = not
     run = simulate(engine, Burst(int(point["P"]), size=size, link_bps=nic.link_bps), x=int(point["x"]), host=host,
-                   nic=nic, nic_buffer=nic_buffer)
+                   nic=nic, nic_buffer=nic_buffer, pcie_writeback=int(point.get("pcie_writeback", 0)))
     t = run.total
     row = {
         "engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R,
@@ -63,7 +64,7 @@ def nic_columns(point: dict, nic: NicModel) -> dict:
     if "nic" not in point:
         return {}
     return {"nic": nic.name, "link_gbps": nic.link_bps / 1e9, "rx_buffer_bytes": nic.rx_buffer_bytes,
-            "no_descriptor": nic.no_descriptor}
+            "no_descriptor": nic.no_descriptor, "pcie_writeback": int(point.get("pcie_writeback", 0))}
 
 
 MULTI_COLUMNS = COLUMNS[:9] + ["queue"] + COLUMNS[9:] + ["offloaded_out", "offloaded_in", "flows_split"]

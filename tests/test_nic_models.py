@@ -374,3 +374,47 @@ def test_pcie_capacity_is_derived_from_tlp_costs():
     assert round(i.pcie_max_pps(64)) == 31_250_000
     assert round(cx5.pcie_max_pps(64) / 1e4) == 8951
     assert cx5.pcie_max_pps(64, 4) < cx5.line_rate_pps(64) < e810.pcie_max_pps(64)
+
+
+# ---- the PCIe link (simulate(pcie_writeback=k)) -------------------------------------------
+
+def test_pcie_carries_what_its_link_moves_exactly():
+    """ConnectX-5 class, PCIe Gen3 x16: 8 GT/s x 128/130 x 16 lanes =
+    126,030,769,216 b/s. A 64-byte frame costs 64 B of payload + 24 B of TLP
+    header + a 64-byte CQE + its 24-byte TLP (one per frame, k = 1) = 176 B:
+    89,510,489 frames/s, 60.151% of 100 GbE's 148,809,524 frames/s. A burst of
+    100,000 frames into WireCAP-B-(256,500), lossless without PCIe
+    (formula 128,033 frames), keeps floor(100,000 x 0.60151...) = 60,151 and
+    loses the other 39,849 at the NIC."""
+    nic = nic_model("cx5")
+    assert nic.pcie_bps == 126_030_769_216
+    assert nic.pcie_max_pps(64, 1) == pytest.approx(126_030_769_216 / 8 / 176)
+    eng = EngineConfig.parse("wirecap-b:256:500")
+    burst = Burst(100_000, size=64, link_bps=nic.link_bps)
+    assert simulate(eng, burst, x=300, nic=nic).total["capture_drops"] == 0
+    t = simulate(eng, burst, x=300, nic=nic, pcie_writeback=1).total
+    assert (t["capture_drops"], t["delivered"]) == (39_849, 60_151)
+    assert t["sent"] == t["delivered"] + t["capture_drops"] + t["delivery_drops"]
+
+
+def test_pcie_that_carries_line_rate_changes_nothing():
+    """The 82599's Gen2 x8 link and the E810's Gen4 x16 carry their line
+    rate: every counter equals the run without the link modelled."""
+    for name in ("82599", "e810"):
+        nic = nic_model(name)
+        burst = Burst(50_000, size=64, link_bps=nic.link_bps)
+        for spec in ("dna", "wirecap-b:256:100"):
+            eng = EngineConfig.parse(spec) if ":" in spec else EngineConfig.make(spec)
+            assert (simulate(eng, burst, x=300, nic=nic, pcie_writeback=1).total
+                    == simulate(eng, burst, x=300, nic=nic).total)
+
+
+def test_pcie_refusals():
+    nic = nic_model("cx5")
+    eng = EngineConfig.parse("wirecap-b:256:500")
+    with pytest.raises(ValueError, match=r"pcie_writeback=65: frames per completion TLP, 1\.\.64"):
+        simulate(eng, Burst(10, size=64, link_bps=nic.link_bps), nic=nic, pcie_writeback=65)
+    tr = TraceInput(ts_ns=np.arange(4, dtype=np.int64), queue=np.zeros(4, np.uint8), flow=np.zeros(4, np.int32),
+                    size=np.full(4, 64, np.uint32), n_queues=1, n_flows=1)
+    with pytest.raises(ValueError, match=r"pcie_writeback: the PCIe link is modelled for generator bursts"):
+        simulate(eng, tr, nic=nic, pcie_writeback=1)

@@ -177,8 +177,9 @@ def describe() -> list[dict]:
                      f"{m.ring_default}, max {m.ring_max})", "reta": m.reta_size if not m.reta_per_queue else
                      f">= {m.reta_size} ({m.reta_per_queue}/queue)", "rx_buffer_kb": m.rx_buffer_bytes // 1024,
                      "no_descriptor": m.no_descriptor, "pcie": f"Gen{m.pcie_gen} x{m.pcie_lanes}",
-                     # derived, not simulated: 64-byte frames/s the PCIe link carries with a
-                     # completion TLP per frame, and with one per 4 frames (driver batching)
+                     # 64-byte frames/s the PCIe link carries with a completion TLP per
+                     # frame, and with one per 4 frames (driver batching); simulated only
+                     # with simulate(pcie_writeback=k) (fig9_fast's pcie rows)
                      "pcie_mpps_64B": (round(m.pcie_max_pps(64, 1) / 1e6, 1), round(m.pcie_max_pps(64, 4) / 1e6, 1)),
                      "assumed": m.assumed})
     return rows

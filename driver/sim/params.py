@@ -141,7 +141,8 @@ class NicModel:
         frame in MPS-sized write TLPs, and its completion (descriptor
         write-back or CQE) in a TLP shared by `writeback_batch` frames.
         Descriptor fetches travel mostly the other way (completions to the
-        NIC) and are left out. Not simulated: a derived capacity (describe())."""
+        NIC) and are left out. simulate(pcie_writeback=k) admits this
+        capacity's share of a burst (describe() lists it)."""
         tlps = -(-int(size) // PCIE_MPS_BYTES)
         return (size + PCIE_TLP_OVERHEAD_BYTES * tlps + self.rx_completion_bytes
                 + PCIE_TLP_OVERHEAD_BYTES / max(1, int(writeback_batch)))
