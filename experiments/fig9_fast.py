@@ -65,7 +65,7 @@ BEYOND_SUMMARY = (
 DEFAULT_CONFIG = {
     "x": 300,
     "P": bf.P_FULL,
-    "engines": ["wirecap-b:256:100", "wirecap-b:256:500", "dna", "netmap", "pfring"],
+    "engines": ["wirecap-b:256:100", "wirecap-b:256:500", "dna", "netmap", "pfring", "dpdk:8192", "dpdk:128000"],
     "nic": list(NICS),
     "size": 64,
     "clock_ghz": 2.4,
