@@ -174,8 +174,8 @@ def list_experiments(c):
 @task(
     auto_shortflags=False,
     help={
-        "engine": "engines, comma-separated: wirecap-b, wirecap-a, dna, netmap, pfring, or full specs "
-                  "like wirecap-b:256:100 (required)",
+        "engine": "engines, comma-separated: wirecap-b, wirecap-a, dna, netmap, pfring, dpdk, or full specs "
+                  "like wirecap-b:256:100 or dpdk:4096 (required)",
         "M": "WireCAP descriptor segment sizes M, cells per chunk, comma-separated (default: 256)",
         "R": "WireCAP ring-buffer pool sizes R, chunks per queue, comma-separated (default: 500)",
         "T": "WireCAP-A offloading thresholds T, percent, comma-separated (default: 60)",
@@ -188,6 +188,8 @@ def list_experiments(c):
         "trace": "workloads, comma-separated: burst (64 B line-rate burst), fermilab-like[:SEED] (the "
                  "Fermilab-like trace as recorded) or a pcap path (default: burst)",
         "size": "burst frame size in bytes (default 64)",
+        "nic": "NIC models, comma-separated: 82599, xl710, e810, cx5 (driver/sim/nics.py; bursts run at the "
+               "NIC's line rate, traces are steered by its redirection table) (default: 82599)",
         "label": "a name for this sweep, stored in its config.json (default: none)",
         "jobs": "local worker processes (default 1; same table)",
         "scheduler": "Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: none: local)",
@@ -196,18 +198,18 @@ def list_experiments(c):
     },
 )
 def sweep(c, engine, M="", R="", T="", offload="", x="0", P="", queues="1", trace="burst", size=64, label="",
-          jobs=1, scheduler="", resume=True, skip_invalid=False):
+          jobs=1, scheduler="", resume=True, skip_invalid=False, nic=""):
     """Sweep any engine over lists of M, R, T, offload, x, P, queues and trace; save results/sweep/<run>/."""
     from experiments import executor
     from experiments import sweep as sw
 
     jobs = _check_jobs(jobs)
     _check_sweep_axes(engine=engine, M=M, R=R, T=T, offload=offload, x=x, P=P, queues=queues, trace=trace,
-                      size=size)
+                      size=size, nic=nic)
     _need_build()
     try:
         grid = sw.grid_from_args(engine, M=M, R=R, T=T, x=x, P=P, queues=queues, trace=trace, size=size,
-                                 skip_invalid=skip_invalid, offload=offload)
+                                 skip_invalid=skip_invalid, offload=offload, nic=nic)
         run_dir = sw.run_sweep(grid, label=label, jobs=jobs, scheduler=scheduler or None, resume=resume)
     except executor.SchedulerError as exc:
         raise _bad(str(exc)) from exc
@@ -221,7 +223,7 @@ def _check_sweep_axes(**axes) -> None:
     same limits as --param and the tools) before the grid is built."""
     from experiments import params
 
-    names = {"engine": "engine", "trace": "trace", "offload": "offload"}
+    names = {"engine": "engine", "trace": "trace", "offload": "offload", "nic": "nic"}
     for opt, text in axes.items():
         flag = f"-{opt}" if opt in ("M", "R", "T", "x", "P") else f"--{opt}"
         try:
@@ -235,6 +237,78 @@ def _check_sweep_axes(**axes) -> None:
                 params.check_list_text(opt, text)
         except ValueError as exc:
             raise _bad(f"sweep {flag} {text}: {exc}") from None
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "trace": "the trace: fermilab-like[:SEED], gnutella, 1kxun, synscan or a pcap path (default fermilab-like)",
+        "x": "BPF filter runs per packet, pkt_handler's load (default 300)",
+        "nic": "the NIC model (default 82599; the only one for now)",
+        "queues": "receive queues: a count, a list 2,4,6 or a range 1..16 (default 1..6)",
+        "max_memory_mb": "the memory bound: pool memory of all queues together, MB (default 4096)",
+        "target_drop": "the drop rate to meet, a fraction in [0, 1) (default 0: lossless)",
+        "engines": "engines to plan, comma-separated: wirecap-b, wirecap-a, dpdk, dna, netmap, pfring "
+                   "(default wirecap-b,wirecap-a,dpdk)",
+        "M": "WireCAP's descriptor segment M, cells per chunk, a divisor of 1024 (default 256)",
+        "T": "WireCAP-A's thresholds to try, percent, comma-separated (default 20,40,60,80)",
+        "json": "print the plan as a JSON array of rows instead of the table (default: off)",
+        "headroom": "also find the largest replay speed-up that still meets the target within the bounds "
+                    "(default: off)",
+        "speed_step": "the speed-up grid's step for --headroom (default 0.25: x1, x1.25, ... x16)",
+        "packets": "plan on the trace's first packets only (default: the whole trace)",
+        "strict": "exit 1 when some engine and queue count has no configuration within the bounds "
+                  "(default: off, exit 0; the row says why)",
+    },
+)
+def plan(c, trace="fermilab-like", x="300", nic="82599", queues="1..6", max_memory_mb="4096", target_drop="0",
+         engines="wirecap-b,wirecap-a,dpdk", M="256", T="20,40,60,80", json=False, headroom=False,
+         speed_step="0.25", packets="0", strict=False):
+    """Capacity planner: the smallest pool memory (and WireCAP-A's T) that captures the trace at the target drop
+    rate, per engine and queue count (bracketing + bisection, as RFC 2544 / MLRsearch); saves results/plan/<run>/."""
+    import json as json_mod
+
+    from experiments import planner, results
+    from experiments.progress import ProgressBar
+
+    try:
+        Ts = tuple(int(t) for t in str(T).split(",") if t.strip())
+    except ValueError:
+        raise _bad(f"-T {T!r}: thresholds, percent, comma-separated integers in 1..100 (e.g. -T 20,60)") from None
+    def number(flag, text, kind, what):
+        try:
+            v = float(text) if kind is float else int(float(text)) if str(text).lower().count("e") else int(text)
+        except (TypeError, ValueError, OverflowError):
+            raise _bad(f"plan: {flag} {text!r}: expected {what}") from None
+        return v
+
+    try:
+        spec = planner.PlanSpec(trace=trace, x=number("-x", x, int, "an integer number of filter runs in 0..1,000,000"),
+                                nic=nic, queues=planner.parse_queues(queues),
+                                engines=tuple(e.strip() for e in str(engines).split(",") if e.strip()),
+                                max_memory_mb=number("--max-memory-mb", max_memory_mb, float, "a number of MB"),
+                                target_drop=number("--target-drop", target_drop, float, "a fraction in [0, 1)"),
+                                M=number("-M", M, int, "a divisor of 1024"), T=Ts, headroom=bool(headroom),
+                                speed_step=number("--speed-step", speed_step, float, "a speed-up step"),
+                                packets=number("--packets", packets, int, "a packet count") or None).check()
+    except ValueError as exc:
+        raise _bad(f"plan: {exc}") from None
+    _need_build()
+    with ProgressBar("plan", unit="sim") as bar:
+        df = planner.plan(spec, progress=bar)
+    cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.__dict__.items()}
+    run_dir = results.save_run("plan", cfg, df)
+    if json:
+        cols = [c for c in df.columns]
+        rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                for r in df[cols].to_dict("records")]
+        print(json_mod.dumps(rows, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+        print(run_dir, file=sys.stderr)
+    else:
+        print(planner.table_text(df))
+        print(run_dir)
+    if strict and not df["found"].all():
+        raise Exit("plan: some engine and queue count has no configuration within the bounds (--strict)", code=1)
 
 
 @task(help={"name": "experiment name or 'all' (default: all)",
@@ -422,7 +496,7 @@ def ssh_testbed_down(c, prefix="wcssh"):
         print(line)
 
 
-ns = Collection(run_experiment, list_experiments, sweep, plot, report, bench, clean_results,
+ns = Collection(run_experiment, list_experiments, sweep, plan, plot, report, bench, clean_results,
                 update_reference, lock, remote_run, ssh_testbed_up, ssh_testbed_down)
 
 # traces/tasks.py: make-trace, rewrite-trace, trace-info

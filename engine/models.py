@@ -8,8 +8,10 @@
 | dna        | DNA (ixgbe-3.10.16-DNA)   | Type-II: ring is the buffer (model only)   |
 | netmap     | NETMAP (20131019)         | Type-II with per-sync release (model only) |
 | pfring     | PF_RING 5.5.2, mode 2     | Type-I: NAPI copy into pf_ring (model only)|
+| dpdk       | (beyond: §7 future work)  | poll-mode driver + mbuf mempool (model only)|
 
-DNA, NETMAP and PF_RING need kernel modules and Intel NICs: here they exist
+DNA, NETMAP, PF_RING and DPDK need kernel modules or a NIC bound to a
+user-space driver: here they exist
 only as models of the simulator, and say so. WireCAP runs on the same C core
 in the simulator and on AF_XDP.
 """
@@ -20,8 +22,9 @@ from dataclasses import dataclass
 from engine.app_cost import APP_BASE_NS
 from engine.core import geometry_error
 
-ENGINES = ("wirecap-b", "wirecap-a", "dna", "netmap", "pfring")
-KIND = {"wirecap-b": "wirecap", "wirecap-a": "wirecap", "dna": "dna", "netmap": "netmap", "pfring": "pfring"}
+ENGINES = ("wirecap-b", "wirecap-a", "dna", "netmap", "pfring", "dpdk")
+KIND = {"wirecap-b": "wirecap", "wirecap-a": "wirecap", "dna": "dna", "netmap": "netmap", "pfring": "pfring",
+        "dpdk": "dpdk"}
 
 # paper §4: WireCAP-B-(256, 500) and WireCAP-A-(256, 500, 60%) as defaults
 DEFAULT_M = 256
@@ -147,6 +150,47 @@ class PfRingCosts:
 
 
 @dataclass(frozen=True)
+class DpdkCosts:
+    """The DPDK-style engine (beyond the paper; engine/csrc/sim/eng_dpdk.c).
+
+    A model of software not run here. The mempool size is the engine's
+    parameter (EngineConfig.mbufs); what is below is fixed.
+    """
+
+    # DPDK's examples size their mbuf pool at 8,192 mbufs at least
+    # (examples/l2fwd/main.c: nb_mbufs = RTE_MAX(ports x (rx + tx descriptors
+    # + MAX_PKT_BURST + lcores x MEMPOOL_CACHE_SIZE), 8192U)) and create it
+    # with rte_pktmbuf_pool_create(); one pool per queue here
+    default_mbufs: int = 8192
+    # the mbufs' data room, RTE_MBUF_DEFAULT_DATAROOM = 2,048 B (plus the
+    # 128-byte headroom and the 128-byte struct rte_mbuf in real memory);
+    # the planner counts 2 KB per mbuf, as per WireCAP cell, so that pool
+    # sizes compare like for like
+    mbuf_bytes: int = 2048
+    # assumed: rte_eth_rx_burst + rte_ring hand-off + the worker's loop, per
+    # packet (x = 0); DPDK's per-packet costs are tens of cycles, of the
+    # order of netmap's (NetmapCosts.app_base_ns)
+    app_base_ns: float = 30.0
+    forward_ns: float = 20.0   # assumed: rte_eth_tx_burst of the mbuf (zero copy), as the others
+    memory_accesses: int = 1   # the header
+    memory_accesses_forward: int = 1
+
+
+# the mempool must exceed the ring (eng_dpdk.c: it fills the ring at start)
+# and stay within a simulable size (8,192 x 2 KB = 16 MB per queue by default)
+MAX_MBUFS = 64 * 2**20
+
+
+def mbufs_error(mbufs: int, ring_size: int) -> str | None:
+    """Why a mempool of `mbufs` cannot serve a ring of ring_size, or None."""
+    if not ring_size < mbufs <= MAX_MBUFS:
+        return (f"the mempool must hold more mbufs than the ring's {ring_size:,} descriptors (the PMD gives "
+                f"each one at queue start, ixgbe_alloc_rx_queue_mbufs, and needs one more to take a packet "
+                f"out): an integer in {ring_size + 1:,}..{MAX_MBUFS:,}")
+    return None
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """One engine configuration, e.g. WireCAP-A-(256, 500, 60%)."""
 
@@ -155,6 +199,7 @@ class EngineConfig:
     R: int | None = None
     T: int | None = None   # percent
     offload: str | None = None  # WireCAP-A: one of OFFLOAD_POLICIES
+    mbufs: int | None = None    # DPDK: mbufs in each queue's mempool
 
     @property
     def kind(self) -> str:
@@ -171,14 +216,29 @@ class EngineConfig:
         if self.name == "wirecap-a":
             policy = "" if self.offload in (None, DEFAULT_OFFLOAD) else f",{self.offload}"
             return f"WireCAP-A-({self.M},{self.R},{self.T}%{policy})"
+        if self.name == "dpdk":
+            return f"DPDK-({self.mbufs})"
         return {"dna": "DNA", "netmap": "NETMAP", "pfring": "PF_RING"}[self.name]
 
     @classmethod
     def make(cls, name: str, M: int | None = None, R: int | None = None, T: int | None = None,
-             offload: str | None = None, ring_size: int = 1024) -> "EngineConfig":
+             offload: str | None = None, ring_size: int = 1024, mbufs: int | None = None) -> "EngineConfig":
         """Build and validate; errors name the parameter and its allowed range."""
         if name not in ENGINES:
             raise ValueError(f"--engine {name!r}: unknown engine; choose one of {', '.join(ENGINES)}")
+        if name == "dpdk":
+            if M is not None or R is not None or T is not None or offload is not None:
+                raise ValueError("--engine dpdk: M, R, T and --offload are WireCAP's; DPDK takes the mempool "
+                                 "size only (dpdk:MBUFS)")
+            mbufs = DpdkCosts.default_mbufs if mbufs is None else mbufs
+            if isinstance(mbufs, bool) or int(mbufs) != mbufs:
+                raise ValueError(f"--mbufs {mbufs!r}: an integer number of mbufs expected")
+            err = mbufs_error(int(mbufs), ring_size)
+            if err is not None:
+                raise ValueError(f"--mbufs {mbufs}: {err}")
+            return cls(name, mbufs=int(mbufs))
+        if mbufs is not None:
+            raise ValueError(f"--mbufs {mbufs}: the mempool size applies to dpdk only, not {name}")
         if KIND[name] != "wirecap":
             return cls(name)
         M = DEFAULT_M if M is None else int(M)
@@ -205,8 +265,13 @@ class EngineConfig:
 
     @classmethod
     def parse(cls, spec: str, ring_size: int = 1024) -> "EngineConfig":
-        """'dna', 'wirecap-b:256:500', 'wirecap-a:256:500:60', 'wirecap-a:256:500:60:bucket'."""
+        """'dna', 'wirecap-b:256:500', 'wirecap-a:256:500:60', 'wirecap-a:256:500:60:bucket', 'dpdk:8192'."""
         name, *nums = spec.split(":")
+        if name == "dpdk":
+            if len(nums) > 1 or (nums and not nums[0].isdigit()):
+                raise ValueError(f"engine spec {spec!r}: expected dpdk[:MBUFS] with a positive integer MBUFS "
+                                 "(mbufs per queue's mempool)")
+            return cls.make(name, ring_size=ring_size, mbufs=int(nums[0]) if nums else None)
         offload = None
         if name == "wirecap-a" and len(nums) == 4:
             offload = nums.pop()
@@ -217,7 +282,7 @@ class EngineConfig:
         return cls.make(name, *values, offload=offload, ring_size=ring_size)
 
     def spec(self) -> str:
-        parts = [self.name] + [str(v) for v in (self.M, self.R, self.T) if v is not None]
+        parts = [self.name] + [str(v) for v in (self.M, self.R, self.T, self.mbufs) if v is not None]
         if self.offload not in (None, DEFAULT_OFFLOAD):
             parts.append(self.offload)
         return ":".join(parts)

@@ -35,6 +35,9 @@ MAX_JOBS = 1024
 # test keeps equal): the paper's chunk, and bucket and hybrid, ours
 OFFLOAD_POLICIES = ("chunk", "bucket", "hybrid")
 MAX_BUCKETS = 2048        # redirection-table entries: 128 on the 82599, up to 2,048 on the E810
+# the NIC models of driver/sim/nics.py (NICS, which a test keeps equal; not
+# imported here: validation runs before the simulator is built)
+NIC_NAMES = ("82599", "xl710", "e810", "cx5")
 
 
 class ParamError(ValueError):
@@ -79,7 +82,8 @@ class Spec:
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
         if self.kind == "engine":
-            return ("an engine spec name[:M:R[:T[:POLICY]]] (wirecap-b, wirecap-a, dna, netmap, pfring; "
+            return ("an engine spec name[:M:R[:T[:POLICY]]] or dpdk[:MBUFS] (wirecap-b, wirecap-a, dna, netmap, "
+                    "pfring, dpdk; "
                     "POLICY of wirecap-a: " + ", ".join(OFFLOAD_POLICIES) + ")")
         if self.kind == "trace":
             return "fermilab-like, fermilab-like:SEED, gnutella, 1kxun, synscan or a capture path"
@@ -105,6 +109,7 @@ SCHEMA: dict[str, Spec] = {
     "M": _int(1, RING_SIZE, "WireCAP descriptor segment size, cells (divides N=1024)"),
     "R": _int(1, MAX_R, "WireCAP ring-buffer pool size, chunks (> N/M)"),
     "T": _int(1, 100, "WireCAP-A offloading threshold, percent"),
+    "mbufs": _int(RING_SIZE + 1, 64 * 2**20, "DPDK mbufs per queue's mempool (> N=1024)"),
     "size": _int(60, 1514, "frame size, bytes"),
     "sizes": _int(60, 1514, "frame size, bytes"),
     "queues": _int(1, MAX_QUEUES, "receive queues"),
@@ -126,6 +131,11 @@ SCHEMA: dict[str, Spec] = {
     "policies": Spec("choice", choices=OFFLOAD_POLICIES, what="WireCAP-A offloading policies"),
     "period_ms": _float(0, 1e6, lo_open=True, nullable=True, what="bucket re-solve period, ms (RSS++: 10-1,000)"),
     "n_buckets": Spec("int", 1, MAX_BUCKETS, nullable=True, what="redirection-table entries (82599: 128)"),
+    # the simulated NIC (driver/sim/nics.py; beyond the paper's 82599: issue 14)
+    "nic": Spec("choice", choices=NIC_NAMES, what="NIC model"),
+    "pcie_writeback": Spec("int", 0, 64, what="frames per PCIe completion TLP (fig9_fast's PCIe rows; 0: not modelled)"),
+    "rx_buffer_kb": Spec("int", 0, 1 << 20, what="on-chip receive buffer, KB (sensitivity sweep)"),
+    "scale_load": Spec("bool", what="fig11_fast: divide x by the replay speed-up"),
     # the xdp backend's own (XDP_CONFIG)
     "cost_ns": _float(0, 1e9, lo_open=True, nullable=True, what="per-packet work, ns"),
     "emulate": Spec("choice", choices=("auto", "burn", "pace")),
@@ -134,6 +144,12 @@ SCHEMA: dict[str, Spec] = {
     "window_s": Spec("window", nullable=True),
     "max_gap_s": _float(0, 1e9, lo_open=True, nullable=True, what="longest idle gap, s"),
     "rate": _float(0, 1e10, lo_open=True, nullable=True, what="packets/s"),
+    # the capacity planner (experiments/planner.py, plan_paper)
+    "max_memory_mb": _float(0, 2**20, lo_open=True, what="pool memory bound, MB (all queues)"),
+    "target_drop": _float(0, 0.999999, what="drop-rate target, fraction (0: lossless)"),
+    "headroom": Spec("bool"),
+    "speed_step": _float(0.001, MAX_SPEED - 1, what="replay speed-up grid step"),
+    "packets": Spec("int", 1, 2**32 - 1, nullable=True, what="the trace's first packets (None: all)"),
 }
 
 LIVE_ENGINES = ("afxdp-ring", "afpacket-copy", "tcpdump")
@@ -177,7 +193,7 @@ def _check_engine(name: str, spec: Spec, value, live: bool) -> str:
             raise ParamError(name, f"{name}: engine spec {value!r}: expected {head}[:SIZE] with a positive integer")
         return value
     try:
-        for key, n in zip(("M", "R", "T"), nums):
+        for key, n in zip(("mbufs",) if head == "dpdk" else ("M", "R", "T"), nums):
             check(key, int(n) if n.lstrip("-").isdigit() else n)
     except ParamError as exc:
         raise ParamError(name, f"{name}: engine spec {value!r}: {exc}") from None

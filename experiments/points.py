@@ -1,7 +1,10 @@
 """One measured point = one pkt_handler run; shared by the tool and the experiments."""
 from __future__ import annotations
 
+import dataclasses
+
 from driver.sim import Burst, simulate
+from driver.sim.nics import DEFAULT_NIC, nic_model
 from driver.sim.params import HostModel, NicModel
 from engine.models import BalanceCosts, EngineConfig
 
@@ -23,8 +26,11 @@ def sim_pkt_handler(point: dict) -> dict:
     size = int(point.get("size", 64))
     nic_buffer = bool(point.get("nic_buffer", True))
     host = HostModel(clock_ghz=float(point.get("clock_ghz", 2.4)))
-    run = simulate(engine, Burst(int(point["P"]), size=size), x=int(point["x"]), host=host,
-                   nic=NicModel(), nic_buffer=nic_buffer)
+    nic = point_nic(point)
+    # the generator runs at the NIC's line rate (paper §4: 10 GbE)
+    # pcie_writeback (fig9_fast): the NIC's PCIe link modelled, 0 = not
+    run = simulate(engine, Burst(int(point["P"]), size=size, link_bps=nic.link_bps), x=int(point["x"]), host=host,
+                   nic=nic, nic_buffer=nic_buffer, pcie_writeback=int(point.get("pcie_writeback", 0)))
     t = run.total
     row = {
         "engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R,
@@ -35,8 +41,30 @@ def sim_pkt_handler(point: dict) -> dict:
         "drops_fifo": t["drops_fifo"], "drops_nodesc": t["drops_nodesc"],
         "max_buffered": t["max_buffered"], "chunks_copied": t["chunks_copied"],
         "sim_time_s": run.sim_time_s, "events": run.events,
+        **nic_columns(point, nic),
     }
     return row
+
+
+def point_nic(point: dict) -> NicModel:
+    """The point's NIC model: point["nic"] (driver/sim/nics.py; default the
+    paper's 82599), with the on-chip buffer and what happens without a
+    descriptor overridden by rx_buffer_bytes and no_descriptor (fig9_fast's
+    sensitivity rows)."""
+    nic = nic_model(point.get("nic", DEFAULT_NIC))
+    over = {k: point[k] for k in ("rx_buffer_bytes", "no_descriptor") if point.get(k) is not None}
+    if "rx_buffer_bytes" in over:
+        over["rx_buffer_bytes"] = int(over["rx_buffer_bytes"])
+    return dataclasses.replace(nic, **over) if over else nic
+
+
+def nic_columns(point: dict, nic: NicModel) -> dict:
+    """The NIC's columns of a row, only for points that name a NIC: rows of
+    points without the key stay as they were (results/reference/)."""
+    if "nic" not in point:
+        return {}
+    return {"nic": nic.name, "link_gbps": nic.link_bps / 1e9, "rx_buffer_bytes": nic.rx_buffer_bytes,
+            "no_descriptor": nic.no_descriptor, "pcie_writeback": int(point.get("pcie_writeback", 0))}
 
 
 MULTI_COLUMNS = COLUMNS[:9] + ["queue"] + COLUMNS[9:] + ["offloaded_out", "offloaded_in", "flows_split"]
@@ -64,21 +92,26 @@ def sim_multi_pkt_handler(point: dict) -> list[dict]:
     n = int(point["queues"])
     x = int(point["x"])
     forward = bool(point.get("forward", False))
+    nic = point_nic(point)
+    # the NIC's redirection table steers the trace (82599: 128 entries)
     balance = BalanceCosts(period_ms=float(point.get("period_ms", BalanceCosts.period_ms)),
-                           n_buckets=int(point.get("n_buckets", BalanceCosts.n_buckets)))
+                           n_buckets=int(point.get("n_buckets", nic.reta_entries(n))))
     speed = float(point.get("speed", 1.0))
     max_gap_s = point.get("max_gap_s")
     workload = steered(str(point["trace"]), n, balance.n_buckets, speed,
-                       None if max_gap_s is None else float(max_gap_s))
+                       None if max_gap_s is None else float(max_gap_s), **({"nic": nic.name} if "nic" in point else {}))
     # reordering is counted where offloading can cause it (advanced mode)
     run = simulate(engine, workload, x=x, host=HostModel(clock_ghz=float(point.get("clock_ghz", 2.4))),
                    groups=point.get("groups"), forward=forward, track_flows=engine.advanced,
-                   balance=balance, track_order=engine.advanced)
+                   balance=balance, track_order=engine.advanced, nic=nic)
     common = {"engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R,
               "T": engine.T, "x": x, "P": len(workload.ts_ns), "size": None, "queues": n,
               "nic_buffer": True, "backend": "sim", "seed": int(point.get("seed", 0)),
               "trace": str(point["trace"]), "forward": forward, "offload": engine.offload,
-              "trace_duration_s": float(workload.ts_ns[-1] - workload.ts_ns[0]) / 1e9 if len(workload.ts_ns) else 0.0}
+              "trace_duration_s": float(workload.ts_ns[-1] - workload.ts_ns[0]) / 1e9 if len(workload.ts_ns) else 0.0,
+              **nic_columns(point, nic)}
+    if "nic" in point:
+        common.update(speed=speed, n_buckets=balance.n_buckets)
     rows = []
     for q in run.queues + [run.total]:
         row = dict(common)

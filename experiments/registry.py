@@ -34,6 +34,11 @@ EXPERIMENTS: dict[str, str] = {
     "fig14": "experiments.fig14",
     # beyond the paper: its claims are ours (report.py lists them apart)
     "offload": "experiments.offload",
+    # beyond the paper's testbed: 40 and 100 GbE NIC models (driver/sim/nics.py)
+    "fig9_fast": "experiments.fig9_fast",
+    "fig11_fast": "experiments.fig11_fast",
+    # beyond the paper: the capacity planner on the paper's configuration
+    "plan_paper": "experiments.plan_paper",
 }
 
 

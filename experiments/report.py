@@ -239,8 +239,10 @@ def beyond(infos: dict[str, RunInfo]) -> list[dict]:
         imgs = (sorted(p for p in info.run_dir.iterdir() if p.suffix.lower() in _IMAGE_TYPES)
                 if info.run_dir is not None and info.df is not None else [])
         text = reading(info) if info.df is not None and not info.error else info.error
+        # optional: a module's own table of results (plan_paper: the plan)
+        table = mod.table(info.df) if hasattr(mod, "table") and info.df is not None and not info.error else None
         out.append({"name": name, "title": mod.TITLE, "summary": getattr(mod, "BEYOND_SUMMARY", ""),
-                    "rows": rows, "images": imgs, "reading": text, "run": info.run_label})
+                    "rows": rows, "images": imgs, "reading": text, "run": info.run_label, "table": table})
     return out
 
 
@@ -304,6 +306,11 @@ def _markdown(rows, extras, figs, base: Path, stamp: str, notes=(), base_html: s
             for r in b["rows"]:
                 lines.append("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |")
             lines += ["", b["reading"], ""]
+            if b.get("table") is not None:
+                t = b["table"]
+                lines += ["| " + " | ".join(_cell(c) for c in t.columns) + " |",
+                          "|" + "---|" * len(t.columns)]
+                lines += ["| " + " | ".join(_cell(v) for v in r) + " |" for r in t.itertuples(index=False)] + [""]
             for img in b["images"]:
                 lines += [f"![{b['name']}]({Path(os.path.relpath(img, base)).as_posix()})", ""]
     lines += ["", "## Figures", ""]
@@ -353,6 +360,11 @@ def _html(rows, extras, figs, stamp: str, notes=(), ours=()) -> str:
                 out.append(f"<p>{html.escape(b['summary'])}</p>")
             out += _html_table(b["rows"], "our claim", "source")
             out.append(f"<p>{html.escape(b['reading'])}</p>")
+            if b.get("table") is not None:
+                t = b["table"]
+                out += ["<table>", "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in t.columns) + "</tr>"]
+                out += ["<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+                        for r in t.itertuples(index=False)] + ["</table>"]
             for img in b["images"]:
                 out.append(f"<figure><img src='{data_uri(img)}' alt='{html.escape(b['name'])}'>"
                            f"<figcaption>{html.escape(b.get('run', ''))}</figcaption></figure>")

@@ -38,9 +38,9 @@ from experiments.progress import ProgressBar
 
 SWEEP = "sweep"  # the folder under results/
 WIRECAP = ("wirecap-b", "wirecap-a")
-AXES = ("engine", "M", "R", "T", "offload", "x", "P", "queues", "trace")
+AXES = ("engine", "M", "R", "T", "offload", "x", "P", "queues", "trace", "nic")
 # one row per point: these identify it (in this order), the rest are measured
-POINT_COLUMNS = ["engine", "engine_label", "M", "R", "T", "offload", "x", "P", "queues", "trace", "size",
+POINT_COLUMNS = ["engine", "engine_label", "M", "R", "T", "offload", "x", "P", "queues", "trace", "nic", "size",
                  "nic_buffer", "clock_ghz", "seed", "backend"]
 # WireCAP-A's policies that move redirection-table buckets: they steer a
 # trace's flows, so a burst (one flow per queue, no RSS) cannot take them
@@ -60,13 +60,19 @@ class Grid:
     P: list[int | None] = field(default_factory=lambda: [100_000])
     queues: list[int] = field(default_factory=lambda: [1])
     trace: list[str] = field(default_factory=lambda: ["burst"])
+    # NIC models (driver/sim/nics.py); a point names its NIC only when it is
+    # not the paper's 82599, so older sweeps resume and compare as before
+    nic: list[str] = field(default_factory=lambda: ["82599"])
     size: int = 64
     nic_buffer: bool = True
     clock_ghz: float = 2.4
     skip_invalid: bool = False
 
     def as_config(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["nic"] == ["82599"]:
+            del d["nic"]  # a sweep on the paper's NIC records (and resumes) as before the nic axis
+        return d
 
 
 # ---- parsing the command line -------------------------------------------------
@@ -95,7 +101,7 @@ def parse_list(text: str | None, name: str, numeric: bool = True, allow_none: bo
 
 
 def grid_from_args(engine: str, M="", R="", T="", x="0", P="", queues="1", trace="burst", size=64,
-                   nic_buffer=True, clock_ghz=2.4, skip_invalid=False, offload="") -> Grid:
+                   nic_buffer=True, clock_ghz=2.4, skip_invalid=False, offload="", nic="") -> Grid:
     engines = parse_list(engine, "engine", numeric=False)
     if not engines:
         raise ValueError("--engine: name at least one engine, e.g. --engine wirecap-b,dna")
@@ -105,7 +111,8 @@ def grid_from_args(engine: str, M="", R="", T="", x="0", P="", queues="1", trace
                 R=parse_list(R, "R", allow_none=True) or [None], T=parse_list(T, "T", allow_none=True) or [None],
                 offload=parse_list(offload, "offload", numeric=False) or [None],
                 x=parse_list(x, "x") or [0], P=parse_list(P, "P", allow_none=True) or p_default,
-                queues=parse_list(queues, "queues") or [1], trace=traces, size=int(size),
+                queues=parse_list(queues, "queues") or [1], trace=traces,
+                nic=parse_list(nic, "nic", numeric=False) or ["82599"], size=int(size),
                 nic_buffer=bool(nic_buffer), clock_ghz=float(clock_ghz), skip_invalid=bool(skip_invalid))
 
 
@@ -115,11 +122,16 @@ def _engine_point(spec: str, M, R, T, offload=None):
     """(name, M, R, T, offload) as EngineConfig resolves them, or raise naming the parameter."""
     from engine.models import EngineConfig
 
-    if ":" in spec:
-        e = EngineConfig.parse(spec)       # a full spec fixes M, R, T (and the policy): the axes do not apply
+    if ":" in spec or spec not in WIRECAP:
+        # a full spec fixes M, R, T (and the policy): the axes do not apply;
+        # nor do they to the engines without a pool (dna, netmap, pfring) or
+        # with their own (dpdk: the mempool size is in its spec)
+        e = EngineConfig.parse(spec)
     else:
         a = spec == "wirecap-a"
         e = EngineConfig.make(spec, M, R, T if a else None, offload=offload if a else None)
+    if e.kind == "dpdk":
+        return e.spec(), None, None, None, None   # "dpdk:MBUFS": the point's engine carries its mempool
     return e.name, e.M, e.R, e.T, getattr(e, "offload", None)
 
 
@@ -137,9 +149,16 @@ def points(grid: Grid) -> tuple[list[dict], list[str]]:
         if tr != "burst" and not tr.startswith("fermilab-like") and not Path(tr).is_file():
             raise ValueError(f"--trace {tr!r}: use burst, fermilab-like, fermilab-like:SEED or the path "
                              f"of a pcap/pcapng file")
+    from driver.sim.nics import check_queues, nic_model
+
+    nics = [nic_model(n) for n in grid.nic]  # ValueError naming the models
+    for nic in nics:
+        for q in grid.queues:
+            if any(tr != "burst" for tr in grid.trace):
+                check_queues(nic, q)
     out, seen, skipped = [], set(), []
-    for spec, M, R, T, off, x, P, q, tr in itertools.product(grid.engine, grid.M, grid.R, grid.T, grid.offload,
-                                                            grid.x, grid.P, grid.queues, grid.trace):
+    for spec, M, R, T, off, x, P, q, tr, nic in itertools.product(grid.engine, grid.M, grid.R, grid.T, grid.offload,
+                                                                 grid.x, grid.P, grid.queues, grid.trace, grid.nic):
         try:
             name, m, r, t, o = _engine_point(spec, M, R, T, off)
             if o in BUCKET_POLICIES and tr == "burst":
@@ -158,6 +177,8 @@ def points(grid: Grid) -> tuple[list[dict], list[str]]:
         pt = {"engine": name, "M": m, "R": r, "T": t, "offload": o, "x": int(x), "P": None if P is None else int(P),
               "queues": int(q), "trace": tr, "size": grid.size, "nic_buffer": grid.nic_buffer,
               "clock_ghz": grid.clock_ghz}
+        if nic != "82599":
+            pt["nic"] = nic
         key = tuple(sorted(pt.items(), key=lambda kv: kv[0]))
         if key not in seen:  # DNA at M=64 and at M=256 is the same point
             seen.add(key)
@@ -180,6 +201,8 @@ def measure(point: dict) -> dict:
     q = int(point["queues"])
     common = {"engine": point["engine"], "M": point["M"], "R": point["R"], "T": point["T"], "x": point["x"],
               "clock_ghz": point["clock_ghz"], "seed": 0}
+    if "nic" in point:
+        common["nic"] = point["nic"]
     offload = point.get("offload")
     if point["trace"] == "burst" and q == 1:
         row = sim_pkt_handler({**common, "P": point["P"], "size": point["size"], "nic_buffer": point["nic_buffer"]})
@@ -195,6 +218,7 @@ def measure(point: dict) -> dict:
         per_queue = [r["drop_rate"] for r in rows[:-1]]
     worst = max(range(len(per_queue)), key=lambda i: per_queue[i])
     row["offload"] = offload
+    row["nic"] = point.get("nic", "82599")
     row.update({"trace": point["trace"], "queues": q, "clock_ghz": float(point["clock_ghz"]),
                 "P_requested": point["P"], "worst_queue": worst, "worst_queue_drop_rate": float(per_queue[worst])})
     return row
@@ -204,6 +228,8 @@ def _spec(point: dict) -> str:
     """The point's engine as one spec string (its policy included where it is not chunk)."""
     from engine.models import EngineConfig
 
+    if ":" in point["engine"]:
+        return point["engine"]   # dpdk:MBUFS
     if point["engine"] != "wirecap-a":
         return EngineConfig.make(point["engine"], point["M"], point["R"], point["T"]).spec()
     return EngineConfig.make("wirecap-a", point["M"], point["R"], point["T"], offload=point.get("offload")).spec()
@@ -214,13 +240,16 @@ def _multi_queue_burst(point: dict) -> tuple[dict, list[float]]:
     from driver.sim import Burst, simulate
     from driver.sim.params import HostModel
     from engine.models import EngineConfig
+    from experiments.points import point_nic
 
-    engine = EngineConfig.make(point["engine"], point["M"], point["R"], point["T"])
+    engine = (EngineConfig.parse(point["engine"]) if ":" in point["engine"]
+              else EngineConfig.make(point["engine"], point["M"], point["R"], point["T"]))
     q = int(point["queues"])
-    work = Burst(int(point["P"]), size=int(point["size"]), n_queues=q,
+    nic = point_nic(point)
+    work = Burst(int(point["P"]), size=int(point["size"]), n_queues=q, link_bps=nic.link_bps,
                  pattern_queue=tuple(range(q)), pattern_flow=tuple(range(q)))
     run = simulate(engine, work, x=int(point["x"]), host=HostModel(clock_ghz=float(point["clock_ghz"])),
-                   nic_buffer=bool(point["nic_buffer"]))
+                   nic_buffer=bool(point["nic_buffer"]), nic=nic)
     t = run.total
     row = {"engine": engine.name, "engine_label": engine.label, "M": engine.M, "R": engine.R, "T": engine.T,
            "x": int(point["x"]), "P": int(t["sent"]), "size": int(point["size"]), "queues": q,
@@ -271,7 +300,8 @@ def order_columns(df: pd.DataFrame) -> pd.DataFrame:
 def varying_axes(df: pd.DataFrame) -> list[str]:
     """The sweep's axes that take more than one value in this table (M, R and
     T are empty for engines they do not apply to: that alone is no variation)."""
-    cols = [c for c in ("P", "x", "M", "R", "T", "offload", "queues", "trace", "engine_label") if c in df.columns]
+    cols = [c for c in ("P", "x", "M", "R", "T", "offload", "queues", "trace", "nic", "engine_label")
+            if c in df.columns]
     return [c for c in cols if df[c].nunique(dropna=True) > 1]
 
 

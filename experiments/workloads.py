@@ -17,6 +17,7 @@ from driver.sim import BUCKET_NONE, TraceInput
 from traces import rss
 
 ETHERNET_FCS_BYTES = 4  # IEEE 802.3 frame check sequence, not in pcap's length
+SIM_MAX_QUEUES = 64     # engine/csrc/wc_buddy.h WC_GROUP_MAX: queues of one NIC the simulator holds
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,21 +50,31 @@ def replay_times_ns(ts_ns: np.ndarray, speed: float = 1.0, max_gap_s: float | No
 
 @functools.lru_cache(maxsize=16)
 def steered(spec: str, n_queues: int, n_buckets: int = rss.RETA_SIZE, speed: float = 1.0,
-            max_gap_s: float | None = None) -> TraceInput:
+            max_gap_s: float | None = None, nic: str = "82599") -> TraceInput:
     """The trace's frames with their RSS queue among n_queues, flow id, and
     redirection-table bucket (hash & (n_buckets - 1); the table starts as
     ixgbe fills it, entry j -> queue j mod n: traces/rss.py). speed and
     max_gap_s replay it faster or with idle gaps cut (replay_times_ns): the
-    real captures are hours long at a few packets per second."""
-    if not 1 <= n_queues <= 16:
-        raise ValueError(f"--queues {n_queues}: RSS spreads over 1..16 queues on the 82599")
+    real captures are hours long at a few packets per second. nic names
+    the NIC model (driver/sim/nics.py) whose RSS spreads the queues; the
+    caller picks n_buckets (NicModel.reta_entries)."""
+    if nic == "82599":
+        if not 1 <= n_queues <= 16:
+            raise ValueError(f"--queues {n_queues}: RSS spreads over 1..16 queues on the 82599")
+    else:
+        from driver.sim.nics import check_queues, nic_model
+
+        check_queues(nic_model(nic), n_queues)
+        if n_queues > SIM_MAX_QUEUES:
+            raise ValueError(f"--queues {n_queues}: the simulator holds at most {SIM_MAX_QUEUES} queues "
+                             "(one buddy group, WC_GROUP_MAX)")
     tr = _trace(spec)
     flows = np.asarray(tr.flow_ids(), dtype=np.int32)
     h, hashed = rss.key_hashes(tr.keys)
     key_bucket = np.where(hashed, h & np.uint32(n_buckets - 1), BUCKET_NONE).astype(np.uint16)
-    if n_buckets == rss.RETA_SIZE:
+    if n_buckets == rss.RETA_SIZE and n_queues <= rss.MAX_QUEUES:
         queue = np.asarray(tr.rss_queues(n_queues), dtype=np.uint8)
-    else:  # a larger table (XL710: 512, E810: 2,048), filled the same way
+    else:  # another table (XL710: 512, E810: 2,048, mlx5: 256+), filled the same way (entry j -> j mod n)
         key_queue = np.where(hashed, key_bucket % n_queues, 0).astype(np.uint8)
         queue = key_queue[tr.key_idx]
     return TraceInput(

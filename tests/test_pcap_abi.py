@@ -488,3 +488,107 @@ def test_selectable_fd_nonblock_stats_and_zero_copy_inject(make_testbed, tmp_pat
     assert len(returned) == n + 1
     assert sorted(packets.seq_of(f) for f in returned[:n]) == list(range(n))
     assert sorted(returned[:n]) == sorted(sent_frames(None, tpl, n))
+
+
+TSHARK = shutil.which("tshark")
+# dumpcap (tshark's capture child) run as root keeps only CAP_NET_RAW and
+# CAP_NET_ADMIN before it opens a device; as a plain user with these as
+# ambient capabilities it keeps them all (README.md, tshark)
+TSHARK_CAPS = "+net_raw,+net_admin,+bpf,+ipc_lock,+sys_nice"
+
+
+def as_capture_user(argv: list[str]) -> list[str]:
+    return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", f"--inh-caps={TSHARK_CAPS}",
+            f"--ambient-caps={TSHARK_CAPS}", *argv]
+
+
+@pytest.fixture
+def user_dir():
+    """A fresh private folder (mkdtemp, 0700) handed to the capture user
+    (nobody): tshark's home and output. pytest's own tmp_path sits under
+    root's 0700 folders, which that user cannot enter."""
+    d = Path(tempfile.mkdtemp(prefix="wcp-tshark-"))
+    shutil.chown(d, "nobody", "nogroup")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@on_veth
+@pytest.mark.skipif(TSHARK is None or shutil.which("setpriv") is None,
+                    reason="tshark (or setpriv) is not installed (make sysdeps)")
+@pytest.mark.parametrize("capture_filter", [None, "udp and dst port 9"])
+def test_tshark_captures_exactly_what_was_sent(make_testbed, tmp_path, user_dir, capture_filter):
+    """tshark -i wirecap:IF -c N -w f.pcapng: the N frames sent (or the
+    matching ones, with a capture filter), byte for byte, in order within
+    each flow; read back through libpcap (tcpdump -r converts the pcapng)."""
+    from driver.xdp.generator import Generator
+
+    tb = make_testbed(2)
+    out = user_dir
+    with Generator(tb) as gen:
+        tpl = [gen.udp(i, dport=9 if i % 4 else 10) for i in range(32)]
+        n = 2000
+        sent = sent_frames(gen, tpl, n)
+        want = [f for f in sent if capture_filter is None or struct.unpack_from("!H", f, 36)[0] == 9]
+        env = pcap_env(R=32)
+        env["HOME"] = str(out)
+        argv = [TSHARK, "-i", device(tb.cap_if), "-c", str(len(want)), "-w", str(out / "f.pcapng")]
+        ts = Capture(tb, as_capture_user(argv + (["-f", capture_filter] if capture_filter else [])), env,
+                     ready="Capturing on")
+        time.sleep(0.3)   # "Capturing on" comes from tshark; its dumpcap child may still be activating
+        gen.send(tpl, count=n, rate=20_000, seq=True)
+    err = ts.wait()
+    assert ts.proc.returncode == 0, err
+    assert re.search(rf"\b{len(want)} packets captured", err), err
+    conv = run([TCPDUMP, "-r", str(out / "f.pcapng"), "-w", str(tmp_path / "f.pcap")])
+    assert conv.returncode == 0, conv.stderr
+    got = read_pcap(tmp_path / "f.pcap")
+    assert sorted(got) == sorted(want)
+    assert_in_flow_order(got)
+
+
+DISPATCH_ONE_CHILD = r'''
+import ctypes as C, select, sys, time
+pc = C.CDLL("libpcap.so.0.8")
+CB = C.CFUNCTYPE(None, C.c_void_p, C.c_void_p, C.c_void_p)
+pc.pcap_create.restype = C.c_void_p
+pc.pcap_create.argtypes = [C.c_char_p, C.c_char_p]
+for f in ("pcap_activate", "pcap_get_selectable_fd"):
+    getattr(pc, f).argtypes = [C.c_void_p]
+pc.pcap_set_timeout.argtypes = [C.c_void_p, C.c_int]
+pc.pcap_dispatch.argtypes = [C.c_void_p, C.c_int, CB, C.c_void_p]
+err = C.create_string_buffer(256)
+p = pc.pcap_create(sys.argv[1].encode(), err)
+pc.pcap_set_timeout(p, 250)
+assert pc.pcap_activate(p) == 0
+fd = pc.pcap_get_selectable_fd(p)
+seqs = []
+cb = CB(lambda u, h, d: seqs.append(int.from_bytes(C.string_at(d + 42, 4), "big")))
+print("READY", flush=True)
+n, deadline = int(sys.argv[2]), time.monotonic() + 10
+while len(seqs) < n and time.monotonic() < deadline:
+    if select.select([fd], [], [], 0.25)[0]:
+        pc.pcap_dispatch(p, 1, cb, None)
+print(" ".join(map(str, sorted(seqs))), flush=True)
+'''
+
+
+@on_veth
+def test_select_then_dispatch_one_packet_at_a_time_gets_every_packet(make_testbed, tmp_path):
+    """dumpcap's loop: select() on the selectable fd, then pcap_dispatch(p,
+    1, ...). The fd stays readable while packets are left, as libpcap's
+    does, so the last packets of a burst are not left behind."""
+    from driver.xdp.generator import Generator
+
+    tb = make_testbed(2)
+    n = 1000
+    child = tmp_path / "child.py"
+    child.write_text(DISPATCH_ONE_CHILD)
+    prog = subprocess.Popen(["ip", "netns", "exec", tb.cap_ns, "python3", str(child), device(tb.cap_if), str(n)],
+                            env=pcap_env(R=32), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert prog.stdout.readline().strip() == "READY", prog.stderr.read()
+    with Generator(tb) as gen:
+        gen.send(gen.flows(64), count=n, rate=50_000, seq=True)
+    out, errs = prog.communicate(timeout=30)
+    assert prog.returncode == 0, errs
+    assert [int(x) for x in out.split()] == list(range(n))

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from driver.sim.params import (ETHERNET_OVERHEAD_BYTES, LINK_10GBE_BPS, PS_PER_NS, BusModel, HostModel,
-                               NicModel, drop_en, line_rate_pps, wire_time_ps)
+                               NicModel, line_rate_pps, wire_time_ps)
 from driver._sim import ffi, lib
 from engine.app_cost import pkt_handler_cost_ns
 from engine.core import counters, field_names
-from engine.models import BalanceCosts, DnaCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
+from engine.models import BalanceCosts, DnaCosts, DpdkCosts, EngineConfig, NetmapCosts, PfRingCosts, WireCapCosts
 
 # the per-queue counters: every field of struct sim_queue_stats but the time
 STAT_FIELDS = tuple(f for f in field_names(ffi.typeof("struct sim_queue_stats")) if f != "last_done_ps")
 ENGINE_CODES = {"wirecap": lib.SIM_ENGINE_WIRECAP, "dna": lib.SIM_ENGINE_DNA,
-                "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING}
+                "netmap": lib.SIM_ENGINE_NETMAP, "pfring": lib.SIM_ENGINE_PFRING, "dpdk": lib.SIM_ENGINE_DPDK}
 # struct sim_run_rec, row by row
 RUN_LOG_DTYPE = np.dtype([("thread", "<u4"), ("owner", "<u4"), ("seq", "<u8"), ("n", "<u8")])
 BUS_ONE = lib.SIM_BUS_ONE  # the bus admits every frame (fixed point, sim.h)
@@ -124,7 +124,8 @@ class SimRun:
 
 def costs_for(engine: EngineConfig, wirecap: WireCapCosts = WireCapCosts(),
               netmap: NetmapCosts = NetmapCosts(), pfring: PfRingCosts = PfRingCosts()):
-    return {"wirecap": wirecap, "dna": DnaCosts(), "netmap": netmap, "pfring": pfring}[engine.kind]
+    return {"wirecap": wirecap, "dna": DnaCosts(), "netmap": netmap, "pfring": pfring,
+            "dpdk": DpdkCosts()}[engine.kind]
 
 
 def app_cost_ns(engine: EngineConfig, x: int, host: HostModel = HostModel(), forward: bool = False,
@@ -168,7 +169,7 @@ def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_bu
     p.fifo_bytes = nic.rx_buffer_bytes if nic_buffer else 0
     p.fifo_frame_overhead = nic.rx_buffer_frame_overhead
     p.fifo_unit = nic.rx_buffer_unit
-    p.drop_en = drop_en(engine.kind, n_queues)
+    p.drop_en = nic.drop_en(engine.kind, n_queues)  # the 82599: drop_en() (params.py)
     p.engine = ENGINE_CODES[engine.kind]
     if engine.kind == "wirecap":
         p.wc_m, p.wc_r = engine.M, engine.R
@@ -179,6 +180,8 @@ def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_bu
         p.wc_chunk_ps = _ps(wirecap.chunk_us * 1000 * cpu)
         p.wc_copy_ps = _ps(wirecap.copy_ns * cpu)
         p.wc_timeout_ps = _ps(wirecap.timeout_ms * 1e6)
+    if engine.kind == "dpdk":
+        p.dpdk_mbufs = engine.mbufs
     p.nm_sync_ps = _ps(netmap.sync_us * 1000 * cpu)
     p.nm_wakeup_ps = _ps(netmap.wakeup_us * 1000 * cpu)
     p.pf_slots = pfring.slots
@@ -192,6 +195,24 @@ def _fill_engine(p, engine: EngineConfig, host: HostModel, nic: NicModel, nic_bu
     p.pf_slice_ps = _ps(pfring.slice_ms * 1e6)
 
 
+def _check_nic(nic: NicModel, workload, bus: BusModel) -> None:
+    """What the NIC model cannot take: a generator faster than its wire, a
+    trace steered over more queues than its RSS spreads over, the bus model
+    (calibrated on the paper's host and 82599s only)."""
+    if isinstance(workload, Burst) and workload.link_bps > nic.link_bps:
+        raise ValueError(f"--nic {nic.name}: a {workload.link_bps / 1e9:g} Gb/s generator cannot feed its "
+                         f"{nic.link_bps / 1e9:g} Gb/s link; choose a faster NIC or Burst(link_bps=...)")
+    if isinstance(workload, TraceInput) and workload.n_queues > nic.max_queues:
+        from driver.sim.nics import check_queues
+
+        check_queues(nic, workload.n_queues)
+    if bus.enabled and nic.name != "82599":
+        raise ValueError(f"--nic {nic.name}: the bus model (Figure 14) is calibrated on the paper's host "
+                         "with 82599s only; use --nic 82599 or leave the bus out")
+    if (8 * 10**12) % nic.link_bps:
+        raise ValueError(f"--nic {nic.name}: link rate {nic.link_bps} b/s is not a whole number of ps per byte")
+
+
 def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
              host: HostModel = HostModel(), nic: NicModel = NicModel(), nic_buffer: bool = True,
              groups: list[int] | None = None, track_flows: bool | None = None,
@@ -199,7 +220,8 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
              pfring: PfRingCosts = PfRingCosts(), app_cost: float | None = None,
              forward: bool = False, record_forwarding: bool = False, bus: BusModel = BusModel(),
              bulk: bool | None = None, app_start_ns: int = 0, record_runs: bool = False,
-             balance: BalanceCosts = BalanceCosts(), track_order: bool = False) -> SimRun:
+             balance: BalanceCosts = BalanceCosts(), track_order: bool = False,
+             pcie_writeback: int = 0) -> SimRun:
     """Run one point.
 
     groups[q]: queue q's buddy group in advanced mode (default: the queues
@@ -217,6 +239,13 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     move redirection-table buckets (balance: period, table size, move
     cost) and need a trace with its frames' buckets (TraceInput.bucket).
     track_order counts packets_reordered (trace mode).
+
+    pcie_writeback > 0 models the NIC's PCIe link for a burst: it carries
+    nic.pcie_max_pps(size, pcie_writeback) frames/s to memory (one
+    completion TLP per pcie_writeback frames), and of a faster burst only
+    that share is DMA'd; the rest overflow the on-chip buffer (capture
+    drops), through the same admission as the bus model. 0: not modelled
+    (the paper's 82599 on Gen2 x8 carries more than 10 GbE line rate).
     """
     p = ffi.new("struct sim_params *")
     keep = []  # numpy buffers must outlive the call
@@ -225,6 +254,9 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     nq_total = nics * n_queues
     contention, admit = 1.0, 1.0
     p.n_nics = nics
+    _check_nic(nic, workload, bus)
+    if not 0 <= int(pcie_writeback) <= 64:
+        raise ValueError(f"pcie_writeback={pcie_writeback}: frames per completion TLP, 1..64 (0: PCIe not modelled)")
     if isinstance(workload, Burst):
         p.n_packets = workload.packets
         p.gen_gap_ps = wire_time_ps(workload.size, workload.link_bps)
@@ -243,9 +275,15 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
                                                  engine_bus_ns(engine, nq_total, wirecap))
             admit = min(1.0, 1.0 / contention)
             contention = max(1.0, contention)
+        if pcie_writeback:
+            # each NIC's own link: its port receives the burst at line rate
+            admit *= min(1.0, nic.pcie_max_pps(workload.size, pcie_writeback)
+                         / line_rate_pps(workload.size, workload.link_bps))
     else:
         if bus.enabled:
             raise ValueError("the bus model applies to generator workloads (Burst), not traces")
+        if pcie_writeback:
+            raise ValueError("pcie_writeback: the PCIe link is modelled for generator bursts (Burst), not traces")
         ts = np.ascontiguousarray(workload.ts_ns, dtype=np.int64)  # ns: the C side scales to ps
         q = np.ascontiguousarray(workload.queue, dtype=np.uint8)
         fl = np.ascontiguousarray(workload.flow, dtype=np.int32)
@@ -304,7 +342,7 @@ def simulate(engine: EngineConfig, workload: Burst | TraceInput, *, x: int = 0,
     fwd_log = None
     if forward:
         p.forward = 1
-        p.tx_ps_per_byte = 8 * 10**12 // LINK_10GBE_BPS
+        p.tx_ps_per_byte = 8 * 10**12 // nic.link_bps  # the forwarding NIC is of the same model
         p.tx_overhead_bytes = ETHERNET_OVERHEAD_BYTES
         if record_forwarding:
             fwd_log = np.zeros(int(p.n_packets) * nics, dtype=np.uint32)

@@ -35,9 +35,33 @@ def line_rate_pps(size: int, link_bps: int = LINK_10GBE_BPS) -> float:
     return link_bps / (8 * (size + ETHERNET_OVERHEAD_BYTES))
 
 
+# What a NIC does with a frame whose queue has no ready descriptor
+# (NicModel.no_descriptor):
+#   "ixgbe"  the 82599 as the Intel driver leaves SRRCTL.DROP_EN: set with
+#            more than one queue, clear with one (drop_en() below)
+#   "drop"   dropped at once, whatever the queue count (a per-queue discard
+#            counter: i40e/ice GLV_RDPC "rx_discards", mlx5 "rx_out_of_buffer")
+#   "hold"   the frame waits in the on-chip buffer (DROP_EN clear), blocking
+#            the frames behind it (an assumption to sweep, not a NIC's default)
+NO_DESCRIPTOR_POLICIES = ("ixgbe", "drop", "hold")
+# PCIe payload bandwidth per lane in b/s after line coding (PCIe base spec:
+# Gen1 2.5 GT/s and Gen2 5 GT/s use 8b/10b, Gen3 8 GT/s and Gen4 16 GT/s use
+# 128b/130b). Transaction-layer overheads are not taken off.
+PCIE_LANE_BPS = {1: 2_000_000_000, 2: 4_000_000_000, 3: 8_000_000_000 * 128 // 130, 4: 16_000_000_000 * 128 // 130}
+# Neugebauer et al., "Understanding PCIe performance for end host
+# networking", SIGCOMM 2018, §2: a memory-write TLP with a 64-bit address
+# carries 24 bytes beyond its payload (framing, sequence number, 16-byte
+# header, LCRC), and 256 bytes is the common Maximum Payload Size
+PCIE_TLP_OVERHEAD_BYTES = 24
+PCIE_MPS_BYTES = 256
+
+
 @dataclass(frozen=True)
 class NicModel:
-    """An Intel 82599 10 GbE controller as the paper configures it."""
+    """A NIC as the simulator sees it. The defaults are the paper's Intel
+    82599 10 GbE controller, as the paper configures it; the other models
+    (driver/sim/nics.py) change these fields, each with its source there.
+    """
 
     # paper §2.2 and §4: "Each NIC receive ring is configured with a size of 1,024"
     ring_size: int = 1024
@@ -53,6 +77,80 @@ class NicModel:
     # rounded up to the 64-byte allocation unit.
     rx_buffer_frame_overhead: int = 64
     rx_buffer_unit: int = 64
+    # --- beyond the paper's testbed (issue 14); driver/sim/nics.py ---------
+    name: str = "82599"
+    # 82599 datasheet §1.1: one or two 10GBASE ports
+    link_bps: int = LINK_10GBE_BPS
+    # the most queues RSS spreads over: 82599 RETA entries are 4 bits
+    # (datasheet §7.1.2.8.3), 16 queues
+    max_queues: int = 16
+    # ixgbe.h IXGBE_DEFAULT_RXD 512 and IXGBE_MAX_RXD 4096 (ethtool -G)
+    ring_default: int = 512
+    ring_max: int = 4096
+    # redirection-table entries: 82599 datasheet §8.2.3.7.13 (RETA, 128)
+    reta_size: int = 128
+    # 0: the table has reta_size entries whatever the queue count; k > 0:
+    # at least reta_size, grown to the power of two >= k per queue (mlx5)
+    reta_per_queue: int = 0
+    # see NO_DESCRIPTOR_POLICIES
+    no_descriptor: str = "ixgbe"
+    # 82599 datasheet §1.1: PCIe v2.0 (5 GT/s) x8
+    pcie_gen: int = 2
+    pcie_lanes: int = 8
+    # bytes the NIC writes back per received frame beyond the frame: the
+    # 82599's advanced receive descriptor, written back in place (datasheet
+    # §7.1.6.2, 16 bytes)
+    rx_completion_bytes: int = 16
+    # where rx_buffer_bytes has no public source: the text of the assumption
+    # (empty: it has one). experiments/fig9_fast.py sweeps it.
+    assumed: str = ""
+
+    def __post_init__(self):
+        if self.no_descriptor not in NO_DESCRIPTOR_POLICIES:
+            raise ValueError(f"NicModel.no_descriptor {self.no_descriptor!r}: choose one of "
+                             f"{', '.join(NO_DESCRIPTOR_POLICIES)}")
+        if self.reta_size < 1 or self.reta_size & (self.reta_size - 1):
+            raise ValueError(f"NicModel.reta_size {self.reta_size}: a redirection table has a power-of-two size")
+
+    def drop_en(self, engine_kind: str, n_queues: int) -> bool:
+        """Whether a frame with no ready descriptor is dropped at once (the
+        simulator's drop_en) rather than held in the on-chip buffer."""
+        if self.no_descriptor == "ixgbe":
+            return drop_en(engine_kind, n_queues)
+        return self.no_descriptor == "drop"
+
+    def reta_entries(self, n_queues: int) -> int:
+        """Redirection-table entries with n_queues RSS queues: reta_size, or
+        with reta_per_queue k the larger of it and the power of two at or
+        above k * n_queues (mlx5e_rqt_size())."""
+        if not self.reta_per_queue:
+            return self.reta_size
+        want = self.reta_per_queue * max(1, int(n_queues))
+        return max(self.reta_size, 1 << (want - 1).bit_length())
+
+    @property
+    def pcie_bps(self) -> int:
+        """PCIe payload bandwidth per direction after line coding, b/s."""
+        return PCIE_LANE_BPS[self.pcie_gen] * self.pcie_lanes
+
+    def line_rate_pps(self, size: int = 64) -> float:
+        return line_rate_pps(size, self.link_bps)
+
+    def pcie_rx_bytes(self, size: int, writeback_batch: int = 1) -> float:
+        """PCIe bytes upstream (NIC to memory) per received frame: the
+        frame in MPS-sized write TLPs, and its completion (descriptor
+        write-back or CQE) in a TLP shared by `writeback_batch` frames.
+        Descriptor fetches travel mostly the other way (completions to the
+        NIC) and are left out. simulate(pcie_writeback=k) admits this
+        capacity's share of a burst (describe() lists it)."""
+        tlps = -(-int(size) // PCIE_MPS_BYTES)
+        return (size + PCIE_TLP_OVERHEAD_BYTES * tlps + self.rx_completion_bytes
+                + PCIE_TLP_OVERHEAD_BYTES / max(1, int(writeback_batch)))
+
+    def pcie_max_pps(self, size: int = 64, writeback_batch: int = 1) -> float:
+        """Frames/s of `size` bytes the PCIe link can carry to memory (one
+        port's traffic alone), by pcie_rx_bytes()."""
+        return self.pcie_bps / 8 / self.pcie_rx_bytes(size, writeback_batch)
 
 
 @dataclass(frozen=True)

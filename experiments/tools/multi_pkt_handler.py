@@ -44,6 +44,8 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
     ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
     ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--mbufs", type=arg_type("mbufs"), default=None,
+                    help="dpdk: mbufs in each queue's mempool (default 8,192; more than the ring's 1,024)")
     ap.add_argument("--offload", type=arg_type("offload"), default=None,
                     help="WireCAP-A offloading policy: chunk (the paper's: whole chunks to a buddy, flows may "
                          "split), bucket (ours: redirection-table buckets move, no flow splits), hybrid "
@@ -52,6 +54,9 @@ def build_parser() -> ToolArgumentParser:
                     help="bucket/hybrid: how often buckets are re-solved, ms (default 100, engine.models.BalanceCosts; RSS++ uses 10-1,000)")
     ap.add_argument("--buckets", type=arg_type("n_buckets"), default=None,
                     help="bucket/hybrid: redirection-table entries, a power of two (default 128, the 82599's)")
+    ap.add_argument("--nic", type=arg_type("nic"), default=None,
+                    help="sim: NIC model, " + ", ".join(params.NIC_NAMES) + " (driver/sim/nics.py): its "
+                         "redirection table steers the trace, its ring and drop policy take it (default 82599)")
     ap.add_argument("--x", type=arg_type("x"), default=300, help="BPF filter runs per packet (default 300)")
     ap.add_argument("--groups", default=None,
                     help="advanced mode: buddy group of each queue, e.g. 0,0,1,1 (default: one group)")
@@ -85,7 +90,7 @@ def validate(args) -> tuple[EngineConfig | None, list[int] | None]:
     if args.offload not in (None, "chunk") and args.engine != "wirecap-a":
         fail(PROG, f"--offload {args.offload}: offloading policies apply to wirecap-a only, not {args.engine}")
     try:
-        engine = EngineConfig.make(args.engine, args.M, args.R, args.T, offload=args.offload)
+        engine = EngineConfig.make(args.engine, args.M, args.R, args.T, offload=args.offload, mbufs=args.mbufs)
     except ValueError as exc:
         fail(PROG, str(exc))
     if groups is not None and not engine.advanced:
@@ -108,7 +113,8 @@ def _check_replay_options(args) -> None:
 
 def summary(rows: list[dict]) -> str:
     head = rows[-1]
-    out = [f"{head['engine_label']}  x={head['x']}  {head['queues']} queues  trace={head['trace']}",
+    nic = f"  nic={head['nic']}" if "nic" in head else ""
+    out = [f"{head['engine_label']}  x={head['x']}  {head['queues']} queues  trace={head['trace']}{nic}",
            f"{'queue':>5s} {'sent':>10s} {'delivered':>10s} {'capture':>9s} {'delivery':>9s} "
            f"{'drop %':>7s} {'off-out':>8s} {'off-in':>8s} {'split':>6s} {'reorder':>7s} {'moves':>6s}"]
     for r in rows:
@@ -131,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in (("period_ms", args.period_ms), ("n_buckets", args.buckets)):
         if value is not None:
             point[key] = value
+    if args.nic is not None:
+        if args.backend != "sim":
+            fail(PROG, f"--nic {args.nic}: NIC models are the sim backend's; the xdp backend captures from a real "
+                       "interface (--interface)")
+        point["nic"] = args.nic
     try:
         if args.backend == "sim":
             from experiments.points import sim_multi_pkt_handler

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from engine.models import ENGINES, EngineConfig
-from experiments.params import arg_type
+from experiments.params import NIC_NAMES, arg_type
 from experiments.tools.cli import ToolArgumentParser, fail, live_module, on_off, output, say_as
 
 PROG = "pkt_handler"
@@ -28,11 +28,16 @@ def build_parser() -> ToolArgumentParser:
     ap.add_argument("--M", type=arg_type("M"), default=None, help="WireCAP descriptor segment size M (cells; default 256)")
     ap.add_argument("--R", type=arg_type("R"), default=None, help="WireCAP ring buffer pool size R (chunks; default 500)")
     ap.add_argument("--T", type=arg_type("T"), default=None, help="WireCAP-A offloading threshold T (percent; default 60)")
+    ap.add_argument("--mbufs", type=arg_type("mbufs"), default=None,
+                    help="dpdk: mbufs in each queue's mempool (default 8,192; more than the ring's 1,024)")
     ap.add_argument("--x", type=arg_type("x"), default=0, help="BPF filter runs per packet (default 0)")
     ap.add_argument("--burst", type=arg_type("P"), required=True, metavar="P", help="packets in the line-rate burst")
     ap.add_argument("--size", type=arg_type("size"), default=64, help="frame size in bytes (default 64)")
     ap.add_argument("--nic-buffer", type=on_off, default=True, metavar="on|off",
                     help="the NIC's 512 KB on-chip receive buffer (default on)")
+    ap.add_argument("--nic", type=arg_type("nic"), default=None,
+                    help="sim: NIC model, " + ", ".join(NIC_NAMES) + " (driver/sim/nics.py); the burst runs at its "
+                         "line rate (default 82599, the paper's 10 GbE)")
     ap.add_argument("--clock-ghz", type=arg_type("clock_ghz"), default=2.4, help="core clock for the cost model (default 2.4)")
     ap.add_argument("--seed", type=arg_type("seed"), default=0, help="recorded with the result (default 0)")
     ap.add_argument("--cost-ns", type=arg_type("cost_ns"), default=None,
@@ -52,16 +57,17 @@ def validate(args) -> EngineConfig | None:
     if args.backend == "xdp" and args.engine in ("afxdp-ring", "afpacket-copy", "tcpdump"):
         return None
     try:
-        return EngineConfig.make(args.engine, args.M, args.R, args.T)
+        return EngineConfig.make(args.engine, args.M, args.R, args.T, mbufs=args.mbufs)
     except ValueError as exc:
         fail(PROG, str(exc))
     return None
 
 
 def summary(row: dict) -> str:
+    nic = f"  nic={row['nic']}" if "nic" in row else ""
     lines = [
         f"{row['engine_label']}  x={row['x']}  P={row['P']:,} x {row['size']} B  "
-        f"backend={row['backend']}",
+        f"backend={row['backend']}{nic}",
         f"  sent            {row['sent']:>12,}",
         f"  delivered       {row['delivered']:>12,}",
         f"  capture drops   {row['capture_drops']:>12,}",
@@ -74,15 +80,22 @@ def summary(row: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     engine = validate(args)
-    point = {"engine": args.engine, "M": engine.M if engine else args.M,
+    # a dpdk engine travels as its spec (dpdk:MBUFS), which sim_pkt_handler parses
+    point = {"engine": engine.spec() if engine and engine.kind == "dpdk" else args.engine,
+             "M": engine.M if engine else args.M,
              "R": engine.R if engine else args.R, "T": engine.T if engine else args.T,
              "x": args.x, "P": args.burst, "size": args.size, "nic_buffer": args.nic_buffer,
              "clock_ghz": args.clock_ghz, "seed": args.seed}
     if args.backend == "sim":
         from experiments.points import sim_pkt_handler
 
+        if args.nic is not None:
+            point["nic"] = args.nic
         row = sim_pkt_handler(point)
     else:
+        if args.nic is not None:
+            fail(PROG, f"--nic {args.nic}: NIC models are the sim backend's; the xdp backend captures from a real "
+                       "interface (--interface)")
         live = live_module(PROG, "pkt_handler")
         point.update(cost_ns=args.cost_ns, rate=args.rate, interface=args.interface, burst=args.burst)
         try:

@@ -116,13 +116,34 @@ def profile_sim(args) -> tuple[pd.DataFrame, float]:
     options = {"udp_ports": args.udp_ports, "symmetric": args.symmetric}
     if args.rss_key is not None:
         options["key"] = args.rss_key
+    queues = None
     try:
-        df = profile_trace(trace, args.queues, args.bin_ms, sparse=args.sparse, **options)
+        if args.nic is not None:
+            queues = nic_queues(trace, args.nic, args.queues, **options)
+            options = {}
+        df = profile_trace(trace, args.queues, args.bin_ms, sparse=args.sparse, queues=queues, **options)
     except TooManyBins as exc:
         fail(PROG, f"--bin-ms {args.bin_ms:g}: {exc}")
     except ValueError as exc:  # the RSS options (traces/rss.py checks them)
         fail(PROG, f"--rss-key/--symmetric: {exc}")
     return df, trace.duration_s
+
+
+def nic_queues(trace, nic: str, n_queues: int, **rss_options) -> np.ndarray:
+    """Each packet's queue as NIC model `nic` steers it (driver/sim/nics.py):
+    the Toeplitz hash, entry hash & (entries - 1) of its redirection table,
+    filled entry j -> queue j mod n as every driver modelled does; packets
+    RSS does not hash go to queue 0. ValueError naming the limit when RSS
+    on that NIC cannot spread over n_queues."""
+    from driver.sim.nics import check_queues, nic_model
+    from traces import rss
+
+    model = nic_model(nic)
+    check_queues(model, n_queues)
+    h, hashed = rss.key_hashes(trace.keys, **rss_options)
+    entries = model.reta_entries(n_queues)
+    per_key = np.where(hashed, (h & np.uint32(entries - 1)) % n_queues, 0)
+    return per_key[trace.key_idx]
 
 
 def profile_xdp(args) -> tuple[pd.DataFrame, float]:
@@ -170,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", default="fermilab-like",
                    help="fermilab-like, fermilab-like:SEED, a real trace name, or a .pcap/.pcapng/.npz path")
     p.add_argument("--queues", type=arg_type("queues"), default=6, help="RSS receive queues (1..16; default 6)")
+    p.add_argument("--nic", type=arg_type("nic"), default=None,
+                   help="sim: NIC model whose redirection table steers the trace: 82599 (default: 128 entries), "
+                        "xl710 (512), e810 (2,048), cx5 (256 or 8 per queue) (driver/sim/nics.py)")
     p.add_argument("--bin-ms", type=arg_type("bin_ms"), default=BIN_MS_DEFAULT,
                    help="bin width in ms (default 10)")
     p.add_argument("--queue", type=arg_type("queue"), default=None, help="report only this queue (as the paper's tool)")
@@ -208,6 +232,8 @@ def main(argv=None, out=None) -> int:
     args = parser().parse_args(argv)
     if args.queue is not None and not 0 <= args.queue < args.queues:
         fail(PROG, f"--queue {args.queue}: must be 0..{args.queues - 1} with --queues {args.queues}")
+    if args.nic is not None and args.backend != "sim":
+        fail(PROG, f"--nic {args.nic}: NIC models are the sim backend's; the xdp backend captures a real interface")
     if args.max_gap_s is not None and args.backend != "xdp":
         fail(PROG, "--max-gap-s: only with --backend xdp (the sim backend bins the trace's recorded times)")
     try:

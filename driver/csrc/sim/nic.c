@@ -23,6 +23,12 @@
  * Engines take frames through their operations table (sim_engine.h) and
  * say when descriptors come back (sim_ring_space); the loop then calls
  * nic_kick.
+ *
+ * Other NICs (driver/sim/nics.py: XL710, E810, ConnectX-5) run through the
+ * same path with their own parameters: drop_en stands for whatever the NIC
+ * does with a frame that finds no descriptor (those three drop it at once,
+ * counted as GLV_RDPC or rx_out_of_buffer), and the line rate is the
+ * generator's gap, set by Python. No constant of any NIC lives here.
  */
 #include "sim_engine.h"
 #include "sim_nic.h"

@@ -31,6 +31,7 @@ enum sim_engine {
 	SIM_ENGINE_DNA = 1,     /* Type-II: the NIC ring is the capture buffer, per-packet release */
 	SIM_ENGINE_NETMAP = 2,  /* Type-II: released at each NIOCRXSYNC */
 	SIM_ENGINE_PFRING = 3,  /* Type-I (mode 2): NAPI copies into a pf_ring */
+	SIM_ENGINE_DPDK = 4,    /* beyond the paper: poll-mode driver + per-queue mbuf mempool */
 };
 
 struct sim_params {
@@ -125,6 +126,9 @@ struct sim_params {
 	int64_t bal_period_ps;       /* the balancer re-solves this often */
 	int64_t bal_move_ps;         /* a decided move takes effect this much later (RETA write) */
 	uint32_t bal_imbalance_pct;  /* wc_balance_opts.imbalance_pct */
+
+	/* --- DPDK-style engine (beyond the paper, eng_dpdk.c) --------------- */
+	uint64_t dpdk_mbufs;         /* mbufs in each queue's mempool (> ring_size) */
 };
 
 /* a frame RSS does not hash (non-IP): its queue is fixed, no bucket moves it */

@@ -84,6 +84,7 @@ extern const struct sim_engine_ops sim_engine_wirecap; /* eng_wirecap.c */
 extern const struct sim_engine_ops sim_engine_dna;     /* eng_typeii.c */
 extern const struct sim_engine_ops sim_engine_netmap;  /* eng_typeii.c */
 extern const struct sim_engine_ops sim_engine_pfring;  /* eng_pfring.c */
+extern const struct sim_engine_ops sim_engine_dpdk;    /* eng_dpdk.c */
 
 /* engines.c: the table of each enum sim_engine */
 extern const struct sim_engine_ops *const sim_engines[];

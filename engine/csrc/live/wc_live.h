@@ -218,6 +218,10 @@ int wc_live__next(struct wc_live *live, uint32_t member, struct wc_pkthdr *h,
  * application thread sleeps in dispatch/next), so that a caller can wait
  * on it itself; it reads the fd empty before each wait. */
 int wc_live__consumer_fd(struct wc_live *live, uint32_t member);
+/* 1 if member's application thread has packets to take now: the rest of
+ * the chunk it is handing out, or chunks in its capture queue (not those
+ * held at a bucket move's ordering barrier) */
+int wc_live__pending(const struct wc_live *live, uint32_t member);
 /* pcap_breakloop() */
 void wc_live__breakloop(struct wc_live *live, uint32_t member);
 /* pcap_setfilter(): packets the filter rejects are counted as filtered and

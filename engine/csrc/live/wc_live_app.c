@@ -225,6 +225,16 @@ int wc_live__consumer_fd(struct wc_live *l, uint32_t member)
 	return l->m[member].cons_fd;
 }
 
+int wc_live__pending(const struct wc_live *l, uint32_t member)
+{
+	const struct member *mb;
+
+	if (member >= l->n)
+		return 0;
+	mb = &l->m[member];
+	return (mb->cur.active && mb->cur.i < mb->cur.m.pkt_count) || wc_workq__len(mb->capq) > 0;
+}
+
 void wc_live__breakloop(struct wc_live *l, uint32_t member)
 {
 	if (member >= l->n)

@@ -126,6 +126,7 @@ struct wcp_handle {
 	uint32_t nmembers;
 	uint32_t rr;                /* next member to read, for fairness */
 	int epfd, break_fd;         /* the selectable fd and its breakloop wake-up */
+	int more_fd;                /* readable while packets are left (note_pending) */
 	volatile int break_req;
 	struct wc_filter *filter;   /* the one set last */
 	struct wcp_filters *filters; /* every one set, freed at close */

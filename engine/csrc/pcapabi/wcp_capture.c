@@ -144,7 +144,7 @@ pcap_t *pcap_create(const char *source, char *errbuf)
 	}
 	h->snaplen = WCP_MAX_SNAPLEN;
 	h->timeout_ms = 0; /* libpcap's default: no packet buffer timeout */
-	h->epfd = h->break_fd = h->promisc_fd = -1;
+	h->epfd = h->break_fd = h->more_fd = h->promisc_fd = -1;
 	h->cur_member = -1;
 	if (table_add(h)) {
 		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s: more than %d wirecap handles open", source,
@@ -342,10 +342,14 @@ static int ready(struct wcp_handle *h)
 	wcp_group_start(h);
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->break_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (h->epfd < 0 || h->break_fd < 0)
+	h->more_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->epfd < 0 || h->break_fd < 0 || h->more_fd < 0)
 		goto fail;
 	ev.data.fd = h->break_fd;
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->break_fd, &ev) < 0)
+		goto fail;
+	ev.data.fd = h->more_fd;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->more_fd, &ev) < 0)
 		goto fail;
 	for (i = 0; i < h->nmembers; i++) {
 		ev.data.fd = wc_live__consumer_fd(h->group->live, h->members[i]);
@@ -374,6 +378,27 @@ static void wait_some(struct wcp_handle *h, int timeout_ms)
 	n = epoll_wait(h->epfd, evs, WC_LIVE_MEMBERS_MAX + 1, timeout_ms);
 	for (i = 0; i < n; i++)
 		drain(evs[i].data.fd);
+}
+
+/* The selectable fd is level-triggered, as libpcap's are: readable while
+ * packets wait. The members' eventfds say "a chunk came" once, and a
+ * caller that takes fewer packets than there are (pcap_dispatch(p, 1, ...)
+ * after each select(), as dumpcap does) would find it quiet with packets
+ * left: so a read that leaves packets behind says so on more_fd, and a read
+ * that finds none empties it. */
+static void note_pending(struct wcp_handle *h)
+{
+	uint64_t one = 1;
+	uint32_t i;
+
+	drain(h->more_fd);
+	for (i = 0; i < h->nmembers; i++)
+		if (wc_live__pending(h->group->live, h->members[i])) {
+			ssize_t rc = write(h->more_fd, &one, sizeof(one));
+
+			(void)rc; /* only fails when the counter is full: readable anyway */
+			return;
+		}
 }
 
 struct deliver {
@@ -439,6 +464,7 @@ static int read_some(struct wcp_handle *h, int cnt, pcap_handler cb, u_char *use
 				break;
 		}
 		h->rr++;
+		note_pending(h);
 		if (n > 0)
 			return n;
 		if (timeout_ms == 0 || h->nonblock)
@@ -526,11 +552,13 @@ int pcap_next_ex(pcap_t *p, struct pcap_pkthdr **hdr, const u_char **data)
 				h->hdr.caplen = wh.caplen < (uint32_t)h->snaplen ? wh.caplen : (uint32_t)h->snaplen;
 				h->cur_member = (int)m;
 				h->rr++;
+				note_pending(h);
 				*hdr = &h->hdr;
 				*data = d;
 				return 1;
 			}
 		}
+		note_pending(h);
 		if (h->nonblock)
 			return 0;
 		if (h->timeout_ms > 0) {
@@ -808,6 +836,8 @@ void pcap_close(pcap_t *p)
 		close(h->epfd);
 	if (h->break_fd >= 0)
 		close(h->break_fd);
+	if (h->more_fd >= 0)
+		close(h->more_fd);
 	if (h->promisc_fd >= 0)
 		close(h->promisc_fd);
 	for (f = h->filters; f; f = next) {

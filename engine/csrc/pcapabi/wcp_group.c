@@ -33,6 +33,13 @@
  * RT_PRIORITY: they must re-arm a segment within (N-M)/Pin) */
 #define WCP_RT_PRIORITY 20
 #define WCP_VERIFIER_LOG 65536
+/* Wireshark's dumpcap, started as root, keeps CAP_NET_RAW and CAP_NET_ADMIN
+ * only (dumpcap.c, relinquish_privs_except_capture) before it opens a
+ * device: BPF and the UMEM's locked pages need two more */
+#define WCP_CAPS_HINT                                                                           \
+	" (AF_XDP and BPF need root's CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW and CAP_IPC_LOCK; tshark's " \
+	"dumpcap drops all but the last two when run as root: run it as a user given those four as "   \
+	"ambient capabilities, README.md \"Capture with tcpdump, tshark or nDPI through WireCAP\")"
 
 static struct wcp_group *groups;
 
@@ -123,7 +130,7 @@ static const char *create_hint(int err)
 	switch (err) {
 	case EPERM:
 	case EACCES:
-		return "AF_XDP and BPF need root (or CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF and CAP_IPC_LOCK)";
+		return WCP_CAPS_HINT;
 	case EBUSY:
 		return "a queue already has an AF_XDP socket: another program captures it";
 	case EOPNOTSUPP:
@@ -186,14 +193,14 @@ static int program_up(struct wcp_group *g, char *errbuf)
 				 ? " (the interface has an XDP program already: if a testbed pinned it, set "
 				   WCP_ENV_PREFIX "BPFFS as invoke pcap-env prints; else remove it with "
 				   "ip link set dev IF xdp off)"
-				 : rc == -EPERM ? " (BPF needs root or CAP_BPF and CAP_NET_ADMIN)" : "");
+				 : rc == -EPERM ? WCP_CAPS_HINT : "");
 		return PCAP_ERROR;
 	}
 	g->link_fd = rc;
 	return 0;
 bpf_fail:
 	snprintf(errbuf, PCAP_ERRBUF_SIZE, "loading WireCAP's XDP redirect program for %s: %s%s", g->ifname,
-		 strerror(-g->map_fd), -g->map_fd == EPERM ? " (BPF needs root or CAP_BPF)" : "");
+		 strerror(-g->map_fd), -g->map_fd == EPERM ? WCP_CAPS_HINT : "");
 	g->map_fd = -1;
 	return PCAP_ERROR;
 }
