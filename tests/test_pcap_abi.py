@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from driver.xdp import packets
@@ -592,3 +593,89 @@ def test_select_then_dispatch_one_packet_at_a_time_gets_every_packet(make_testbe
     out, errs = prog.communicate(timeout=30)
     assert prog.returncode == 0, errs
     assert [int(x) for x in out.split()] == list(range(n))
+
+
+TWO_THREADS_CHILD = r'''
+import ctypes as C, sys, threading, time
+pc = C.CDLL("libpcap.so.0.8")
+CB = C.CFUNCTYPE(None, C.c_void_p, C.c_void_p, C.c_void_p)
+pc.pcap_create.restype = C.c_void_p
+pc.pcap_create.argtypes = [C.c_char_p, C.c_char_p]
+for f in ("pcap_activate", "pcap_breakloop", "pcap_close"):
+    getattr(pc, f).argtypes = [C.c_void_p]
+pc.pcap_geterr.restype = C.c_char_p
+pc.pcap_geterr.argtypes = [C.c_void_p]
+pc.pcap_loop.argtypes = [C.c_void_p, C.c_int, CB, C.c_void_p]
+err = C.create_string_buffer(256)
+handles = []
+for dev in sys.argv[1].split(","):       # opened one by one, as ndpiReader does
+    p = pc.pcap_create(dev.encode(), err)
+    rc = pc.pcap_activate(p)
+    assert rc == 0, pc.pcap_geterr(p)
+    handles.append(p)
+seen = [[] for _ in handles]
+cbs = [CB(lambda u, h, d, i=i: seen[i].append(int.from_bytes(C.string_at(d + 42, 4), "big")))
+       for i in range(len(handles))]
+threads = [threading.Thread(target=pc.pcap_loop, args=(p, -1, cbs[i], None)) for i, p in enumerate(handles)]
+for t in threads:
+    t.start()
+time.sleep(0.3)
+print("READY", flush=True)
+n, deadline = int(sys.argv[2]), time.monotonic() + 20
+while sum(map(len, seen)) < n and time.monotonic() < deadline:
+    time.sleep(0.05)
+time.sleep(0.3)
+for p in handles:
+    pc.pcap_breakloop(p)
+for t in threads:
+    t.join()
+print(";".join(" ".join(map(str, s)) for s in seen), flush=True)
+for p in handles:
+    pc.pcap_close(p)
+'''
+
+
+@on_veth
+@pytest.mark.parametrize("offload", ["bucket", "hybrid"])
+def test_bucket_offloading_through_per_queue_handles(make_testbed, tmp_path, offload):
+    """A program opens wirecap:IF@0 then wirecap:IF@1 (a thread each) with
+    bucket offloading while the RSS table sends every bucket to queue 1:
+    opening @0 alone cannot build an engine the steer map agrees with, so
+    the engine waits for the first read, over both queues. The balancer
+    then moves buckets off the loaded queue (the pinned steer map shows
+    them on queue 0 afterwards), and every frame is handed to exactly one
+    thread, each flow in order within each thread."""
+    from driver.xdp import pinned_rss
+    from driver.xdp.generator import Generator
+
+    tb = make_testbed(2)
+    pinned_rss.pin(tb)
+    with pinned_rss.PinnedRss(tb) as r:
+        r.set_table(np.ones(r.n_buckets, dtype=np.uint32))        # every bucket on queue 1
+    p = pinned_rss.paths(tb)
+    env = pcap_env(R=32, offload=offload, steer_map=str(p["steer"]), counts_map=str(p["counts"]),
+                   period_ms=50)
+    # 40,000 frames/s: 2,000 a period, well above the backlog of one
+    # 256-cell chunk filling (a giver must have at most half a period's
+    # arrivals waiting, engine/csrc/wc_balance.h)
+    n = 20_000
+    child = tmp_path / "child.py"
+    child.write_text(TWO_THREADS_CHILD)
+    prog = subprocess.Popen(["ip", "netns", "exec", tb.cap_ns, "python3", str(child),
+                             f"{device(tb.cap_if, 0)},{device(tb.cap_if, 1)}", str(n)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert prog.stdout.readline().strip() == "READY", prog.stderr.read()
+    with Generator(tb) as gen:
+        tpl = gen.flows(64)
+        gen.send(tpl, count=n, rate=40_000, seq=True)
+    out, errs = prog.communicate(timeout=60)
+    assert prog.returncode == 0, errs
+    per_thread = [[int(x) for x in part.split()] for part in out.strip().split(";")]
+    with pinned_rss.PinnedRss(tb) as r:
+        moved_to_0 = int((r.steer == 0).sum())
+    assert sorted(s for t in per_thread for s in t) == list(range(n))
+    frames = sent_frames(None, tpl, n)
+    for t in per_thread:
+        assert_in_flow_order([frames[s] for s in t])
+    assert moved_to_0 > 0 and per_thread[0], ("the balancer moved no bucket to the idle queue",
+                                               [len(t) for t in per_thread])

@@ -293,17 +293,13 @@ def test_symmetric_key_keeps_both_directions_on_one_queue(make_testbed):  # noqa
 @requires_xdp
 def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811 - fixture
     """The README's recipe with tshark: eval "$(invoke pcap-env ...)", then
-    tshark -i wirecap:IF while invoke send sends. dumpcap drops its
-    capabilities: it cannot load BPF (so the program is pinned, below), and
-    with the library's default pool (2 x 500 x 256 x 2 KB) or R=64 its
-    activation fails with ENOBUFS, as when the UMEM is charged to
-    RLIMIT_MEMLOCK (8 MB here; seen, cause inferred): so small pools.
-    tshark was seen to miss the last frames of a burst until SIGINT (2 of
-    600 at 2,000 frames/s every time; 0 or 12 at 10,000) where tcpdump on
-    the same library got all of them: reported to the library's owner;
-    here only the recipe is checked (tshark captures through the library,
-    every frame it writes is one that was sent, nearly all of them), the
-    exact count is tests/test_pcap_abi.py's business."""
+    tshark -i wirecap:IF while invoke send sends; tshark writes exactly the
+    frames sent. dumpcap run as root drops every capability but CAP_NET_RAW
+    and CAP_NET_ADMIN: it cannot load BPF (so the program is pinned, below,
+    as `invoke testbed-up` pins it), and the UMEM is then charged to
+    RLIMIT_MEMLOCK (8 MB here: the library's default pool fails with
+    ENOBUFS), so small pools. (tests/test_pcap_abi.py runs tshark the other
+    way: as a plain user with the capabilities it needs.)"""
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed (make sysdeps)")
     if not shell.lib_path().is_file():
@@ -330,7 +326,7 @@ def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811
                 err += os.read(ts.stderr.fileno(), 4096).decode(errors="replace")
             except BlockingIOError:
                 time.sleep(0.05)
-        time.sleep(1.0)          # as with tcpdump: frames right after the message can be missed
+        time.sleep(1.0)          # "Capture started" is tshark's; its dumpcap child may still be activating
         r = inv("send", "--interface", tb.cap_if, "--count", str(n), "--rate", "10000", "--flows", "5")
         assert r.returncode == 0, r.stderr
         try:
@@ -347,5 +343,4 @@ def test_tshark_through_pcap_env_and_send(make_testbed, tmp_path):  # noqa: F811
     ts.stderr.close()
     assert ts.returncode == 0, err
     got, sent = _read_flows(out), Counter(json.loads(r.stdout)["flows"])
-    assert set(got) == set(sent) and all(got[k] <= sent[k] for k in got), (got, sent)
-    assert sum(got.values()) >= 0.95 * n, (got, sent, err)
+    assert got == sent, (got, sent, err)

@@ -82,6 +82,8 @@ struct wcp_group {
 	uint32_t queues[WC_LIVE_MEMBERS_MAX]; /* member i reads queue queues[i] */
 	uint32_t nq;
 	int started;                /* a handle read: no more rebuilds */
+	int deferred;               /* the engine waits for the first read (steered queues not open) */
+	int create_err;             /* errno of the last wc_live__create, 0: none */
 	/* the XDP redirect program: ours (link_fd > 0) or a testbed's pinned one */
 	int map_fd, arrival_fd, prog_fd, link_fd;
 	int steer_fd, counts_fd;
@@ -93,8 +95,9 @@ struct wcp_group {
 /* Join h to the group of its interface (creating it), (re)building the
  * engine over the group's queues. 0 or a PCAP_ERROR* with errbuf set. */
 int wcp_group_join(struct wcp_handle *h, char *errbuf);
-/* h reads its first packet: the group's engine is final */
-void wcp_group_start(struct wcp_handle *h);
+/* h reads its first packet: the group's engine is final (built now if it
+ * was deferred). 0 or a PCAP_ERROR with errbuf set. */
+int wcp_group_start(struct wcp_handle *h, char *errbuf);
 /* h leaves; the last one out destroys the engine and detaches the program. */
 void wcp_group_leave(struct wcp_handle *h);
 /* member index of queue q in the group's engine (-1: none) */

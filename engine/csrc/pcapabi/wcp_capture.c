@@ -332,6 +332,7 @@ static int ready(struct wcp_handle *h)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	uint32_t i;
+	int rc;
 
 	if (h->ready)
 		return 0;
@@ -339,7 +340,9 @@ static int ready(struct wcp_handle *h)
 		SETERR(h, "%s: not activated (pcap_activate first)", h->dev);
 		return PCAP_ERROR_NOT_ACTIVATED;
 	}
-	wcp_group_start(h);
+	rc = wcp_group_start(h, WCP_ERRBUF(h));
+	if (rc)
+		return rc;
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->break_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	h->more_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -652,11 +655,13 @@ int pcap_stats(pcap_t *p, struct pcap_stat *ps)
 
 	if (!h)
 		return wcp_real_pcap_stats(p, ps);
-	if (!h->activated || !h->group || !h->group->live) {
+	if (!h->activated || !h->group) {
 		SETERR(h, "%s: not activated", h->dev);
 		return PCAP_ERROR_NOT_ACTIVATED;
 	}
 	memset(ps, 0, sizeof(*ps));
+	if (!h->group->live)
+		return 0; /* built at the first read (wcp_group_start): nothing captured yet */
 	/* ps_recv: frames the engine took off this handle's queues (delivered,
 	 * filtered or still waiting); ps_drop: the engine's capture drops on
 	 * them, frames the kernel could not place in a free cell

@@ -136,8 +136,11 @@ static const char *create_hint(int err)
 	case EOPNOTSUPP:
 		return "the driver has no zero-copy AF_XDP: set " WCP_ENV_PREFIX "XDP_MODE=copy or auto";
 	case ENOMEM:
-		return "the packet buffer (R x M x 2 KB per queue) is too large for memory or the "
-		       "locked-memory limit: lower " WCP_ENV_PREFIX "R";
+	case ENOBUFS:
+		/* XDP_UMEM_REG pins the pool's pages, charged to RLIMIT_MEMLOCK
+		 * without CAP_IPC_LOCK (tshark's dumpcap drops it when run as root) */
+		return "the packet buffer (R x M x 2 KB per queue) does not fit in memory or in the "
+		       "locked-memory limit (ulimit -l; no limit with CAP_IPC_LOCK): lower " WCP_ENV_PREFIX "R";
 	case EAFNOSUPPORT:
 		return "the kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)";
 	case ENOENT:
@@ -205,9 +208,14 @@ bpf_fail:
 	return PCAP_ERROR;
 }
 
+static int steering(const struct wcp_settings *s)
+{
+	return s->offload == WC_OFFLOAD_BUCKET || s->offload == WC_OFFLOAD_HYBRID;
+}
+
 static int steer_up(struct wcp_group *g, char *errbuf)
 {
-	if (g->set.offload != WC_OFFLOAD_BUCKET && g->set.offload != WC_OFFLOAD_HYBRID)
+	if (!steering(&g->set))
 		return 0;
 	g->steer_fd = wc_bpf__get(g->set.steer_map);
 	g->counts_fd = g->steer_fd >= 0 ? wc_bpf__get(g->set.counts_map) : -1;
@@ -291,6 +299,7 @@ static int engine_up(struct wcp_group *g, const uint32_t *queues, uint32_t nq, c
 		if (rc == -EBUSY)
 			usleep(20000);
 	}
+	g->create_err = rc < 0 ? -rc : 0;
 	if (rc < 0) {
 		g->live = NULL;
 		snprintf(errbuf, PCAP_ERRBUF_SIZE, "WireCAP on %s, %u queue(s) (M=%u, R=%u, N=%u, offload %s): "
@@ -388,7 +397,20 @@ int wcp_group_join(struct wcp_handle *h, char *errbuf)
 		want[nwant++] = i;
 	}
 	engine_down(g);
+	g->deferred = 0;
 	rc = engine_up(g, want, nwant, errbuf);
+	if (rc && g->create_err == ENOENT && steering(&g->set) && h->queue >= 0) {
+		/* The steer map sends buckets to queues no handle has opened
+		 * yet: a program opening wirecap:IF@0, @1, ... one by one (as
+		 * ndpiReader does) may open them next. The engine is built
+		 * when a handle first reads (wcp_group_start), over the
+		 * queues opened by then, and fails there if some still lack
+		 * a handle. */
+		memcpy(g->queues, want, nwant * sizeof(*want));
+		g->nq = nwant;
+		g->deferred = 1;
+		rc = 0;
+	}
 	if (rc) {
 		char ignored[PCAP_ERRBUF_SIZE];
 
@@ -431,10 +453,19 @@ void wcp_group_leave(struct wcp_handle *h)
 	pthread_mutex_unlock(&lock);
 }
 
-void wcp_group_start(struct wcp_handle *h)
+int wcp_group_start(struct wcp_handle *h, char *errbuf)
 {
+	struct wcp_group *g = h->group;
+	int rc = 0;
+
 	pthread_mutex_lock(&lock);
-	if (h->group)
-		h->group->started = 1;
+	if (g) {
+		g->started = 1;
+		if (g->deferred) {
+			rc = engine_up(g, g->queues, g->nq, errbuf);
+			g->deferred = rc != 0;
+		}
+	}
 	pthread_mutex_unlock(&lock);
+	return rc;
 }
