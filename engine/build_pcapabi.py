@@ -41,19 +41,34 @@ class BuildError(RuntimeError):
     pass
 
 
-def system_libpcap() -> Path:
-    """The system's libpcap.so.0.8 (the dynamic linker's cache), never ours."""
+def _ours(path: Path) -> bool:
+    return OUT_DIR.resolve() in path.resolve().parents
+
+
+def system_libpcap(cc: str = "cc") -> Path:
+    """The system's libpcap.so.0.8, never ours: the dynamic linker's cache
+    (ldconfig is in /sbin, off a plain user's PATH), else where the
+    compiler's linker finds it."""
+    for ldconfig in ("ldconfig", "/sbin/ldconfig", "/usr/sbin/ldconfig"):
+        try:
+            out = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        for line in out.splitlines():
+            m = re.match(rf"\s*{re.escape(SONAME)} \((.*)\) => (\S+)", line)
+            if m and ("x86-64" in m.group(1) or "AArch64" in m.group(1) or sys.maxsize < 2**32):
+                if not _ours(Path(m.group(2))):
+                    # the soname's link, not its target: a libpcap update keeps it valid
+                    return Path(os.path.normpath(m.group(2)))
+        break
     try:
-        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise BuildError(f"ldconfig -p failed ({exc}): cannot find the system's {SONAME}") from exc
-    for line in out.splitlines():
-        m = re.match(rf"\s*{re.escape(SONAME)} \((.*)\) => (\S+)", line)
-        if m and ("x86-64" in m.group(1) or "AArch64" in m.group(1) or sys.maxsize < 2**32):
-            path = Path(m.group(2)).resolve()
-            if OUT_DIR.resolve() not in path.parents:
-                return path
-    raise BuildError(f"no system {SONAME} in the dynamic linker's cache: install libpcap0.8 "
+        found = subprocess.run([cc, f"-print-file-name={SONAME}"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        found = ""
+    if found and Path(found).is_absolute() and Path(found).exists() and not _ours(Path(found)):
+        return Path(os.path.normpath(found))
+    raise BuildError(f"no system {SONAME} found (ldconfig -p, {cc} -print-file-name): install libpcap0.8 "
                      "(make sysdeps does)")
 
 
@@ -85,9 +100,9 @@ def up_to_date() -> bool:
 def build(force: bool = False, quiet: bool = False) -> Path:
     if not force and up_to_date():
         return LIBRARY
-    syslib = system_libpcap()
-    version = system_version(syslib)
     cc = os.environ.get("CC", "cc")
+    syslib = system_libpcap(cc)
+    version = system_version(syslib)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=OUT_DIR) as tmp:
         script = Path(tmp) / "exports.map"

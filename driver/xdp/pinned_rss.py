@@ -23,15 +23,14 @@ reader needs nothing but the paths.
 """
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
 import numpy as np
 
 from driver.xdp._native import native
-from driver.xdp.errors import XdpError, check
-from driver.xdp.xdp_prog import RssProgram, mount_bpffs, pin_path
+from driver.xdp.errors import check
+from driver.xdp.xdp_prog import RssProgram, mmap_map, mount_bpffs, pin_path
 
 PINNED_BUCKETS = 128          # the 82599's redirection table (datasheet §8.2.3.7.13)
 PIN_NAMES = ("rss_link", "rss_prog", "rss_table", "rss_steer", "rss_counts")
@@ -117,7 +116,7 @@ class PinnedRss:
     ``steer[bucket] = queue`` is a bucket move seen by the next packet."""
 
     def __init__(self, tb, n_buckets: int = PINNED_BUCKETS):
-        ffi, lib = native()
+        _, lib = native()
         self.n_buckets, self.queues = int(n_buckets), tb.queues
         where = paths(tb)
         if not is_pinned(tb):
@@ -135,12 +134,7 @@ class PinnedRss:
             raise
 
     def _mmap(self, fd, size, dtype, count):
-        ffi, lib = native()
-        p = lib.wc_bpf__map_mmap(fd, size)
-        if p == ffi.NULL:
-            raise XdpError(errno.EINVAL, "mmap of a pinned RSS map failed")
-        self._maps.append((p, size))
-        return np.frombuffer(ffi.buffer(p, size), dtype=dtype, count=count)
+        return mmap_map(fd, size, dtype, count, self._maps)
 
     def steered(self) -> np.ndarray:
         """Packets steered to each queue so far (cumulative)."""

@@ -258,6 +258,19 @@ def unpin_all(directory: Path) -> None:
         pass
 
 
+def mmap_map(fd: int, size: int, dtype, count: int, keep: list):
+    """A BPF_F_MMAPABLE array's values as a numpy view; (address, size) goes
+    on keep, for wc_bpf__map_munmap when its owner closes."""
+    import numpy as np
+
+    ffi, lib = native()
+    p = lib.wc_bpf__map_mmap(fd, size)
+    if p == ffi.NULL:
+        raise XdpError(errno.EINVAL, "mmap of an RSS map failed (BPF_F_MMAPABLE needs kernel >= 5.5)")
+    keep.append((p, size))
+    return np.frombuffer(ffi.buffer(p, size), dtype=dtype, count=count)
+
+
 class RssProgram:
     """RSS with a redirection table on a veth testbed: the 82599's Toeplitz
     hash (default key, traces/rss.py) of each frame the generator sends,
@@ -319,14 +332,7 @@ class RssProgram:
             raise
 
     def _mmap(self, fd, size, dtype, count):
-        import numpy as np
-
-        ffi, lib = native()
-        p = lib.wc_bpf__map_mmap(fd, size)
-        if p == ffi.NULL:
-            raise XdpError(errno.EINVAL, "mmap of an RSS map failed (BPF_F_MMAPABLE needs kernel >= 5.5)")
-        self._maps.append((p, size))
-        return np.frombuffer(ffi.buffer(p, size), dtype=dtype, count=count)
+        return mmap_map(fd, size, dtype, count, self._maps)
 
     @property
     def unhashed(self) -> int:

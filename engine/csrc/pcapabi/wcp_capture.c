@@ -44,13 +44,14 @@
 /* ---- which pcap_t is ours ---- */
 
 static struct wcp_handle *_Atomic table[WCP_HANDLES_MAX];
+static _Atomic uint32_t n_handles; /* 0: every call is the system's at once */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct wcp_handle *ours(pcap_t *p)
 {
 	uint32_t i;
 
-	if (!p)
+	if (!p || !atomic_load_explicit(&n_handles, memory_order_acquire))
 		return NULL;
 	for (i = 0; i < WCP_HANDLES_MAX; i++) {
 		struct wcp_handle *h = atomic_load_explicit(&table[i], memory_order_acquire);
@@ -70,6 +71,7 @@ static int table_add(struct wcp_handle *h)
 	for (i = 0; i < WCP_HANDLES_MAX && rc; i++)
 		if (!atomic_load(&table[i])) {
 			atomic_store_explicit(&table[i], h, memory_order_release);
+			atomic_fetch_add(&n_handles, 1);
 			rc = 0;
 		}
 	pthread_mutex_unlock(&table_lock);
@@ -82,8 +84,10 @@ static void table_del(struct wcp_handle *h)
 
 	pthread_mutex_lock(&table_lock);
 	for (i = 0; i < WCP_HANDLES_MAX; i++)
-		if (atomic_load(&table[i]) == h)
+		if (atomic_load(&table[i]) == h) {
 			atomic_store(&table[i], NULL);
+			atomic_fetch_sub(&n_handles, 1);
+		}
 	pthread_mutex_unlock(&table_lock);
 }
 
