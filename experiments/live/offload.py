@@ -160,7 +160,8 @@ def run_policy(tb, a: dict, policy: str, frames: list[bytes]) -> list[dict]:
                 # read after stop, as the total is: the balancer may move a
                 # bucket between the drained counts and the stop
                 row.update(rx_misordered=st["rx_misordered"], driver_errors=st["driver_errors"],
-                           chunks_copied=st["chunks_copied"], bucket_moves=st["bucket_moves_out"])
+                           fill_waits=st["fill_waits"], chunks_copied=st["chunks_copied"],
+                           bucket_moves=st["bucket_moves_out"])
                 row["drop_rate"] = (row["capture_drops"] + row["delivery_drops"]) / row["sent"] if row["sent"] else 0.0
                 row["unaccounted"] = unaccounted(row)
                 rows.append(row)

@@ -143,6 +143,7 @@ struct wc_live_qstats {
 	uint64_t offloaded_out_packets;
 	uint64_t rx_misordered;      /* descriptors not at the expected cell (should stay 0) */
 	uint64_t driver_errors;      /* ring accounting that cannot happen, counted not hidden */
+	uint64_t fill_waits;         /* re-arms that waited for the kernel to publish freed fill slots */
 	/* queue: whoever processed them */
 	uint64_t delivered;          /* handed to an application callback */
 	uint64_t filtered;           /* rejected by an application's filter */

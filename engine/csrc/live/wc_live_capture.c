@@ -20,6 +20,11 @@
 /* a capture thread that finds a recycle queue with a length but nothing to
  * pop sleeps this long (see capture_sleep) */
 #define RECHECK_NS 20000ull
+/* how long a re-arm waits for the kernel to publish freed fill-ring slots
+ * (fill_segment): the publication follows the RX descriptors within the
+ * same softirq, nanoseconds to microseconds later; 10 ms covers an
+ * interrupted softirq with room to spare */
+#define FILL_WAIT_MAX_NS 10000000ull
 
 static void snapshot_pool(struct member *mb)
 {
@@ -123,6 +128,35 @@ static void hook_placed(void *user, uint32_t dst, const struct wc_chunk_meta *m)
 		wake(to->cons_fd);
 }
 
+/* Put a re-armed segment's M frames on the fill ring. The slots exist: the
+ * ring holds N, and a segment is re-armed only once the kernel has filled
+ * all its M cells. But the kernel publishes a NAPI poll's RX descriptors
+ * before the fill ring's consumer index (net/xdp/xsk.c, xsk_flush():
+ * xskq_prod_submit(xs->rx), then __xskq_cons_release(xs->pool->fq)), so a
+ * capture thread on another CPU can see the frames, capture their chunk and
+ * re-arm it in between, and find the slots not yet free. Wait for them
+ * (bounded): a segment left off the ring would shift every later RX
+ * descriptor off its cell (rx_misordered: frames handed out of order). */
+static int fill_segment(struct member *mb, uint64_t addr)
+{
+	struct wc_live *l = mb->live;
+	uint64_t deadline = 0;
+	int rc;
+
+	while ((rc = wc_xsk__fill_range(mb->xsk, addr, l->seg, WC_FRAME_SIZE)) == -ENOBUFS) {
+		uint64_t now = wc_sys__mono_ns();
+
+		if (!deadline) {
+			deadline = now + FILL_WAIT_MAX_NS;
+			STAT_ADD(mb->fill_waits, 1);
+		} else if (now >= deadline) {
+			break;
+		}
+		cpu_relax();
+	}
+	return rc;
+}
+
 /* re-armed segments: their chunks' frames go on the fill ring in ring
  * order, so RX descriptors keep mapping one to one onto cells */
 static void hook_attached(void *user, const uint32_t *ids, uint32_t n)
@@ -131,12 +165,9 @@ static void hook_attached(void *user, const uint32_t *ids, uint32_t n)
 	struct wc_live *l = mb->live;
 	uint32_t i;
 
-	for (i = 0; i < n; i++) {
-		uint64_t frame = frame_of(l, mb, ids[i], 0);
-
-		if (wc_xsk__fill_range(mb->xsk, frame * WC_FRAME_SIZE, l->seg, WC_FRAME_SIZE))
+	for (i = 0; i < n; i++)
+		if (fill_segment(mb, frame_of(l, mb, ids[i], 0) * WC_FRAME_SIZE))
 			STAT_ADD(mb->driver_errors, 1); /* cannot happen: fill ring holds N */
-	}
 }
 
 const struct wc_capture_hooks live_capture_hooks = {

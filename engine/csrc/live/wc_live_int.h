@@ -102,7 +102,7 @@ struct member {
 	/* --- written by the capture thread, read by others (atomics) --- */
 	_Atomic int cap_sleeping;  /* read by application threads pushing recycles */
 	int realtime;
-	uint64_t rx_packets, rx_misordered, driver_errors;
+	uint64_t rx_packets, rx_misordered, driver_errors, fill_waits;
 	/* pool counters and free chunks: snapshots (free_chunks is first
 	 * written at create) */
 	uint64_t pool_captured, pool_copied, pool_pkts_copied, pool_recycled, pool_rec_errors;

@@ -32,6 +32,7 @@ int wc_live__stats(const struct wc_live *l, uint32_t member, struct wc_live_qsta
 	o->offloaded_out = cs.offloaded_out;
 	o->offloaded_out_packets = cs.offloaded_out_packets;
 	o->rx_misordered = STAT_GET(mb->rx_misordered);
+	o->fill_waits = STAT_GET(mb->fill_waits);
 	/* a failed placement or a full capture queue (wc_capture.h: cannot
 	 * happen with these capacities) is a driver error too */
 	o->driver_errors = STAT_GET(mb->driver_errors) + STAT_GET(mb->app_driver_errors) +
