@@ -383,6 +383,30 @@ def test_ndpi_one_thread_per_queue_sees_what_it_sees_offline(make_testbed, tmp_p
     assert sum(f for _, f in live.values()) == 48
 
 
+def run_child(tb, tmp_path, source: str, args: list[str], env: dict, templates: list[bytes], n: int,
+              rate: float, timeout: float = 60) -> str:
+    """A libpcap program of its own (source: Python with ctypes) in tb's
+    capture namespace: once it prints READY, n frames of templates are sent
+    (numbered, Generator.send(seq=True)); its stdout once it exits, with 0."""
+    from driver.xdp.generator import Generator
+
+    child = tmp_path / "child.py"
+    child.write_text(source)
+    prog = subprocess.Popen(["ip", "netns", "exec", tb.cap_ns, "python3", str(child), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert prog.stdout.readline().strip() == "READY", prog.stderr.read()
+        with Generator(tb) as gen:
+            gen.send(templates, count=n, rate=rate, seq=True)
+        out, errs = prog.communicate(timeout=timeout)
+    finally:
+        if prog.poll() is None:
+            prog.kill()
+            prog.wait()
+    assert prog.returncode == 0, errs
+    return out
+
+
 # A libpcap program of its own (ctypes in a child process, so that it loads
 # the library as tcpdump does: by soname, through LD_LIBRARY_PATH): the
 # selectable fd, non-blocking next_ex, stats, and inject of every captured
@@ -454,8 +478,6 @@ def test_selectable_fd_nonblock_stats_and_zero_copy_inject(make_testbed, tmp_pat
 
     tb = make_testbed(2)
     n = 500
-    child = tmp_path / "child.py"
-    child.write_text(API_CHILD)
     back = tmp_path / "back.pcap"
     # what comes back to the generator's interface (inbound only)
     sink = subprocess.Popen(["ip", "netns", "exec", tb.gen_ns, TCPDUMP, "-i", tb.gen_if, "-Q", "in", "-c",
@@ -464,21 +486,15 @@ def test_selectable_fd_nonblock_stats_and_zero_copy_inject(make_testbed, tmp_pat
         t0 = time.monotonic()
         while "listening" not in (line := sink.stderr.readline()) and time.monotonic() - t0 < 10:
             pass
-        prog = subprocess.Popen(["ip", "netns", "exec", tb.cap_ns, "python3", str(child), device(tb.cap_if), str(n)],
-                                env=pcap_env(R=32), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert prog.stdout.readline().strip() == "READY", prog.stderr.read()
         with Generator(tb) as gen:
             tpl = gen.flows(16)
-            gen.send(tpl, count=n, rate=20_000, seq=True)
-        out, errs = prog.communicate(timeout=60)
-        assert prog.returncode == 0, errs
+        out = run_child(tb, tmp_path, API_CHILD, [device(tb.cap_if), str(n)], pcap_env(R=32), tpl, n, 20_000)
         res = json.loads(out.splitlines()[-1])
         sink.wait(20)
     finally:
-        for p in (sink,):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        if sink.poll() is None:
+            sink.kill()
+            sink.wait()
     assert res["got"] == n and sorted(res["seqs"]) == list(range(n))
     assert res["lens"] == [[54, 60]]
     assert res["wakeups"] >= 1
@@ -587,15 +603,10 @@ def test_select_then_dispatch_one_packet_at_a_time_gets_every_packet(make_testbe
 
     tb = make_testbed(2)
     n = 1000
-    child = tmp_path / "child.py"
-    child.write_text(DISPATCH_ONE_CHILD)
-    prog = subprocess.Popen(["ip", "netns", "exec", tb.cap_ns, "python3", str(child), device(tb.cap_if), str(n)],
-                            env=pcap_env(R=32), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert prog.stdout.readline().strip() == "READY", prog.stderr.read()
     with Generator(tb) as gen:
-        gen.send(gen.flows(64), count=n, rate=50_000, seq=True)
-    out, errs = prog.communicate(timeout=30)
-    assert prog.returncode == 0, errs
+        tpl = gen.flows(64)
+    out = run_child(tb, tmp_path, DISPATCH_ONE_CHILD, [device(tb.cap_if), str(n)], pcap_env(R=32), tpl, n,
+                    50_000, timeout=30)
     assert [int(x) for x in out.split()] == list(range(n))
 
 
@@ -663,17 +674,10 @@ def test_bucket_offloading_through_per_queue_handles(make_testbed, tmp_path, off
     # 256-cell chunk filling (a giver must have at most half a period's
     # arrivals waiting, engine/csrc/wc_balance.h)
     n = 20_000
-    child = tmp_path / "child.py"
-    child.write_text(TWO_THREADS_CHILD)
-    prog = subprocess.Popen(["ip", "netns", "exec", tb.cap_ns, "python3", str(child),
-                             f"{device(tb.cap_if, 0)},{device(tb.cap_if, 1)}", str(n)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert prog.stdout.readline().strip() == "READY", prog.stderr.read()
     with Generator(tb) as gen:
         tpl = gen.flows(64)
-        gen.send(tpl, count=n, rate=40_000, seq=True)
-    out, errs = prog.communicate(timeout=60)
-    assert prog.returncode == 0, errs
+    out = run_child(tb, tmp_path, TWO_THREADS_CHILD, [f"{device(tb.cap_if, 0)},{device(tb.cap_if, 1)}", str(n)],
+                    env, tpl, n, 40_000)
     per_thread = [[int(x) for x in part.split()] for part in out.strip().split(";")]
     with pinned_rss.PinnedRss(tb) as r:
         moved_to_0 = int((r.steer == 0).sum())

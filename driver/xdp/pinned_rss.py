@@ -30,7 +30,7 @@ import numpy as np
 
 from driver.xdp._native import native
 from driver.xdp.errors import check
-from driver.xdp.xdp_prog import RssProgram, mmap_map, mount_bpffs, pin_path
+from driver.xdp.xdp_prog import RssProgram, mmap_map, mount_bpffs, munmap_maps, pin_path
 
 PINNED_BUCKETS = 128          # the 82599's redirection table (datasheet §8.2.3.7.13)
 PIN_NAMES = ("rss_link", "rss_prog", "rss_table", "rss_steer", "rss_counts")
@@ -150,11 +150,8 @@ class PinnedRss:
         self.steer[:] = table.astype(np.uint32)
 
     def close(self) -> None:
-        _, lib = native()
         self.steer = self.counts = None
-        for p, size in self._maps:
-            lib.wc_bpf__map_munmap(p, size)
-        self._maps = []
+        munmap_maps(self._maps)
         for fd in self._fds:
             os.close(fd)
         self._fds = []

@@ -30,6 +30,7 @@ import numpy as np
 from driver.xdp import packets
 
 from engine import pcapabi
+from engine.core import geometry_error
 
 LIB_SONAME = pcapabi.LIBRARY.name
 ENV_PREFIX = pcapabi.PREFIX
@@ -82,17 +83,21 @@ def check_settings(M=None, R=None, T=None, offload=None, ring=None, cpus=None, x
         if ring_v & (ring_v - 1):
             raise ShellError(f"--ring {ring}: AF_XDP rings are a power of two in {RING_MIN}..{RING_MAX}")
         out["RING"] = ring_v
+    # the pool's geometry is the core's rule (wc_pool__geometry_error), here
+    # in the command line's words: M alone against the ring (with the least R
+    # it allows), R once M is known
     n = ring_v or 1024
     if M is not None:
         m = _int_opt("M", M, 1, n)
-        if n % m:
+        err = geometry_error(n, m, n // m + 1)
+        if err is not None and err[0] == "M":
             raise ShellError(f"-M {M}: a descriptor segment divides the ring ({n} descriptors): "
                              f"one of {', '.join(str(d) for d in range(1, n + 1) if n % d == 0)}")
         out["M"] = m
     if R is not None:
         r = _int_opt("R", R, 1, MAX_R)
         m = out.get("M")
-        if m is not None and r * m <= n:
+        if m is not None and (err := geometry_error(n, m, r)) is not None and err[0] == "R":
             raise ShellError(f"-R {R}: the pool must hold more than the ring: R > N/M = {n // m} (M={m}, N={n})")
         out["R"] = r
     if T is not None:

@@ -271,6 +271,14 @@ def mmap_map(fd: int, size: int, dtype, count: int, keep: list):
     return np.frombuffer(ffi.buffer(p, size), dtype=dtype, count=count)
 
 
+def munmap_maps(keep: list) -> None:
+    """Unmap what mmap_map put on keep (drop the numpy views first), and empty it."""
+    _, lib = native()
+    for p, size in keep:
+        lib.wc_bpf__map_munmap(p, size)
+    keep.clear()
+
+
 class RssProgram:
     """RSS with a redirection table on a veth testbed: the 82599's Toeplitz
     hash (default key, traces/rss.py) of each frame the generator sends,
@@ -367,12 +375,9 @@ class RssProgram:
         return queue, (self.last_hash if hashed else None)
 
     def close(self) -> None:
-        _, lib = native()
         # numpy views point into the mappings: drop them first
         self.steer = self.counts = None
-        for p, size in self._maps:
-            lib.wc_bpf__map_munmap(p, size)
-        self._maps = []
+        munmap_maps(self._maps)
         for fd in (self.link_fd, self.prog_fd, *self.fds):
             if fd >= 0:
                 os.close(fd)

@@ -130,6 +130,7 @@ struct wcp_handle {
 	uint32_t rr;                /* next member to read, for fairness */
 	int epfd, break_fd;         /* the selectable fd and its breakloop wake-up */
 	int more_fd;                /* readable while packets are left (note_pending) */
+	int more_set;               /* more_fd holds a count */
 	volatile int break_req;
 	struct wc_filter *filter;   /* the one set last */
 	struct wcp_filters *filters; /* every one set, freed at close */

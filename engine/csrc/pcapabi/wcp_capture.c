@@ -383,8 +383,11 @@ static void wait_some(struct wcp_handle *h, int timeout_ms)
 	else if (timeout_ms < 0 || timeout_ms > WCP_WAIT_SLICE_MS)
 		timeout_ms = WCP_WAIT_SLICE_MS;
 	n = epoll_wait(h->epfd, evs, WC_LIVE_MEMBERS_MAX + 1, timeout_ms);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		drain(evs[i].data.fd);
+		if (evs[i].data.fd == h->more_fd)
+			h->more_set = 0;
+	}
 }
 
 /* The selectable fd is level-triggered, as libpcap's are: readable while
@@ -397,15 +400,22 @@ static void note_pending(struct wcp_handle *h)
 {
 	uint64_t one = 1;
 	uint32_t i;
+	int pending = 0;
 
-	drain(h->more_fd);
-	for (i = 0; i < h->nmembers; i++)
-		if (wc_live__pending(h->group->live, h->members[i])) {
-			ssize_t rc = write(h->more_fd, &one, sizeof(one));
+	for (i = 0; i < h->nmembers && !pending; i++)
+		pending = wc_live__pending(h->group->live, h->members[i]);
+	/* a system call only when the fd's state changes (pcap_loop's batches
+	 * usually leave nothing behind: none at all then) */
+	if (pending == h->more_set)
+		return;
+	if (pending) {
+		ssize_t rc = write(h->more_fd, &one, sizeof(one));
 
-			(void)rc; /* only fails when the counter is full: readable anyway */
-			return;
-		}
+		(void)rc; /* only fails when the counter is full: readable anyway */
+	} else {
+		drain(h->more_fd);
+	}
+	h->more_set = pending;
 }
 
 struct deliver {
@@ -414,10 +424,10 @@ struct deliver {
 	u_char *user;
 };
 
-static void deliver(void *user, const struct wc_pkthdr *wh, const uint8_t *data)
+/* libpcap's header of a packet the engine handed: the XDP stamp (now, if
+ * the path gave none) in microseconds, the capture cut at the snapshot */
+static void to_pcap_hdr(const struct wcp_handle *h, const struct wc_pkthdr *wh, struct pcap_pkthdr *ph)
 {
-	struct deliver *d = user;
-	struct pcap_pkthdr ph;
 	uint64_t ns = wh->ts_ns;
 
 	if (!ns) {
@@ -426,10 +436,18 @@ static void deliver(void *user, const struct wc_pkthdr *wh, const uint8_t *data)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	}
-	ph.ts.tv_sec = (time_t)(ns / 1000000000ull);
-	ph.ts.tv_usec = (suseconds_t)(ns % 1000000000ull / 1000ull);
-	ph.len = wh->len;
-	ph.caplen = wh->caplen < (uint32_t)d->h->snaplen ? wh->caplen : (uint32_t)d->h->snaplen;
+	ph->ts.tv_sec = (time_t)(ns / 1000000000ull);
+	ph->ts.tv_usec = (suseconds_t)(ns % 1000000000ull / 1000ull);
+	ph->len = wh->len;
+	ph->caplen = wh->caplen < (uint32_t)h->snaplen ? wh->caplen : (uint32_t)h->snaplen;
+}
+
+static void deliver(void *user, const struct wc_pkthdr *wh, const uint8_t *data)
+{
+	struct deliver *d = user;
+	struct pcap_pkthdr ph;
+
+	to_pcap_hdr(d->h, wh, &ph);
 	d->h->cur_member = wh->member;
 	d->cb(d->user, &ph, data);
 }
@@ -437,6 +455,33 @@ static void deliver(void *user, const struct wc_pkthdr *wh, const uint8_t *data)
 static uint64_t now_ms(void)
 {
 	return wc_sys__mono_ns() / 1000000ull;
+}
+
+/* How long dispatch and next_ex wait for a first packet, as read_some
+ * takes it: libpcap's packet buffer timeout (set_timeout 0: none, wait for
+ * packets; -1 here), none in non-blocking mode */
+static int buffer_wait_ms(const struct wcp_handle *h)
+{
+	return h->nonblock ? 0 : h->timeout_ms > 0 ? h->timeout_ms : -1;
+}
+
+/* Nothing was there. 1: give up (timeout_ms 0, or its deadline passed);
+ * else wait for the wait set (timeout_ms < 0: a slice at a time) and 0. */
+static int nothing_there(struct wcp_handle *h, int timeout_ms, uint64_t deadline)
+{
+	uint64_t now;
+
+	if (timeout_ms == 0)
+		return 1;
+	if (timeout_ms < 0) {
+		wait_some(h, -1);
+		return 0;
+	}
+	now = now_ms();
+	if (now >= deadline)
+		return 1;
+	wait_some(h, (int)(deadline - now));
+	return 0;
 }
 
 /* Deliver up to cnt packets (cnt <= 0: what is there), waiting timeout_ms
@@ -474,17 +519,8 @@ static int read_some(struct wcp_handle *h, int cnt, pcap_handler cb, u_char *use
 		note_pending(h);
 		if (n > 0)
 			return n;
-		if (timeout_ms == 0 || h->nonblock)
+		if (nothing_there(h, h->nonblock ? 0 : timeout_ms, deadline))
 			return 0;
-		if (timeout_ms > 0) {
-			uint64_t now = now_ms();
-
-			if (now >= deadline)
-				return 0;
-			wait_some(h, (int)(deadline - now));
-		} else {
-			wait_some(h, -1);
-		}
 	}
 }
 
@@ -494,8 +530,7 @@ int pcap_dispatch(pcap_t *p, int cnt, pcap_handler cb, u_char *user)
 
 	if (!h)
 		return wcp_real_pcap_dispatch(p, cnt, cb, user);
-	/* libpcap: the packet buffer timeout (0: none, wait for packets) */
-	return read_some(h, cnt, cb, user, h->nonblock ? 0 : h->timeout_ms > 0 ? h->timeout_ms : -1);
+	return read_some(h, cnt, cb, user, buffer_wait_ms(h));
 }
 
 int pcap_loop(pcap_t *p, int cnt, pcap_handler cb, u_char *user)
@@ -520,13 +555,14 @@ int pcap_next_ex(pcap_t *p, struct pcap_pkthdr **hdr, const u_char **data)
 {
 	struct wcp_handle *h = ours(p);
 	uint64_t deadline;
-	int rc;
+	int rc, wait_ms;
 
 	if (!h)
 		return wcp_real_pcap_next_ex(p, hdr, data);
 	if ((rc = ready(h)))
 		return rc;
-	deadline = now_ms() + (uint64_t)h->timeout_ms;
+	wait_ms = buffer_wait_ms(h);
+	deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	for (;;) {
 		uint32_t k;
 
@@ -545,18 +581,7 @@ int pcap_next_ex(pcap_t *p, struct pcap_pkthdr **hdr, const u_char **data)
 				return PCAP_ERROR;
 			}
 			if (rc) {
-				uint64_t ns = wh.ts_ns;
-
-				if (!ns) {
-					struct timespec ts;
-
-					clock_gettime(CLOCK_REALTIME, &ts);
-					ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-				}
-				h->hdr.ts.tv_sec = (time_t)(ns / 1000000000ull);
-				h->hdr.ts.tv_usec = (suseconds_t)(ns % 1000000000ull / 1000ull);
-				h->hdr.len = wh.len;
-				h->hdr.caplen = wh.caplen < (uint32_t)h->snaplen ? wh.caplen : (uint32_t)h->snaplen;
+				to_pcap_hdr(h, &wh, &h->hdr);
 				h->cur_member = (int)m;
 				h->rr++;
 				note_pending(h);
@@ -566,17 +591,8 @@ int pcap_next_ex(pcap_t *p, struct pcap_pkthdr **hdr, const u_char **data)
 			}
 		}
 		note_pending(h);
-		if (h->nonblock)
+		if (nothing_there(h, wait_ms, deadline))
 			return 0;
-		if (h->timeout_ms > 0) {
-			uint64_t now = now_ms();
-
-			if (now >= deadline)
-				return 0;
-			wait_some(h, (int)(deadline - now));
-		} else {
-			wait_some(h, -1);
-		}
 	}
 }
 
